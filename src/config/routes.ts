@@ -1,0 +1,271 @@
+/**
+ * The routes file: where each event goes. Parsed and cross-checked once at start-up, so a
+ * broken file stops the service with every problem named by its JSON path instead of
+ * misrouting events at run time.
+ * @module
+ */
+import * as v from "valibot";
+import { ConfigError } from "../errors.ts";
+
+const Name = v.pipe(v.string(), v.nonEmpty("expected a non-empty name"));
+const IntList = v.array(v.pipe(v.number(), v.integer()));
+
+const RedisListSchema = v.strictObject({
+  kind: v.literal("redis-list"),
+  key: v.pipe(v.string(), v.nonEmpty("expected a Redis key")),
+  push: v.optional(v.picklist(["lpush", "rpush"], "expected lpush or rpush"), "lpush"),
+});
+
+const WebhookSchema = v.strictObject({
+  kind: v.literal("webhook"),
+  url: v.pipe(
+    v.string(),
+    v.check(
+      (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol),
+      "expected an http(s) URL",
+    ),
+  ),
+  secret_env: v.optional(
+    v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a variable name")),
+  ),
+  timeout_ms: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(120_000)),
+    5_000,
+  ),
+});
+
+const LogSchema = v.strictObject({ kind: v.literal("log") });
+
+const DestinationSchema = v.variant(
+  "kind",
+  [RedisListSchema, WebhookSchema, LogSchema],
+  (i) => `expected kind redis-list, webhook or log, got ${JSON.stringify(i.input)}`,
+);
+
+const WhenSchema = v.strictObject({
+  event_type: v.optional(v.array(Name)),
+  group_id: v.optional(IntList),
+  peer_id: v.optional(IntList),
+  chat_id: v.optional(IntList),
+  user_id: v.optional(IntList),
+  command: v.optional(v.array(Name)),
+  text: v.optional(v.string()),
+  payload: v.optional(v.record(v.string(), v.unknown())),
+});
+
+const RuleSchema = v.strictObject({
+  name: v.optional(Name),
+  when: v.optional(WhenSchema, {}),
+  to: v.pipe(v.array(Name), v.minLength(1, "expected at least one destination")),
+  continue: v.optional(v.boolean(), false),
+});
+
+const RoutesSchema = v.strictObject({
+  destinations: v.record(Name, DestinationSchema),
+  rules: v.array(RuleSchema),
+  default: v.optional(v.nullable(Name), null),
+  retry: v.optional(
+    v.strictObject({
+      attempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000)), 8),
+      max_age_s: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 86_400),
+    }),
+    {},
+  ),
+  dead_letter: v.optional(
+    v.nullable(v.union([Name, DestinationSchema], "expected a destination name or object")),
+    null,
+  ),
+});
+
+type RawRoutes = v.InferOutput<typeof RoutesSchema>;
+type RawDestination = v.InferOutput<typeof DestinationSchema>;
+
+/** A destination with its secret resolved from the environment. */
+export type Destination =
+  | { kind: "redis-list"; name: string; key: string; push: "lpush" | "rpush" }
+  | { kind: "webhook"; name: string; url: string; secret: string | null; timeoutMs: number }
+  | { kind: "log"; name: string };
+
+/** What a rule's `when` tests; every present field must hold. */
+export interface Match {
+  event_type?: string[];
+  group_id?: number[];
+  peer_id?: number[];
+  chat_id?: number[];
+  user_id?: number[];
+  command?: string[];
+  text?: RegExp;
+  payload?: Record<string, unknown>;
+}
+
+/** One routing rule. */
+export interface Rule {
+  name: string;
+  when: Match;
+  to: string[];
+  continue: boolean;
+}
+
+/** A validated routes file. */
+export interface Routes {
+  destinations: Map<string, Destination>;
+  rules: Rule[];
+  default: string | null;
+  retry: { attempts: number; maxAgeS: number };
+  /** Null: the state store's own dead-letter list. */
+  deadLetter: Destination | null;
+}
+
+/** Built-in routes for a first run: every event to the log. */
+export const BUILT_IN_ROUTES: unknown = {
+  destinations: { console: { kind: "log" } },
+  rules: [{ name: "everything to the log", to: ["console"] }],
+};
+
+/** Patterns with a quantified group that itself ends in a quantifier, like `(a+)+`: they can backtrack for ever. */
+const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*[+*}]\)(?:[+*]|\{\d+,?\d*\})/;
+
+/**
+ * Validates a parsed routes file and resolves webhook secrets from `env`.
+ * @throws {ConfigError} with one line per problem, each starting with its JSON path.
+ */
+export function parseRoutes(
+  input: unknown,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Routes {
+  const parsed = v.safeParse(RoutesSchema, input);
+  if (!parsed.success) throw new ConfigError(parsed.issues.map(routesIssueLine));
+  const raw: RawRoutes = parsed.output;
+  const problems: string[] = [];
+  const destinations = new Map<string, Destination>();
+  for (const [name, d] of Object.entries(raw.destinations)) {
+    destinations.set(name, resolveDestination(name, d, env, `$.destinations.${name}`, problems));
+  }
+  const known = () => [...destinations.keys()].map((n) => JSON.stringify(n)).join(", ") || "none";
+  const checkName = (name: string, path: string) => {
+    if (!destinations.has(name)) {
+      problems.push(`${path}: unknown destination ${JSON.stringify(name)}; declared: ${known()}`);
+    }
+  };
+
+  const rules: Rule[] = [];
+  let catchAll: number | null = null;
+  raw.rules.forEach((r, i) => {
+    const path = `$.rules[${i}]`;
+    const name = r.name ?? `rule ${i}`;
+    if (catchAll !== null) {
+      problems.push(
+        `${path}: unreachable: rule ${catchAll} matches every event and does not continue`,
+      );
+    }
+    r.to.forEach((to, j) => checkName(to, `${path}.to[${j}]`));
+    const { text, ...rest } = r.when;
+    const when: Match = { ...rest };
+    if (text !== undefined) {
+      const regex = compileRegex(text, `${path}.when.text`, problems);
+      if (regex) when.text = regex;
+    }
+    if (Object.keys(r.when).length === 0 && !r.continue && catchAll === null) catchAll = i;
+    rules.push({ name, when, to: r.to, continue: r.continue });
+  });
+  if (raw.default !== null) checkName(raw.default, "$.default");
+
+  let deadLetter: Destination | null = null;
+  if (typeof raw.dead_letter === "string") {
+    checkName(raw.dead_letter, "$.dead_letter");
+    deadLetter = destinations.get(raw.dead_letter) ?? null;
+  } else if (raw.dead_letter !== null) {
+    deadLetter = resolveDestination("dead_letter", raw.dead_letter, env, "$.dead_letter", problems);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    destinations,
+    rules,
+    default: raw.default,
+    retry: { attempts: raw.retry.attempts, maxAgeS: raw.retry.max_age_s },
+    deadLetter,
+  };
+}
+
+function resolveDestination(
+  name: string,
+  d: RawDestination,
+  env: Readonly<Record<string, string | undefined>>,
+  path: string,
+  problems: string[],
+): Destination {
+  switch (d.kind) {
+    case "redis-list":
+      return { kind: "redis-list", name, key: d.key, push: d.push };
+    case "log":
+      return { kind: "log", name };
+    case "webhook": {
+      let secret: string | null = null;
+      if (d.secret_env !== undefined) {
+        secret = env[d.secret_env] ?? null;
+        if (!secret) {
+          problems.push(`${path}.secret_env: environment variable ${d.secret_env} is not set`);
+        }
+      }
+      return { kind: "webhook", name, url: d.url, secret, timeoutMs: d.timeout_ms };
+    }
+  }
+}
+
+function compileRegex(source: string, path: string, problems: string[]): RegExp | null {
+  if (NESTED_QUANTIFIER.test(source)) {
+    problems.push(
+      `${path}: pattern ${
+        JSON.stringify(source)
+      } nests quantifiers and could hang the router; rewrite it without (x+)+`,
+    );
+    return null;
+  }
+  try {
+    return new RegExp(source, "u");
+  } catch (error) {
+    problems.push(`${path}: invalid regular expression: ${(error as Error).message}`);
+    return null;
+  }
+}
+
+/** JSON path of a valibot issue, like `$.rules[1].when.evnt_type`. */
+function jsonPath(issue: v.BaseIssue<unknown>): string {
+  let path = "$";
+  for (const item of issue.path ?? []) {
+    path += typeof item.key === "number" ? `[${item.key}]` : `.${String(item.key)}`;
+  }
+  return path;
+}
+
+function routesIssueLine(issue: v.BaseIssue<unknown>): string {
+  if (issue.expected === "never") return `${jsonPath(issue)}: unknown key`;
+  return `${jsonPath(issue)}: ${issue.message}`;
+}
+
+/** Reads and validates a routes file; every failure (missing file, bad JSON, bad shape) is a {@linkcode ConfigError}. */
+export async function loadRoutesFile(
+  path: string,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<Routes> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new ConfigError([`ROUTES_FILE: cannot read ${path}: ${(error as Error).message}`]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError([`ROUTES_FILE: ${path} is not valid JSON: ${(error as Error).message}`]);
+  }
+  try {
+    return parseRoutes(json, env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      throw new ConfigError(error.issues.map((i) => `${path}: ${i}`));
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,53 @@
+// deno-lint-ignore-file no-console -- main.ts is the one module that talks to the console before logging exists
+/**
+ * The entry point of `deno task start`: the only module that reads the environment,
+ * configures logging, and talks to the console directly.
+ * @module
+ */
+import { loadConfig } from "./config/config.ts";
+import { mergeEnv, parseDotEnv } from "./config/env_file.ts";
+import { BUILT_IN_ROUTES, loadRoutesFile, parseRoutes, type Routes } from "./config/routes.ts";
+import { checkRoutesAgainstConfig } from "./config/startup_checks.ts";
+import { ConfigError } from "./errors.ts";
+import { configureLogging } from "./logging.ts";
+import { startService } from "./service.ts";
+
+async function readDotEnv(): Promise<Record<string, string>> {
+  try {
+    return parseDotEnv(await Deno.readTextFile(".env"));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return {};
+    throw error;
+  }
+}
+
+async function main(): Promise<number> {
+  const env = mergeEnv(Deno.env.toObject(), await readDotEnv());
+  let config;
+  let routes: Routes;
+  try {
+    config = loadConfig(env);
+    routes = config.routesFile
+      ? await loadRoutesFile(config.routesFile, env)
+      : parseRoutes(BUILT_IN_ROUTES);
+    checkRoutesAgainstConfig(routes, config);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const issue of error.issues) console.error(`error: ${issue}`);
+    console.error(
+      "The service did not start: fix the configuration above (see README.md, Configuration).",
+    );
+    return 2;
+  }
+
+  await configureLogging(config.log);
+  const service = await startService({ config, routes });
+  const onSignal = () => void service.stop();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  await service.done;
+  await service.stop();
+  return service.fatal.size > 0 ? 1 : 0;
+}
+
+Deno.exit(await main());

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { runIngestion } from "../src/ingest.ts";
+import { openKvStore } from "../src/store/kv_store.ts";
+import { createRedisStore } from "../src/store/redis_store.ts";
+import type { StateStore } from "../src/store/state_store.ts";
+import { createVkApi } from "../src/vk/api.ts";
+import type { Batch } from "../src/vk/long_poll.ts";
+import { type FakeVk, startFakeVk } from "./support/fake_vk.ts";
+import { testRedis } from "./support/redis.ts";
+import { waitFor } from "./support/wait.ts";
+
+const FAST = { minMs: 5, maxMs: 20 };
+
+function events(from: number, count: number) {
+  return Array.from(
+    { length: count },
+    (_, i) => ({ type: "message_new", event_id: `e${from + i}`, n: from + i }),
+  );
+}
+
+/** Runs ingestion until `count` updates were handled, then stops it and waits for it to end. */
+async function ingest(
+  vk: FakeVk,
+  store: StateStore,
+  count: number,
+  handle?: (b: Batch) => Promise<void>,
+) {
+  const controller = new AbortController();
+  const seen: number[] = [];
+  const run = runIngestion({
+    poller: {
+      groupId: 1,
+      api: createVkApi({ token: "test-token", apiUrl: vk.apiUrl }),
+      wait: 1,
+      graceMs: 300,
+      backoff: FAST,
+    },
+    store,
+    backoff: FAST,
+    signal: controller.signal,
+    handle: async (batch) => {
+      await handle?.(batch);
+      seen.push(...batch.updates.map((u) => (u as { n: number }).n));
+    },
+  });
+  await waitFor(() => seen.length >= count, `${count} events`);
+  controller.abort();
+  await run;
+  return seen;
+}
+
+const stores: [string, () => Promise<[StateStore, AsyncDisposable]>][] = [
+  ["Deno KV", async () => {
+    const dir = await Deno.makeTempDir();
+    const store = await openKvStore(dir);
+    return [store, { [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) }];
+  }],
+  ["Redis", () => {
+    const redis = testRedis();
+    return Promise.resolve([createRedisStore(redis.handle.redis, redis.prefix), redis]);
+  }],
+];
+
+for (const [kind, open] of stores) {
+  Deno.test(`runIngestion() resumes from the checkpoint after a restart (${kind})`, async () => {
+    await using vk = await startFakeVk();
+    const [store, cleanup] = await open();
+    await using _cleanup = cleanup;
+    await using _store = store;
+    // The first run starts at VK's ts, so these events come after it starts.
+    setTimeout(() => vk.push(events(0, 5)), 100);
+    assert.deepEqual(await ingest(vk, store, 5), [0, 1, 2, 3, 4]);
+    assert.equal(await store.getCheckpoint(1), "5");
+
+    vk.push(events(5, 3)); // arrive while the router is down
+    assert.deepEqual(await ingest(vk, store, 3), [5, 6, 7], "nothing lost, nothing repeated");
+    const restartPolls = vk.pollRequests.filter((r) => r.ts === "5");
+    assert.ok(restartPolls.length >= 1, "the second run polls from the checkpoint");
+    assert.equal(await store.getCheckpoint(1), "8");
+  });
+}
+
+Deno.test("runIngestion() retries a batch the pipeline failed, and checkpoints only after success", async () => {
+  await using vk = await startFakeVk();
+  const dir = await Deno.makeTempDir();
+  await using store = await openKvStore(dir);
+  await store.setCheckpoint(1, "0");
+  vk.push(events(0, 2));
+  let failures = 0;
+  const checkpoints: (string | null)[] = [];
+  const seen = await ingest(vk, store, 2, async () => {
+    checkpoints.push(await store.getCheckpoint(1));
+    if (failures++ < 3) throw new Error("Redis is down");
+  });
+  assert.deepEqual(seen, [0, 1], "the batch is handled once it succeeds, never skipped");
+  assert.deepEqual(checkpoints, ["0", "0", "0", "0"], "the checkpoint waits for the pipeline");
+  assert.equal(await store.getCheckpoint(1), "2");
+  await Deno.remove(dir, { recursive: true });
+});

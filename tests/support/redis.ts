@@ -1,0 +1,39 @@
+/**
+ * The real Redis the tests use (`TEST_REDIS_URL`, default 127.0.0.1:6379), with a
+ * random key prefix per test so runs never collide, and clean-up of that prefix.
+ * @module
+ */
+import { connectRedis, type RedisHandle } from "../../src/redis/connection.ts";
+
+/** The Redis URL tests talk to. */
+export const TEST_REDIS_URL = Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379";
+
+/** A connection plus a fresh key prefix; disposing deletes every key under the prefix. */
+export interface TestRedis extends AsyncDisposable {
+  handle: RedisHandle;
+  prefix: string;
+}
+
+/** Opens a native connection to the test Redis with a random prefix. */
+export function testRedis(): TestRedis {
+  const handle = connectRedis({ kind: "native", url: TEST_REDIS_URL });
+  const prefix = `test-${crypto.randomUUID().slice(0, 8)}:`;
+  return {
+    handle,
+    prefix,
+    async [Symbol.asyncDispose]() {
+      await deleteKeys(handle, prefix);
+      await handle.close();
+    },
+  };
+}
+
+/** Deletes every key that starts with `prefix`. */
+export async function deleteKeys(handle: RedisHandle, prefix: string): Promise<void> {
+  let cursor = "0";
+  do {
+    const [next, keys] = await handle.redis.scan(cursor, { match: `${prefix}*`, count: 500 });
+    if (keys.length > 0) await handle.redis.del(...keys);
+    cursor = String(next);
+  } while (cursor !== "0");
+}

@@ -1,0 +1,87 @@
+/**
+ * Runs the real service as `deno task start` does (the same permission flags, read from
+ * deno.json), in a temporary working directory with only the environment a test gives.
+ * @module
+ */
+
+const ROOT = new URL("../../", import.meta.url);
+const ROOT_PATH = decodeURIComponent(ROOT.pathname);
+
+/** The `deno run` flags of the `start` task. */
+export async function startTaskFlags(): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
+  const words = String(config.tasks.start).split(/\s+/);
+  assertStartTask(words);
+  return words.slice(2, -1);
+}
+
+function assertStartTask(words: string[]) {
+  if (words[0] !== "deno" || words[1] !== "run" || words.at(-1) !== "src/main.ts") {
+    throw new Error(`Unexpected start task: ${words.join(" ")}`);
+  }
+}
+
+/** A running service process whose output is captured. */
+export interface ServiceProcess extends AsyncDisposable {
+  child: Deno.ChildProcess;
+  /** Everything printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves with the exit code. */
+  exited: Promise<number>;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: Deno.Signal): Promise<number>;
+}
+
+/** Spawns the service with `env` (nothing inherited but what Deno itself needs). */
+export async function spawnService(
+  env: Record<string, string>,
+  cwd?: string,
+): Promise<ServiceProcess> {
+  const dir = cwd ?? await Deno.makeTempDir({ prefix: "vk-router-test-" });
+  const inherited: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) inherited[name] = value;
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      ...await startTaskFlags(),
+      "--config",
+      `${ROOT_PATH}deno.json`,
+      `${ROOT_PATH}src/main.ts`,
+    ],
+    cwd: dir,
+    env: { ...inherited, NO_COLOR: "1", LOG_FORMAT: "json", ...env },
+    clearEnv: true,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  const decoder = new TextDecoder();
+  const drain = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  };
+  const drained = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const exited = child.status.then(async (s) => {
+    await drained;
+    return s.code;
+  });
+  const stop = async (signal: Deno.Signal = "SIGTERM") => {
+    try {
+      child.kill(signal);
+    } catch { /* already exited */ }
+    return await exited;
+  };
+  return {
+    child,
+    output: () => text,
+    exited,
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop("SIGKILL");
+      if (!cwd) await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
