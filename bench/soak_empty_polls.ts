@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-console -- a script that prints its results
 import process from "node:process";
 /**
  * Soak check for the long-poll loop: many empty polls in a row against the fake VK, with

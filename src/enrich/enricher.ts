@@ -1,0 +1,176 @@
+/**
+ * Fills `user_name`, `user_nick` and `peer_name` of a batch's events. Unknown ids are
+ * collected for the whole batch and asked once per method; answers are cached with a TTL
+ * and a size bound. Enrichment never holds a batch hostage: past a short deadline the
+ * events go out with what the cache knows (nulls at worst) while the lookup finishes in
+ * the background for later batches.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { errorMessage } from "../errors.ts";
+import { CHAT_PEER_BASE } from "../events/transform.ts";
+import type { CustomEvent } from "../events/types.ts";
+import type { Directory, Profile } from "./directory.ts";
+import { TtlCache } from "./ttl_cache.ts";
+
+const log = getLogger(["vk-event-router", "enrich"]);
+
+/** Options for {@linkcode createEnricher}. */
+export interface EnricherOptions {
+  directory: Directory;
+  /** How long a name is trusted. @default 1 hour */
+  ttlMs?: number;
+  /** How long "VK will not tell" is trusted. @default 5 minutes */
+  negativeTtlMs?: number;
+  /** @default 50_000 */
+  maxEntries?: number;
+  /** Longest wait for lookups before a batch goes out without them. @default 1_500 */
+  deadlineMs?: number;
+  /** Pause after VK failed, doubling to a minute, so an outage costs few calls. @default 2_000 */
+  failurePauseMs?: number;
+  now?: () => number;
+}
+
+/** Counters for the status page. */
+export interface EnricherStats {
+  hits: number;
+  misses: number;
+  lookupsFailed: number;
+  deadlinesMissed: number;
+}
+
+/** Enriches batches of events in place. */
+export interface Enricher {
+  enrich(events: CustomEvent[]): Promise<void>;
+  readonly stats: Readonly<EnricherStats>;
+}
+
+type Kind = "user" | "community" | "chat";
+type Key = `${Kind}:${number}`;
+type Value = Profile | string | null;
+
+/** Creates an enricher over a {@linkcode Directory}. */
+export function createEnricher(options: EnricherOptions): Enricher {
+  const { directory } = options;
+  const ttlMs = options.ttlMs ?? 3_600_000;
+  const negativeTtlMs = options.negativeTtlMs ?? 300_000;
+  const deadlineMs = options.deadlineMs ?? 1_500;
+  const basePauseMs = options.failurePauseMs ?? 2_000;
+  const now = options.now ?? Date.now;
+  const cache = new TtlCache<Key, Value>({ maxEntries: options.maxEntries ?? 50_000, now });
+  const inflight = new Map<Key, Promise<void>>();
+  const stats: EnricherStats = { hits: 0, misses: 0, lookupsFailed: 0, deadlinesMissed: 0 };
+  let pausedUntil = 0;
+  let pauseMs = basePauseMs;
+
+  function start(kind: Kind, ids: number[]): void {
+    const ask = kind === "user"
+      ? directory.users(ids)
+      : kind === "community"
+      ? directory.communities(ids)
+      : directory.chatTitles(ids);
+    const done: Promise<void> = ask.then(
+      (answers: Map<number, Value>) => {
+        pauseMs = basePauseMs;
+        for (const id of ids) {
+          const value = answers.get(id) ?? null;
+          cache.set(`${kind}:${id}`, value, value === null ? negativeTtlMs : ttlMs);
+        }
+      },
+      (error) => {
+        stats.lookupsFailed++;
+        pausedUntil = now() + pauseMs;
+        log.warn(
+          "Cannot look up {count} {kind} names, events go out without them for {pause} ms: {error}",
+          {
+            count: ids.length,
+            kind,
+            pause: pauseMs,
+            error: errorMessage(error),
+          },
+        );
+        pauseMs = Math.min(pauseMs * 2, 60_000);
+      },
+    ).finally(() => {
+      for (const id of ids) {
+        if (inflight.get(`${kind}:${id}`) === done) inflight.delete(`${kind}:${id}`);
+      }
+    });
+    for (const id of ids) inflight.set(`${kind}:${id}`, done);
+  }
+
+  return {
+    stats,
+    async enrich(events) {
+      for (const e of events) {
+        if (
+          e.event_type === "chat_action" && e.action.type === "chat_title_update" && e.action.text
+        ) {
+          cache.set(`chat:${e.peer_id}`, e.action.text, ttlMs);
+        }
+      }
+      const needed = new Set<Key>();
+      for (const e of events) {
+        if ("user_id" in e) needed.add(actorKey(e.user_id));
+        if ("peer_id" in e) needed.add(peerKey(e.peer_id));
+      }
+      const missing: Record<Kind, number[]> = { user: [], community: [], chat: [] };
+      const waits = new Set<Promise<void>>();
+      for (const key of needed) {
+        if (cache.has(key)) {
+          stats.hits++;
+          continue;
+        }
+        stats.misses++;
+        const pending = inflight.get(key);
+        if (pending) waits.add(pending);
+        else if (now() >= pausedUntil) {
+          const [kind, id] = key.split(":") as [Kind, string];
+          missing[kind].push(Number(id));
+        }
+      }
+      for (const kind of ["user", "community", "chat"] as const) {
+        if (missing[kind].length > 0) start(kind, missing[kind]);
+      }
+      for (const key of needed) {
+        const pending = inflight.get(key);
+        if (pending) waits.add(pending);
+      }
+      if (waits.size > 0) {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const deadline = new Promise<"late">((resolve) =>
+          timer = setTimeout(() => resolve("late"), deadlineMs)
+        );
+        const outcome = await Promise.race([Promise.all(waits), deadline]);
+        clearTimeout(timer);
+        if (outcome === "late") stats.deadlinesMissed++;
+      }
+      for (const e of events) fill(e);
+    },
+  };
+
+  function fill(e: CustomEvent): void {
+    if ("user_id" in e) {
+      const p = cache.get(actorKey(e.user_id)) as Profile | null | undefined;
+      e.user_name = p?.name ?? null;
+      e.user_nick = p?.nick ?? null;
+    }
+    if ("peer_id" in e) {
+      const key = peerKey(e.peer_id);
+      const value = cache.get(key);
+      e.peer_name = typeof value === "string"
+        ? value
+        : (value as Profile | null | undefined)?.name ?? null;
+    }
+  }
+}
+
+/** Positive ids are users, negative ones communities. */
+function actorKey(id: number): Key {
+  return id < 0 ? `community:${-id}` : `user:${id}`;
+}
+
+/** Group chats have titles; a private dialog's name is its user's (or community's). */
+function peerKey(peerId: number): Key {
+  return peerId > CHAT_PEER_BASE ? `chat:${peerId}` : actorKey(peerId);
+}
