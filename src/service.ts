@@ -1,21 +1,29 @@
 /**
- * The service's lifecycle: opens the store and connections, runs one ingestion loop per
- * community, and stops them in order. Everything it wires is built elsewhere; this module
- * only owns start, stop and the `AbortController`.
+ * The service's lifecycle: opens the store and connections, wires the pipeline, runs one
+ * ingestion loop per community and the retry worker, and stops them in order. Everything
+ * it wires is built elsewhere; this module owns start, stop and the `AbortController`.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
+import { createDeliverer, type Deliverer } from "./deliver/deliverer.ts";
+import { createSink } from "./deliver/sinks.ts";
+import type { Sink } from "./deliver/types.ts";
+import { createVkDirectory } from "./enrich/directory.ts";
+import { createEnricher, type Enricher } from "./enrich/enricher.ts";
 import { errorMessage, VkFatalError } from "./errors.ts";
-import { type BatchHandler, runIngestion } from "./ingest.ts";
+import { runIngestion } from "./ingest.ts";
+import { createPipeline, type Pipeline } from "./pipeline.ts";
 import { connectRedis, type RedisHandle } from "./redis/connection.ts";
+import { Metrics } from "./status/metrics.ts";
 import { openKvStore } from "./store/kv_store.ts";
 import { createRedisStore } from "./store/redis_store.ts";
 import type { StateStore } from "./store/state_store.ts";
 import { createVkApi, type VkApi } from "./vk/api.ts";
-import { createRateLimiter } from "./vk/rate_limiter.ts";
-import type { Batch } from "./vk/long_poll.ts";
+import type { PollObserver } from "./vk/long_poll.ts";
+import { createRateLimiter, type RateLimiter } from "./vk/rate_limiter.ts";
+import { sleep } from "./util/time.ts";
 
 const log = getLogger(["vk-event-router", "service"]);
 
@@ -25,6 +33,10 @@ export interface Service extends AsyncDisposable {
   readonly done: Promise<void>;
   /** Communities whose loop stopped for good, with the reason. */
   readonly fatal: Map<number, string>;
+  readonly metrics: Metrics;
+  readonly pipeline: Pipeline;
+  readonly deliverer: Deliverer;
+  readonly store: StateStore;
   /** Stops taking events, finishes the batch in flight, closes connections. */
   stop(): Promise<void>;
 }
@@ -34,12 +46,16 @@ export interface ServiceOptions {
   config: Config;
   routes: Routes;
   fetch?: typeof fetch;
+  /** Also told what each poller sees (the status page's observer). */
+  observer?: PollObserver;
 }
 
 /** Starts the service. */
 export async function startService(options: ServiceOptions): Promise<Service> {
-  const { config } = options;
+  const { config, routes } = options;
   const controller = new AbortController();
+  const fetchOption = options.fetch ? { fetch: options.fetch } : {};
+  const metrics = new Metrics();
   const redis: RedisHandle | null = config.redis
     ? connectRedis(config.redis, { timeoutMs: config.redisTimeoutMs })
     : null;
@@ -50,19 +66,22 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     kind: redis ? `Redis (${redis.kind})` : `Deno KV in ${config.dataDir}`,
   });
 
-  const handle: BatchHandler = (batch: Batch) => {
-    for (const update of batch.updates) {
-      log.info("Event {type} from community {groupId}: {event}", {
-        type: (update as { type?: unknown })?.type,
-        groupId: batch.groupId,
-        event: JSON.stringify(update),
-      });
-    }
-    return Promise.resolve();
-  };
+  const sinkContext = { redis: redis?.redis ?? null, prefix: config.redisPrefix, ...fetchOption };
+  const sinks = new Map<string, Sink>();
+  for (const [name, destination] of routes.destinations) {
+    sinks.set(name, createSink(destination, sinkContext));
+  }
+  const deliverer = createDeliverer({
+    sinks,
+    store,
+    deadLetterSink: routes.deadLetter ? createSink(routes.deadLetter, sinkContext) : null,
+    metrics,
+    attempts: routes.retry.attempts,
+    maxAgeS: routes.retry.maxAgeS,
+    scheduleS: config.retryScheduleS,
+  });
 
-  const fatal = new Map<number, string>();
-  const limiters = new Map<string, ReturnType<typeof createRateLimiter>>();
+  const limiters = new Map<string, RateLimiter>();
   const apiFor = (token: string): VkApi => {
     let limiter = limiters.get(token);
     if (!limiter) limiters.set(token, limiter = createRateLimiter());
@@ -71,10 +90,46 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       apiUrl: config.vk.apiUrl,
       version: config.vk.apiVersion,
       limiter,
-      ...(options.fetch ? { fetch: options.fetch } : {}),
+      onRequest: (method) => metrics.inc("vk_router_vk_api_calls_total", { method }),
+      ...fetchOption,
     });
   };
+  const enrichers = new Map<number, Enricher>();
+  for (const c of config.communities) {
+    if (c.token) {
+      enrichers.set(
+        c.groupId,
+        createEnricher({
+          directory: createVkDirectory(apiFor(c.token)),
+          deadlineMs: config.enrichDeadlineMs,
+        }),
+      );
+    }
+  }
+  const pipeline = createPipeline({
+    routes,
+    deliverer,
+    enricherFor: (groupId) => enrichers.get(groupId) ?? null,
+    metrics,
+    timezone: config.timezone,
+    commandPrefixes: config.commandPrefixes,
+  });
 
+  const observer: PollObserver = {
+    state(groupId, state, detail) {
+      options.observer?.state(groupId, state, detail);
+    },
+    historyLost(groupId) {
+      metrics.inc("vk_router_history_lost_total", { group_id: groupId });
+      options.observer?.historyLost(groupId);
+    },
+    fault(groupId, kind, message) {
+      metrics.inc("vk_router_poll_faults_total", { group_id: groupId, kind });
+      options.observer?.fault(groupId, kind, message);
+    },
+  };
+
+  const fatal = new Map<number, string>();
   const loops = !config.vk.longPoll ? [] : config.communities.map(async (community) => {
     try {
       await runIngestion({
@@ -83,11 +138,14 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           api: apiFor(community.token!),
           wait: config.vk.wait,
           graceMs: config.vk.graceMs,
-          ...(options.fetch ? { fetch: options.fetch } : {}),
+          observer,
+          ...fetchOption,
         },
         store,
-        handle,
+        handle: (batch) => pipeline.handle(batch.updates, batch.receivedAt),
         signal: controller.signal,
+        onCheckpoint: (groupId, ts) =>
+          metrics.set("vk_router_checkpoint_ts", { group_id: groupId }, Number(ts)),
       });
     } catch (error) {
       const reason = errorMessage(error);
@@ -100,6 +158,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }
   });
   const done = Promise.all(loops).then(() => {});
+  const retries = runRetryWorker(deliverer, controller.signal);
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
@@ -107,10 +166,24 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       log.info("Stopping: finishing the batch in flight");
       controller.abort(new DOMException("The service is stopping", "AbortError"));
       await done;
+      await retries;
       await store.close();
       await redis?.close();
       log.info("Stopped");
     })();
 
-  return { done, fatal, stop, [Symbol.asyncDispose]: stop };
+  return { done, fatal, metrics, pipeline, deliverer, store, stop, [Symbol.asyncDispose]: stop };
+}
+
+/** Retries parked deliveries as they fall due, until the signal aborts. */
+async function runRetryWorker(deliverer: Deliverer, signal: AbortSignal): Promise<void> {
+  while (!signal.aborted) {
+    let tried = 0;
+    try {
+      tried = await deliverer.retryDue(100);
+    } catch (error) {
+      log.error("Retrying parked deliveries failed: {error}", { error: errorMessage(error) });
+    }
+    if (tried === 0) await sleep(500, signal).catch(() => {});
+  }
 }

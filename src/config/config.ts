@@ -39,6 +39,10 @@ export interface Config {
   redis: RedisConnection | null;
   redisPrefix: string;
   redisTimeoutMs: number;
+  /** Seconds between delivery attempts; the last value repeats. */
+  retryScheduleS: number[];
+  /** How long enrichment may hold a batch. */
+  enrichDeadlineMs: number;
   dataDir: string;
   host: string;
   port: number;
@@ -169,6 +173,19 @@ const EnvSchema = v.object({
   UPSTASH_REDIS_REST_TOKEN: v.optional(nonEmpty("UPSTASH_REDIS_REST_TOKEN")),
   REDIS_PREFIX: v.optional(v.string(), "vk-router:"),
   REDIS_TIMEOUT_MS: intIn("REDIS_TIMEOUT_MS", 50, 120_000, 5_000),
+  RETRY_SCHEDULE_S: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(
+        /^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/,
+        (i) =>
+          `RETRY_SCHEDULE_S: expected comma-separated seconds such as 5,300,1800, got ${i.input}`,
+      ),
+      v.transform((s) => s.split(",").map(Number)),
+    ),
+    "5,300,1800,7200,18000,36000",
+  ),
+  ENRICH_DEADLINE_MS: intIn("ENRICH_DEADLINE_MS", 0, 60_000, 1_500),
   DATA_DIR: v.optional(nonEmpty("DATA_DIR"), "./data"),
   HOST: v.optional(nonEmpty("HOST"), "0.0.0.0"),
   PORT: intIn("PORT", 0, 65_535, 8080),
@@ -264,6 +281,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     redis,
     redisPrefix: e.REDIS_PREFIX,
     redisTimeoutMs: e.REDIS_TIMEOUT_MS,
+    retryScheduleS: e.RETRY_SCHEDULE_S,
+    enrichDeadlineMs: e.ENRICH_DEADLINE_MS,
     dataDir: e.DATA_DIR,
     host: e.HOST,
     port: e.PORT,

@@ -1,9 +1,44 @@
 /**
- * The router's own durable state (long-poll checkpoints for now), behind one small
- * interface with two implementations: Redis when one is configured, an embedded
- * Deno KV file otherwise, so the very first run needs nothing installed.
+ * The router's own durable state behind one small interface with two implementations:
+ * Redis when one is configured, an embedded Deno KV file otherwise, so the very first run
+ * needs nothing installed. It holds long-poll checkpoints, deliveries parked for retry,
+ * and the dead letters that no destination took.
  * @module
  */
+
+/** A delivery waiting for its next attempt. */
+export interface ParkedDelivery {
+  /** `destination` + event id: parking the same event for the same destination again replaces it. */
+  id: string;
+  destination: string;
+  eventId: string;
+  /** The event's JSON. */
+  body: string;
+  attempts: number;
+  /** When the first attempt failed (ms since epoch). */
+  firstFailedAt: number;
+  /** When the next attempt is due (ms since epoch). */
+  nextAttemptAt: number;
+  lastError: string;
+  lastStatus: number | null;
+}
+
+/** Why an event could not be delivered, with everything needed to replay it. */
+export interface DeadLetter {
+  reason: "rejected" | "delivery_failed";
+  /** The destination that refused it; null for rejected raw events. */
+  destination: string | null;
+  event_id: string | null;
+  attempts: number;
+  last_error: string;
+  last_status: number | null;
+  /** Unix seconds. */
+  failed_at: number;
+  /** The custom event, or the raw event for rejections. */
+  event: unknown;
+  /** Validation issues of a rejected raw event. */
+  issues?: { path: string; message: string }[];
+}
 
 /** Durable router state. */
 export interface StateStore extends AsyncDisposable {
@@ -12,6 +47,19 @@ export interface StateStore extends AsyncDisposable {
   /** The last fully handled long-poll `ts` of a community, or null before the first. */
   getCheckpoint(groupId: number): Promise<string | null>;
   setCheckpoint(groupId: number, ts: string): Promise<void>;
+  /** Stores deliveries for a later attempt (replacing any with the same id). */
+  park(deliveries: readonly ParkedDelivery[]): Promise<void>;
+  /** Up to `limit` parked deliveries due at `now`, oldest due first. */
+  due(now: number, limit: number): Promise<ParkedDelivery[]>;
+  /** Removes parked deliveries (delivered, or moved to the dead letter). */
+  unpark(ids: readonly string[]): Promise<void>;
+  /** How many deliveries are parked. */
+  parkedCount(): Promise<number>;
+  /** Appends to the store's own dead-letter list. */
+  addDeadLetters(letters: readonly DeadLetter[]): Promise<void>;
+  /** Removes and returns up to `limit` dead letters, oldest first (for replay). */
+  takeDeadLetters(limit: number): Promise<DeadLetter[]>;
+  deadLetterCount(): Promise<number>;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

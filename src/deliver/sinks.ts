@@ -1,0 +1,44 @@
+/**
+ * Builds the sink of each destination of the routes file.
+ * @module
+ */
+import type { Destination } from "../config/routes.ts";
+import type { RedisClient } from "../redis/connection.ts";
+import { createLogSink } from "./log_sink.ts";
+import { createRedisListSink } from "./redis_list_sink.ts";
+import type { Sink } from "./types.ts";
+import { createWebhookSink } from "./webhook_sink.ts";
+
+/** What sinks need from the running service. */
+export interface SinkContext {
+  redis: RedisClient | null;
+  prefix: string;
+  fetch?: typeof fetch;
+}
+
+/** The sink of one destination. Redis-list destinations need `context.redis` (checked at start-up). */
+export function createSink(destination: Destination, context: SinkContext): Sink {
+  switch (destination.kind) {
+    case "log":
+      return createLogSink(destination.name);
+    case "webhook":
+      return createWebhookSink({
+        name: destination.name,
+        url: destination.url,
+        secret: destination.secret,
+        timeoutMs: destination.timeoutMs,
+        ...(context.fetch ? { fetch: context.fetch } : {}),
+      });
+    case "redis-list":
+      if (!context.redis) {
+        throw new Error(`Destination ${destination.name} needs a Redis connection`);
+      }
+      return createRedisListSink({
+        name: destination.name,
+        redis: context.redis,
+        key: destination.key,
+        push: destination.push,
+        prefix: context.prefix,
+      });
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * What every destination implements, and what delivery reports back.
+ * @module
+ */
+
+/** One event for one destination: its id (the dedup key) and its JSON. */
+export interface Delivery {
+  eventId: string;
+  body: string;
+}
+
+/** The fate of one delivery attempt. */
+export type Outcome =
+  | { status: "delivered" }
+  /** Worth another try later (network, 5xx, 429, Redis down). */
+  | { status: "retry"; error: string; httpStatus?: number; retryAfterMs?: number }
+  /** No retry will help (4xx other than 408/429): straight to the dead letter. */
+  | { status: "dead"; error: string; httpStatus?: number };
+
+/** A destination. `deliver` answers one outcome per item, in order, and never throws. */
+export interface Sink {
+  readonly name: string;
+  readonly kind: "redis-list" | "webhook" | "log";
+  deliver(items: readonly Delivery[]): Promise<Outcome[]>;
+}

@@ -1,0 +1,95 @@
+/**
+ * Webhook destinations: a POST of the event's JSON per event, signed per Standard
+ * Webhooks when a secret is set. `webhook-id` is the event id, stable across retries, so
+ * receivers can deduplicate.
+ * @module
+ */
+import { describeFetchError } from "../vk/api.ts";
+import { signWebhook } from "./signing.ts";
+import type { Delivery, Outcome, Sink } from "./types.ts";
+
+/** Options for {@linkcode createWebhookSink}. */
+export interface WebhookSinkOptions {
+  name: string;
+  url: string;
+  secret: string | null;
+  timeoutMs: number;
+  fetch?: typeof fetch;
+  /** Seconds since the epoch, for `webhook-timestamp`. */
+  now?: () => number;
+  /** Requests in flight at once. @default 8 */
+  concurrency?: number;
+}
+
+/** Creates a webhook sink. */
+export function createWebhookSink(options: WebhookSinkOptions): Sink {
+  const doFetch = options.fetch ?? fetch;
+  const now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  const concurrency = options.concurrency ?? 8;
+
+  async function post(item: Delivery): Promise<Outcome> {
+    const timestamp = now();
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "webhook-id": item.eventId,
+      "webhook-timestamp": String(timestamp),
+    };
+    if (options.secret) {
+      headers["webhook-signature"] = await signWebhook(
+        options.secret,
+        item.eventId,
+        timestamp,
+        item.body,
+      );
+    }
+    let response: Response;
+    try {
+      response = await doFetch(options.url, {
+        method: "POST",
+        headers,
+        body: item.body,
+        signal: AbortSignal.timeout(options.timeoutMs),
+      });
+      await response.body?.cancel();
+    } catch (error) {
+      return { status: "retry", error: `POST failed: ${describeFetchError(error)}` };
+    }
+    const s = response.status;
+    if (s >= 200 && s < 300) return { status: "delivered" };
+    if (s === 408 || s === 429 || s >= 500) {
+      const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
+      return {
+        status: "retry",
+        error: `HTTP ${s}`,
+        httpStatus: s,
+        ...(retryAfterMs !== null ? { retryAfterMs } : {}),
+      };
+    }
+    return { status: "dead", error: `HTTP ${s}`, httpStatus: s };
+  }
+
+  return {
+    name: options.name,
+    kind: "webhook",
+    async deliver(items) {
+      const outcomes: Outcome[] = new Array(items.length);
+      let next = 0;
+      const worker = async () => {
+        while (next < items.length) {
+          const i = next++;
+          outcomes[i] = await post(items[i]!);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+      return outcomes;
+    },
+  };
+}
+
+/** `Retry-After` as milliseconds: delta-seconds or an HTTP date; null when absent or unreadable. */
+export function parseRetryAfter(value: string | null, now: number = Date.now()): number | null {
+  if (value === null || value.trim() === "") return null;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}

@@ -1,0 +1,90 @@
+/**
+ * The pipeline every raw event goes through, whichever way it came (long poll or
+ * Callback API): validate and transform, enrich, route, deliver. `handle` resolves once
+ * each event of the batch is delivered, durably parked or dead-lettered; it throws when
+ * that cannot be made durable, and the caller keeps the batch.
+ * @module
+ */
+import type { Routes } from "./config/routes.ts";
+import type { Deliverer, Routed } from "./deliver/deliverer.ts";
+import type { Enricher } from "./enrich/enricher.ts";
+import { transform } from "./events/transform.ts";
+import type { CustomEvent } from "./events/types.ts";
+import { route } from "./route/matcher.ts";
+import type { Metrics } from "./status/metrics.ts";
+import type { DeadLetter } from "./store/state_store.ts";
+
+/** Options for {@linkcode createPipeline}. */
+export interface PipelineOptions {
+  routes: Routes;
+  deliverer: Deliverer;
+  /** The enricher of a community, or null when it has no token to ask VK with. */
+  enricherFor: (groupId: number) => Enricher | null;
+  metrics: Metrics;
+  timezone: string;
+  commandPrefixes: readonly string[];
+  /** Told of every event that was routed, for the status page's recent events. */
+  onEvent?: (event: CustomEvent, destinations: readonly string[]) => void;
+}
+
+/** Handles batches of raw events. */
+export interface Pipeline {
+  handle(updates: readonly unknown[], receivedAtMs: number): Promise<void>;
+}
+
+/** Creates the pipeline. */
+export function createPipeline(options: PipelineOptions): Pipeline {
+  const { metrics } = options;
+  return {
+    async handle(updates, receivedAtMs) {
+      const receivedAt = Math.floor(receivedAtMs / 1000);
+      const events: CustomEvent[] = [];
+      const rejected: DeadLetter[] = [];
+      for (const raw of updates) {
+        const result = transform(raw, {
+          receivedAt,
+          timezone: options.timezone,
+          commandPrefixes: options.commandPrefixes,
+        });
+        if (result.ok) {
+          events.push(result.event);
+          metrics.inc("vk_router_events_received_total", { event_type: result.event.event_type });
+        } else {
+          const r = result.rejection;
+          metrics.inc("vk_router_events_rejected_total", { raw_type: r.raw_type ?? "(none)" });
+          rejected.push({
+            reason: "rejected",
+            destination: null,
+            event_id: r.event_id,
+            attempts: 0,
+            last_error: r.issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; "),
+            last_status: null,
+            failed_at: r.ts,
+            event: r.raw,
+            issues: r.issues,
+          });
+        }
+      }
+
+      const byGroup = Map.groupBy(events, (e) => e.group_id);
+      await Promise.all(
+        [...byGroup].map(([groupId, group]) => options.enricherFor(groupId)?.enrich(group)),
+      );
+
+      const items: Routed[] = [];
+      for (const event of events) {
+        const destinations = route(event, options.routes);
+        if (destinations.length === 0) {
+          metrics.inc("vk_router_events_unrouted_total", { event_type: event.event_type });
+        }
+        const body = JSON.stringify(event);
+        for (const destination of destinations) {
+          items.push({ destination, eventId: event.event_id, body });
+        }
+        options.onEvent?.(event, destinations);
+      }
+      await options.deliverer.deadLetter(rejected);
+      await options.deliverer.deliver(items);
+    },
+  };
+}
