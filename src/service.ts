@@ -7,7 +7,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
-import { createDeliverer, type Deliverer } from "./deliver/deliverer.ts";
+import { createDeliverer, type Deliverer, runRetryWorker } from "./deliver/deliverer.ts";
 import { createSink } from "./deliver/sinks.ts";
 import type { Sink } from "./deliver/types.ts";
 import { createVkDirectory } from "./enrich/directory.ts";
@@ -23,7 +23,6 @@ import type { StateStore } from "./store/state_store.ts";
 import { createVkApi, type VkApi } from "./vk/api.ts";
 import type { PollObserver } from "./vk/long_poll.ts";
 import { createRateLimiter, type RateLimiter } from "./vk/rate_limiter.ts";
-import { sleep } from "./util/time.ts";
 
 const log = getLogger(["vk-event-router", "service"]);
 
@@ -173,17 +172,4 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     })();
 
   return { done, fatal, metrics, pipeline, deliverer, store, stop, [Symbol.asyncDispose]: stop };
-}
-
-/** Retries parked deliveries as they fall due, until the signal aborts. */
-async function runRetryWorker(deliverer: Deliverer, signal: AbortSignal): Promise<void> {
-  while (!signal.aborted) {
-    let tried = 0;
-    try {
-      tried = await deliverer.retryDue(100);
-    } catch (error) {
-      log.error("Retrying parked deliveries failed: {error}", { error: errorMessage(error) });
-    }
-    if (tried === 0) await sleep(500, signal).catch(() => {});
-  }
 }

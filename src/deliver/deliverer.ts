@@ -10,6 +10,8 @@ import { getLogger } from "@logtape/logtape";
 import type { Metrics } from "../status/metrics.ts";
 import type { DeadLetter, ParkedDelivery, StateStore } from "../store/state_store.ts";
 import type { Delivery, Outcome, Sink } from "./types.ts";
+import { errorMessage } from "../errors.ts";
+import { sleep } from "../util/time.ts";
 
 const log = getLogger(["vk-event-router", "deliver"]);
 
@@ -218,4 +220,21 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       return due.length;
     },
   };
+}
+
+/** Retries parked deliveries as they fall due, until the signal aborts. */
+export async function runRetryWorker(
+  deliverer: Deliverer,
+  signal: AbortSignal,
+  idleMs = 500,
+): Promise<void> {
+  while (!signal.aborted) {
+    let tried = 0;
+    try {
+      tried = await deliverer.retryDue(100);
+    } catch (error) {
+      log.error("Retrying parked deliveries failed: {error}", { error: errorMessage(error) });
+    }
+    if (tried === 0) await sleep(idleMs, signal).catch(() => {});
+  }
 }

@@ -1,7 +1,7 @@
 /**
  * Redis-list destinations, effectively once: each event goes in a small Lua script that
- * sets a dedup marker (`SET NX EX`) and pushes only when the marker was new, all of a
- * batch in one pipeline. A replayed batch or a client retry after a lost answer finds the
+ * pushes only when the event's dedup marker is absent and then sets it, atomically, all
+ * of a batch in one pipeline. A replayed batch or a client retry after a lost answer finds the
  * marker and pushes nothing.
  * @module
  */
@@ -9,12 +9,17 @@ import type { RedisClient } from "../redis/connection.ts";
 import type { Delivery, Outcome, Sink } from "./types.ts";
 import { errorMessage } from "../errors.ts";
 
-/** KEYS[1] dedup marker, KEYS[2] list; ARGV[1] event JSON, ARGV[2] lpush|rpush, ARGV[3] marker TTL. */
-export const PUSH_ONCE_SCRIPT = `if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[3]) then
-  redis.call(ARGV[2], KEYS[2], ARGV[1])
-  return 1
+/**
+ * KEYS[1] dedup marker, KEYS[2] list; ARGV[1] event JSON, ARGV[2] lpush|rpush, ARGV[3]
+ * marker TTL. The marker is set only after the push succeeded: Redis does not roll a
+ * script back, so a push refused with WRONGTYPE must not leave a marker behind.
+ */
+export const PUSH_ONCE_SCRIPT = `if redis.call('EXISTS', KEYS[1]) == 1 then
+  return 0
 end
-return 0`;
+redis.call(ARGV[2], KEYS[2], ARGV[1])
+redis.call('SET', KEYS[1], '1', 'EX', ARGV[3])
+return 1`;
 
 /** Options for {@linkcode createRedisListSink}. */
 export interface RedisListSinkOptions {

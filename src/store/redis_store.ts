@@ -37,9 +37,10 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
         count: limit,
       });
       if (ids.length === 0) return [];
-      const bodies = await redis.hmget<Record<string, string | null>>(itemsKey, ...ids);
-      return ids.flatMap((id) => {
-        const body = bodies?.[id];
+      // Without automatic deserialization, HMGET answers Redis's plain array, in the order asked.
+      const bodies = await redis.hmget(itemsKey, ...ids) as unknown as (string | null)[];
+      return ids.flatMap((_, i) => {
+        const body = bodies?.[i];
         return body ? [JSON.parse(body) as ParkedDelivery] : [];
       });
     },

@@ -1,0 +1,85 @@
+/**
+ * A private `redis-server` on a free port, with an append-only file so that its data
+ * survives a stop and start: tests use it to take Redis down and bring it back.
+ * @module
+ */
+
+/** A redis-server the test owns. */
+export interface RedisServer extends AsyncDisposable {
+  url: string;
+  port: number;
+  /** Stops the server (SIGKILL by default: a crash, not a clean shutdown). */
+  stop(signal?: Deno.Signal): Promise<void>;
+  /** Starts it again on the same port with the same data. */
+  start(): Promise<void>;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Starts a redis-server; `redis-server` must be on PATH (CI installs it). */
+export async function startRedisServer(): Promise<RedisServer> {
+  const dir = await Deno.makeTempDir({ prefix: "vk-router-redis-" });
+  const port = freePort();
+  let child: Deno.ChildProcess | null = null;
+
+  const start = async () => {
+    child = new Deno.Command("redis-server", {
+      args: [
+        "--port",
+        String(port),
+        "--bind",
+        "127.0.0.1",
+        "--dir",
+        dir,
+        "--save",
+        "",
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--daemonize",
+        "no",
+        "--loglevel",
+        "warning",
+      ],
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    for (let i = 0; i < 200; i++) {
+      try {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        await conn.write(new TextEncoder().encode("PING\r\n"));
+        const buf = new Uint8Array(64);
+        const n = await conn.read(buf);
+        conn.close();
+        if (n && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG")) return;
+      } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error(`redis-server on port ${port} did not start`);
+  };
+  const stop = async (signal: Deno.Signal = "SIGKILL") => {
+    if (!child) return;
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+    await child.status;
+    child = null;
+  };
+  await start();
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop,
+    start,
+    async [Symbol.asyncDispose]() {
+      await stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
