@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { parseRoutes } from "../src/config/routes.ts";
+import type { CustomEvent } from "../src/events/types.ts";
+import { matches, route } from "../src/route/matcher.ts";
+
+const base = {
+  ts: 1,
+  datetime: "",
+  event_id: "e",
+  group_id: 1,
+  user_id: 5,
+  user_name: null,
+  user_nick: null,
+  peer_id: 2000000002,
+  peer_name: null,
+  chat_id: 2,
+};
+const message = {
+  ...base,
+  event_type: "message_new",
+  cmid: 1,
+  text: "Hello there",
+  reply: null,
+  forward: [],
+  attachments: [],
+  mentions: [],
+} as CustomEvent;
+const command = {
+  ...message,
+  event_type: "command_call",
+  text: "/ban x",
+  command: "ban",
+  args: ["x"],
+} as CustomEvent;
+const button = {
+  ...base,
+  event_type: "button_pressed",
+  cmid: 1,
+  button_event_id: "b",
+  payload: { call_action: "test", n: { deep: [1] } },
+} as CustomEvent;
+const join = { ...base, event_type: "member_join", join_type: "join" } as unknown as CustomEvent;
+
+Deno.test("matches() tests each condition of when", async (t) => {
+  const cases: [string, Record<string, unknown>, CustomEvent, boolean][] = [
+    ["empty when", {}, message, true],
+    ["event_type in list", { event_type: ["message_new", "x"] }, message, true],
+    ["event_type not in list", { event_type: ["command_call"] }, message, false],
+    ["group_id", { group_id: [1] }, message, true],
+    ["peer_id", { peer_id: [2000000003] }, message, false],
+    ["chat_id", { chat_id: [2] }, message, true],
+    [
+      "chat_id on an event without one",
+      { chat_id: [2] },
+      { ...join, chat_id: undefined } as unknown as CustomEvent,
+      false,
+    ],
+    ["user_id", { user_id: [5, 6] }, message, true],
+    ["command", { command: ["ban"] }, command, true],
+    ["command on a plain message", { command: ["ban"] }, message, false],
+    ["text regex", { text: "^hello", event_type: ["message_new"] }, message, false],
+    ["text regex (case)", { text: "^Hello" }, message, true],
+    ["text on an event without text", { text: "." }, button, false],
+    ["payload subset", { payload: { call_action: "test" } }, button, true],
+    ["payload deep equal", { payload: { n: { deep: [1] } } }, button, true],
+    ["payload mismatch", { payload: { call_action: "other" } }, button, false],
+    ["payload on an event without one", { payload: { a: 1 } }, message, false],
+    ["all conditions must hold", { event_type: ["message_new"], user_id: [99] }, message, false],
+  ];
+  for (const [name, when, event, expected] of cases) {
+    await t.step(name, () => {
+      const routes = parseRoutes({
+        destinations: { d: { kind: "log" } },
+        rules: [{ when, to: ["d"] }],
+      });
+      assert.equal(matches(routes.rules[0]!.when, event), expected);
+    });
+  }
+});
+
+Deno.test("route() stops at the first match unless it continues, and falls back to default", () => {
+  const routes = parseRoutes({
+    destinations: {
+      a: { kind: "log" },
+      b: { kind: "log" },
+      c: { kind: "log" },
+      fallback: { kind: "log" },
+    },
+    rules: [
+      { when: { event_type: ["message_new"] }, to: ["a"], continue: true },
+      { when: { event_type: ["message_new", "command_call"] }, to: ["b", "a"] },
+      { when: { event_type: ["message_new"] }, to: ["c"] },
+    ],
+    default: "fallback",
+  });
+  assert.deepEqual(
+    route(message, routes),
+    ["a", "b"],
+    "continue, then first match stops; no repeats",
+  );
+  assert.deepEqual(route(command, routes), ["b", "a"]);
+  assert.deepEqual(route(button, routes), ["fallback"]);
+  assert.deepEqual(route(button, { ...routes, default: null }), [], "unrouted without a default");
+});
+
+Deno.test("the repository's routes.json sends each original event type to its own list", async () => {
+  const routes = parseRoutes(
+    JSON.parse(await Deno.readTextFile(new URL("../routes.json", import.meta.url))),
+  );
+  assert.deepEqual(route(command, routes), ["command_call"]);
+  assert.deepEqual(route(message, routes), ["message_new"]);
+  assert.deepEqual(route(button, routes), ["button_pressed"]);
+  assert.deepEqual(
+    route({ ...base, event_type: "reaction", cmid: 1, reaction_id: 1 } as CustomEvent, routes),
+    ["reaction"],
+  );
+  assert.deepEqual(route(join, routes), []);
+});
