@@ -8,15 +8,9 @@ import type { Batch } from "../src/vk/long_poll.ts";
 import { type FakeVk, startFakeVk } from "./support/fake_vk.ts";
 import { testRedis } from "./support/redis.ts";
 import { waitFor } from "./support/wait.ts";
+import { numberedEvents } from "./support/raw_events.ts";
 
 const FAST = { minMs: 5, maxMs: 20 };
-
-function events(from: number, count: number) {
-  return Array.from(
-    { length: count },
-    (_, i) => ({ type: "message_new", event_id: `e${from + i}`, n: from + i }),
-  );
-}
 
 /** Runs ingestion until `count` updates were handled, then stops it and waits for it to end. */
 async function ingest(
@@ -68,11 +62,11 @@ for (const [kind, open] of stores) {
     await using _cleanup = cleanup;
     await using _store = store;
     // The first run starts at VK's ts, so these events come after it starts.
-    setTimeout(() => vk.push(events(0, 5)), 100);
+    setTimeout(() => vk.push(numberedEvents(0, 5)), 100);
     assert.deepEqual(await ingest(vk, store, 5), [0, 1, 2, 3, 4]);
     assert.equal(await store.getCheckpoint(1), "5");
 
-    vk.push(events(5, 3)); // arrive while the router is down
+    vk.push(numberedEvents(5, 3)); // arrive while the router is down
     assert.deepEqual(await ingest(vk, store, 3), [5, 6, 7], "nothing lost, nothing repeated");
     const restartPolls = vk.pollRequests.filter((r) => r.ts === "5");
     assert.ok(restartPolls.length >= 1, "the second run polls from the checkpoint");
@@ -85,7 +79,7 @@ Deno.test("runIngestion() retries a batch the pipeline failed, and checkpoints o
   const dir = await Deno.makeTempDir();
   await using store = await openKvStore(dir);
   await store.setCheckpoint(1, "0");
-  vk.push(events(0, 2));
+  vk.push(numberedEvents(0, 2));
   let failures = 0;
   const checkpoints: (string | null)[] = [];
   const seen = await ingest(vk, store, 2, async () => {

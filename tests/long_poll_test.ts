@@ -8,6 +8,7 @@ import {
   type PollObserver,
 } from "../src/vk/long_poll.ts";
 import { type FakeVk, type PollFaultScript, startFakeVk } from "./support/fake_vk.ts";
+import { numberedEvents } from "./support/raw_events.ts";
 
 const FAST = { minMs: 5, maxMs: 20 };
 
@@ -19,13 +20,6 @@ function recorder() {
     fault: (_g, kind) => seen.faults.push(kind),
   };
   return { seen, observer };
-}
-
-function events(from: number, count: number) {
-  return Array.from(
-    { length: count },
-    (_, i) => ({ type: "message_new", event_id: `e${from + i}`, n: from + i }),
-  );
 }
 
 /** Polls until `until` holds on what was received, then stops; returns every batch. */
@@ -69,7 +63,7 @@ async function collect(
 
 Deno.test("createPoller() yields batches in order and advances ts", async () => {
   await using vk = await startFakeVk();
-  vk.push(events(0, 250));
+  vk.push(numberedEvents(0, 250));
   const { batches, updates } = await collect(vk, (u) => u.length >= 250);
   assert.deepEqual(updates.map((u) => u.n), [...Array(250).keys()]);
   assert.deepEqual(batches.map((b) => [b.ts, b.updates.length]), [["100", 100], ["200", 100], [
@@ -81,15 +75,15 @@ Deno.test("createPoller() yields batches in order and advances ts", async () => 
 
 Deno.test("createPoller() starts from initialTs when given one", async () => {
   await using vk = await startFakeVk();
-  vk.push(events(0, 10));
+  vk.push(numberedEvents(0, 10));
   const { updates } = await collect(vk, (u) => u.length >= 4, { initialTs: "6" });
   assert.deepEqual(updates.map((u) => u.n), [6, 7, 8, 9]);
 });
 
 Deno.test("createPoller() without initialTs starts from VK's current ts", async () => {
   await using vk = await startFakeVk();
-  vk.push(events(0, 5));
-  setTimeout(() => vk.push(events(5, 1)), 200);
+  vk.push(numberedEvents(0, 5));
+  setTimeout(() => vk.push(numberedEvents(5, 1)), 200);
   const { updates } = await collect(vk, (u) => u.length >= 1, { initialTs: null });
   assert.deepEqual(updates.map((u) => u.n), [5]);
   assert.equal(vk.pollRequests[0]?.ts, "5");
@@ -98,9 +92,9 @@ Deno.test("createPoller() without initialTs starts from VK's current ts", async 
 Deno.test("createPoller() continues from the answer's ts on failed: 1 and reports lost history", async () => {
   await using vk = await startFakeVk();
   const { seen, observer } = recorder();
-  vk.push(events(0, 3));
+  vk.push(numberedEvents(0, 3));
   vk.pollFault([{ failed: 1 }]);
-  setTimeout(() => vk.push(events(3, 2)), 100);
+  setTimeout(() => vk.push(numberedEvents(3, 2)), 100);
   const { updates } = await collect(vk, (u) => u.length >= 2, { observer });
   assert.equal(seen.historyLost, 1);
   assert.deepEqual(updates.map((u) => u.n), [3, 4]);
@@ -114,14 +108,14 @@ Deno.test("createPoller() continues from the answer's ts on failed: 1 and report
 
 Deno.test("createPoller() fetches a new key and keeps its ts on failed: 2", async () => {
   await using vk = await startFakeVk();
-  vk.push(events(0, 3));
+  vk.push(numberedEvents(0, 3));
   let scripted = false;
   const { updates } = await collect(vk, (u) => u.length >= 6, {
     onBatch: () => {
       if (scripted) return;
       scripted = true;
       vk.pollFault([{ failed: 2 }]);
-      vk.push(events(3, 3));
+      vk.push(numberedEvents(3, 3));
     },
   });
   assert.deepEqual(updates.map((u) => u.n), [0, 1, 2, 3, 4, 5]);
@@ -135,7 +129,7 @@ Deno.test("createPoller() fetches a new key and keeps its ts on failed: 2", asyn
 Deno.test("createPoller() fetches a new key and ts on failed: 3", async () => {
   await using vk = await startFakeVk();
   const { seen, observer } = recorder();
-  vk.push(events(0, 3));
+  vk.push(numberedEvents(0, 3));
   let scripted = false;
   const { updates } = await collect(vk, (u) => u.some((e) => (e as { n: number }).n === 7), {
     observer,
@@ -143,8 +137,8 @@ Deno.test("createPoller() fetches a new key and ts on failed: 3", async () => {
       if (scripted) return;
       scripted = true;
       vk.pollFault([{ failed: 3 }]);
-      vk.push(events(3, 2)); // before the new ts: VK's fresh ts starts after these
-      setTimeout(() => vk.push(events(5, 3)), 150);
+      vk.push(numberedEvents(3, 2)); // before the new ts: VK's fresh ts starts after these
+      setTimeout(() => vk.push(numberedEvents(5, 3)), 150);
     },
   });
   assert.deepEqual(updates.map((u) => u.n), [0, 1, 2, 5, 6, 7]);
@@ -159,7 +153,7 @@ Deno.test("createPoller() advances ts on answers with empty updates", async () =
   vk.push([{ type: "message_typing_state" }, { type: "message_typing_state" }]);
   const { batches } = await collect(vk, () => true);
   assert.deepEqual(batches.map((b) => [b.ts, b.updates.length]), [["2", 0]]);
-  vk.push(events(2, 1));
+  vk.push(numberedEvents(2, 1));
   const { updates } = await collect(vk, (u) => u.length > 0, { initialTs: batches[0]!.ts });
   assert.deepEqual(updates.map((u) => u.n), [2]);
 });
@@ -177,7 +171,7 @@ Deno.test("createPoller() recovers from each poll-server fault without losing or
     await t.step(name, async () => {
       await using vk = await startFakeVk();
       const { seen, observer } = recorder();
-      vk.push(events(0, 3));
+      vk.push(numberedEvents(0, 3));
       let scripted = false;
       const { updates } = await collect(vk, (u) => u.length >= 6, {
         observer,
@@ -185,7 +179,7 @@ Deno.test("createPoller() recovers from each poll-server fault without losing or
           if (scripted) return;
           scripted = true;
           vk.pollFault([fault, fault]);
-          vk.push(events(3, 3));
+          vk.push(numberedEvents(3, 3));
         },
       });
       assert.deepEqual(updates.map((u) => u.n), [0, 1, 2, 3, 4, 5]);
@@ -204,14 +198,14 @@ Deno.test("createPoller() recovers from each poll-server fault without losing or
 
 Deno.test("createPoller() refetches the poll server, keeping ts, after repeated failures", async () => {
   await using vk = await startFakeVk();
-  vk.push(events(0, 2));
+  vk.push(numberedEvents(0, 2));
   let scripted = false;
   const { updates } = await collect(vk, (u) => u.length >= 4, {
     onBatch: () => {
       if (scripted) return;
       scripted = true;
       vk.pollFault(Array(5).fill({ status: 502 }));
-      vk.push(events(2, 2));
+      vk.push(numberedEvents(2, 2));
     },
   });
   assert.deepEqual(updates.map((u) => u.n), [0, 1, 2, 3]);
@@ -233,7 +227,7 @@ Deno.test("createPoller() stops with a clear error on VK error 5 (bad token)", a
 Deno.test("createPoller() retries getLongPollServer on API errors 6 and 10", async () => {
   await using vk = await startFakeVk();
   vk.apiFault("groups.getLongPollServer", [{ error_code: 6 }, { error_code: 10 }, { status: 502 }]);
-  vk.push(events(0, 1));
+  vk.push(numberedEvents(0, 1));
   const { updates } = await collect(vk, (u) => u.length >= 1);
   assert.deepEqual(updates.map((u) => u.n), [0]);
   assert.equal(vk.calls.get("groups.getLongPollServer"), 4);
