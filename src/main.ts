@@ -42,12 +42,15 @@ async function main(): Promise<number> {
 
   await configureLogging(config.log);
   const service = await startService({ config, routes });
-  const onSignal = () => void service.stop();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  await service.done;
+  const signalled = new Promise<void>((resolve) => {
+    Deno.addSignalListener("SIGINT", resolve);
+    Deno.addSignalListener("SIGTERM", resolve);
+  });
+  // With the Callback API the service serves on even when every long poll stopped for good.
+  const allPollsEnded = config.callback.confirmation ? new Promise<void>(() => {}) : service.done;
+  await Promise.race([signalled, allPollsEnded]);
   await service.stop();
-  return service.fatal.size > 0 ? 1 : 0;
+  return service.fatal.size > 0 && service.fatal.size === config.communities.length ? 1 : 0;
 }
 
 Deno.exit(await main());

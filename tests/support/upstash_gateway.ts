@@ -6,7 +6,7 @@
  * is sent. A test fixture, not a product feature.
  * @module
  */
-import { createClient } from "redis";
+import { RespConnection, RespError, type RespValue } from "../../src/redis/resp_connection.ts";
 
 /** A running gateway. */
 export interface UpstashGateway extends AsyncDisposable {
@@ -19,36 +19,29 @@ export interface UpstashGateway extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-type Reply = unknown;
+type Reply = RespValue;
 
 /** Starts a gateway on a free port of 127.0.0.1 in front of `redisUrl`. */
 export async function startUpstashGateway(
   redisUrl: string,
   token = "gateway-token",
 ): Promise<UpstashGateway> {
-  const client = createClient({
-    url: redisUrl,
-    disableOfflineQueue: true,
-    socket: {
-      reconnectStrategy: (n: number) => Math.min(50 * 2 ** Math.min(n, 5), 1000),
-      connectTimeout: 2000,
-    },
-  });
-  client.on("error", () => {});
-  await client.connect();
+  const redis = new RespConnection({ url: redisUrl, connectTimeoutMs: 2000 });
   let failing = false;
   const requests = new Map<string, number>();
 
   const encode = (value: Reply, base64: boolean): Reply => {
     if (!base64) return value;
     if (typeof value === "string") {
-      return btoa(String.fromCharCode(...new TextEncoder().encode(value)));
+      let binary = "";
+      for (const byte of new TextEncoder().encode(value)) binary += String.fromCharCode(byte);
+      return btoa(binary);
     }
     if (Array.isArray(value)) return value.map((v) => encode(v, base64));
     return value;
   };
-  const isCommandError = (e: unknown) =>
-    ["SimpleError", "BlobError", "ErrorReply"].includes((e as Error)?.constructor?.name);
+  const reply = (value: RespValue, base64: boolean) =>
+    value instanceof RespError ? { error: value.message } : { result: encode(value, base64) };
   const asArgs = (command: unknown): string[] | null =>
     Array.isArray(command) && command.length > 0
       ? command.map((a) => typeof a === "string" ? a : JSON.stringify(a))
@@ -71,19 +64,13 @@ export async function startUpstashGateway(
     } catch {
       return Response.json({ error: "Invalid JSON body" }, { status: 400 });
     }
-    if (!client.isReady) return Response.json({ error: "Redis is unreachable" }, { status: 500 });
     try {
       if (path === "/") {
         const args = asArgs(body);
         if (!args) return Response.json({ error: "Expected a command array" }, { status: 400 });
-        try {
-          return Response.json({ result: encode(await client.sendCommand(args), base64) });
-        } catch (e) {
-          if (isCommandError(e)) {
-            return Response.json({ error: (e as Error).message }, { status: 400 });
-          }
-          throw e;
-        }
+        const [value] = await redis.send([args]);
+        const answer = reply(value!, base64);
+        return Response.json(answer, { status: "error" in answer ? 400 : 200 });
       }
       if (path === "/pipeline" || path === "/multi-exec") {
         if (!Array.isArray(body) || body.some((c) => !asArgs(c))) {
@@ -91,27 +78,17 @@ export async function startUpstashGateway(
         }
         const commands = body.map((c) => asArgs(c)!);
         if (path === "/pipeline") {
-          const results = await Promise.all(commands.map(async (args) => {
-            try {
-              return { result: encode(await client.sendCommand(args), base64) };
-            } catch (e) {
-              if (isCommandError(e)) return { error: (e as Error).message };
-              throw e;
-            }
-          }));
-          return Response.json(results);
+          return Response.json((await redis.send(commands)).map((v) => reply(v, base64)));
         }
-        const multi = client.multi();
-        for (const args of commands) multi.addCommand(args);
-        try {
-          const results = await multi.exec();
-          return Response.json(results.map((r: Reply) => ({ result: encode(r, base64) })));
-        } catch (e) {
-          if (isCommandError(e) || /EXECABORT/.test((e as Error).message)) {
-            return Response.json({ error: (e as Error).message }, { status: 400 });
-          }
-          throw e;
+        const replies = await redis.send([["MULTI"], ...commands, ["EXEC"]]);
+        const exec = replies.at(-1);
+        if (exec instanceof RespError) {
+          return Response.json({ error: exec.message }, { status: 400 });
         }
+        if (!Array.isArray(exec)) {
+          return Response.json({ error: "Transaction aborted" }, { status: 400 });
+        }
+        return Response.json(exec.map((v) => reply(v, base64)));
       }
       return Response.json({ error: "Not found" }, { status: 404 });
     } catch (e) {
@@ -123,7 +100,7 @@ export async function startUpstashGateway(
 
   const close = async () => {
     await server.shutdown();
-    client.destroy();
+    redis.close();
   };
   return {
     url: `http://127.0.0.1:${server.addr.port}`,

@@ -1,0 +1,160 @@
+/**
+ * One read of the service's state, shared by the status page, `/api/status` and
+ * `/metrics`, so the three never disagree.
+ * @module
+ */
+import type { Routes } from "../config/routes.ts";
+import type { EnricherStats } from "../enrich/enricher.ts";
+import type { Metrics, Sample } from "../status/metrics.ts";
+import type { RecentError, RecentEvent, ServiceStatus } from "../status/status.ts";
+import type { StateStore } from "../store/state_store.ts";
+
+/** Everything the status endpoints read. */
+export interface SnapshotSources {
+  version: string;
+  status: ServiceStatus;
+  metrics: Metrics;
+  store: StateStore;
+  routes: Routes;
+  enrichStats: () => EnricherStats;
+  now?: () => number;
+}
+
+/** The state of the service at one instant (the body of `/api/status`). */
+export interface StatusSnapshot {
+  version: string;
+  now: number;
+  started_at: number;
+  uptime_s: number;
+  events_received_total: number;
+  events_received: Record<string, number>;
+  events_rejected_total: number;
+  events_unrouted_total: number;
+  communities: {
+    group_id: number;
+    state: string;
+    detail: string | null;
+    ts: string | null;
+    last_event_at: number | null;
+    history_lost: number;
+    warnings: string[];
+  }[];
+  destinations: {
+    name: string;
+    kind: string;
+    delivered: number;
+    failures: number;
+    retried: number;
+    parked: number;
+    dead_lettered: number;
+  }[];
+  store: { kind: string; reachable: boolean; parked: number; dead_letters: number };
+  enrichment: {
+    hits: number;
+    misses: number;
+    hit_rate: number | null;
+    lookups_failed: number;
+    vk_api_calls: number;
+    vk_api_calls_per_s: number;
+  };
+  recent_errors: RecentError[];
+  recent_events: RecentEvent[];
+}
+
+/** Builds snapshots; remembers recent VK call counts to report a rate over the last minute. */
+export function createSnapshots(sources: SnapshotSources) {
+  const now = sources.now ?? Date.now;
+  const callSamples: [number, number][] = [];
+
+  /** Store figures, or unreachable within a second (the page must not hang on a down Redis). */
+  async function storeFigures(): Promise<StatusSnapshot["store"]> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<null>((r) => timer = setTimeout(() => r(null), 1000));
+    const read = Promise.all([sources.store.parkedCount(), sources.store.deadLetterCount()]).catch(
+      () => null,
+    );
+    const result = await Promise.race([read, timeout]);
+    clearTimeout(timer);
+    return result
+      ? { kind: sources.store.kind, reachable: true, parked: result[0], dead_letters: result[1] }
+      : { kind: sources.store.kind, reachable: false, parked: 0, dead_letters: 0 };
+  }
+
+  return async function snapshot(showText: boolean): Promise<StatusSnapshot> {
+    const t = now();
+    const { metrics, status } = sources;
+    const received: Record<string, number> = {};
+    for (const s of metrics.samples()) {
+      if (s.name === "vk_router_events_received_total") {
+        received[String(s.labels.event_type)] = s.value;
+      }
+    }
+    const calls = metrics.sum("vk_router_vk_api_calls_total");
+    callSamples.push([t, calls]);
+    while (callSamples.length > 1 && t - callSamples[0]![0] > 60_000) callSamples.shift();
+    const [t0, c0] = callSamples[0]!;
+    const uptimeS = (t - status.startedAt) / 1000;
+    const rate = t - t0 >= 1000
+      ? (calls - c0) / ((t - t0) / 1000)
+      : uptimeS > 0
+      ? calls / uptimeS
+      : 0;
+    const e = sources.enrichStats();
+    const per = (name: string, destination: string) => metrics.get(name, { destination });
+    return {
+      version: sources.version,
+      now: t,
+      started_at: status.startedAt,
+      uptime_s: uptimeS,
+      events_received_total: metrics.sum("vk_router_events_received_total"),
+      events_received: received,
+      events_rejected_total: metrics.sum("vk_router_events_rejected_total"),
+      events_unrouted_total: metrics.sum("vk_router_events_unrouted_total"),
+      communities: [...status.communities.values()].map((c) => ({
+        group_id: c.groupId,
+        state: c.state,
+        detail: c.detail,
+        ts: c.ts,
+        last_event_at: c.lastEventAt,
+        history_lost: c.historyLost,
+        warnings: c.warnings,
+      })),
+      destinations: [...sources.routes.destinations.values()].map((d) => ({
+        name: d.name,
+        kind: d.kind,
+        delivered: per("vk_router_delivered_total", d.name),
+        failures: per("vk_router_delivery_failures_total", d.name),
+        retried: per("vk_router_retried_total", d.name),
+        parked: per("vk_router_parked_total", d.name),
+        dead_lettered: per("vk_router_dead_lettered_total", d.name),
+      })),
+      store: await storeFigures(),
+      enrichment: {
+        hits: e.hits,
+        misses: e.misses,
+        hit_rate: e.hits + e.misses > 0 ? e.hits / (e.hits + e.misses) : null,
+        lookups_failed: e.lookupsFailed,
+        vk_api_calls: calls,
+        vk_api_calls_per_s: rate,
+      },
+      recent_errors: [...status.recentErrors],
+      recent_events: status.recentEvents.map((r) => ({ ...r, text: showText ? r.text : null })),
+    };
+  };
+}
+
+/** Gauges computed at scrape time, added to the counters for `/metrics`. */
+export function snapshotGauges(s: StatusSnapshot): Sample[] {
+  return [
+    { name: "vk_router_uptime_seconds", labels: {}, value: Math.round(s.uptime_s) },
+    { name: "vk_router_parked", labels: {}, value: s.store.parked },
+    { name: "vk_router_dead_letters", labels: {}, value: s.store.dead_letters },
+    { name: "vk_router_enrich_cache_hits_total", labels: {}, value: s.enrichment.hits },
+    { name: "vk_router_enrich_cache_misses_total", labels: {}, value: s.enrichment.misses },
+    ...s.communities.map((c) => ({
+      name: "vk_router_up",
+      labels: { group_id: c.group_id },
+      value: c.state === "polling" ? 1 : 0,
+    })),
+  ];
+}

@@ -1,0 +1,48 @@
+/**
+ * The Prometheus text exposition format (version 0.0.4) of the service's metrics.
+ * @module
+ */
+import type { Sample } from "./metrics.ts";
+
+const HELP: Record<string, string> = {
+  vk_router_events_received_total: "Events received and transformed, by custom event type.",
+  vk_router_events_rejected_total: "Raw events that failed validation, by raw type.",
+  vk_router_events_unrouted_total: "Events no rule matched, by event type.",
+  vk_router_delivered_total: "Events delivered, by destination.",
+  vk_router_delivery_failures_total: "First delivery attempts that failed, by destination.",
+  vk_router_parked_total: "Deliveries parked for a retry, by destination.",
+  vk_router_retried_total: "Retry attempts of parked deliveries, by destination.",
+  vk_router_dead_lettered_total: "Events moved to the dead letter, by destination.",
+  vk_router_vk_api_calls_total: "VK API requests, by method.",
+  vk_router_history_lost_total:
+    "Long-poll failed: 1 answers (events may have been lost), by community.",
+  vk_router_poll_faults_total: "Long-poll faults that were retried, by community and kind.",
+  vk_router_checkpoint_ts: "Last checkpointed long-poll ts, by community.",
+  vk_router_enrich_cache_hits_total: "Name lookups answered from the cache.",
+  vk_router_enrich_cache_misses_total: "Name lookups not in the cache.",
+  vk_router_parked: "Deliveries parked now.",
+  vk_router_dead_letters: "Dead letters kept in the state store now.",
+  vk_router_up: "1 while the community's long poll is connected, by community.",
+  vk_router_uptime_seconds: "Seconds since the service started.",
+};
+
+/** Renders samples; names ending in `_total` are counters, the rest gauges. */
+export function renderPrometheus(samples: readonly Sample[]): string {
+  const lines: string[] = [];
+  let current = "";
+  for (const s of samples) {
+    if (s.name !== current) {
+      current = s.name;
+      lines.push(`# HELP ${s.name} ${HELP[s.name] ?? s.name}`);
+      lines.push(`# TYPE ${s.name} ${s.name.endsWith("_total") ? "counter" : "gauge"}`);
+    }
+    const labels = Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabel(String(v))}"`)
+      .join(",");
+    lines.push(`${s.name}${labels ? `{${labels}}` : ""} ${Number.isFinite(s.value) ? s.value : 0}`);
+  }
+  return lines.join("\n") + "\n";
+}
+
+function escapeLabel(value: string): string {
+  return value.replaceAll("\\", "\\\\").replaceAll("\n", "\\n").replaceAll('"', '\\"');
+}

@@ -1,0 +1,122 @@
+/**
+ * What the status page shows that counters cannot: each community's connection, the
+ * recent errors and events. It observes the pollers and the pipeline; the HTTP layer
+ * only reads it.
+ * @module
+ */
+import type { CustomEvent } from "../events/types.ts";
+import type { ConnectionState, PollFault, PollObserver } from "../vk/long_poll.ts";
+
+/** One community as the status page shows it. */
+export interface CommunityStatus {
+  groupId: number;
+  state: ConnectionState | "callback-only";
+  detail: string | null;
+  /** Last checkpointed long-poll ts. */
+  ts: string | null;
+  /** When the last event of this community arrived (ms since epoch). */
+  lastEventAt: number | null;
+  /** `failed: 1` answers: events may have been lost. */
+  historyLost: number;
+  /** Settings problems found at start (event types not enabled, long poll off). */
+  warnings: string[];
+}
+
+/** A recent error line. */
+export interface RecentError {
+  at: number;
+  message: string;
+}
+
+/** A recent event, as shown on the page; `text` is shown only to authorised viewers. */
+export interface RecentEvent {
+  at: number;
+  event_type: string;
+  event_id: string;
+  group_id: number;
+  user_name: string | null;
+  peer_name: string | null;
+  text: string | null;
+  destinations: string[];
+}
+
+const KEEP = 20;
+
+/** Live status of the service. */
+export class ServiceStatus implements PollObserver {
+  readonly startedAt: number;
+  readonly communities = new Map<number, CommunityStatus>();
+  readonly recentErrors: RecentError[] = [];
+  readonly recentEvents: RecentEvent[] = [];
+  readonly #now: () => number;
+
+  constructor(groupIds: readonly number[], longPoll: boolean, now: () => number = Date.now) {
+    this.#now = now;
+    this.startedAt = now();
+    for (const groupId of groupIds) {
+      this.communities.set(groupId, {
+        groupId,
+        state: longPoll ? "connecting" : "callback-only",
+        detail: null,
+        ts: null,
+        lastEventAt: null,
+        historyLost: 0,
+        warnings: [],
+      });
+    }
+  }
+
+  state(groupId: number, state: ConnectionState, detail?: string): void {
+    const c = this.communities.get(groupId);
+    if (!c) return;
+    c.state = state;
+    c.detail = detail ?? null;
+    if (state === "fatal" && detail) this.error(`Community ${groupId}: ${detail}`);
+  }
+
+  historyLost(groupId: number): void {
+    const c = this.communities.get(groupId);
+    if (c) c.historyLost++;
+    this.error(
+      `Community ${groupId}: VK dropped long-poll history (failed: 1); events may have been lost`,
+    );
+  }
+
+  fault(groupId: number, kind: PollFault, message: string): void {
+    if (kind === "failed_2") return; // routine: the key expires every few hours
+    this.error(`Community ${groupId}: long poll ${kind}: ${message}`);
+  }
+
+  checkpoint(groupId: number, ts: string): void {
+    const c = this.communities.get(groupId);
+    if (c) c.ts = ts;
+  }
+
+  warn(groupId: number, warning: string): void {
+    this.communities.get(groupId)?.warnings.push(warning);
+  }
+
+  /** Records an error line for the page (newest first, the last 20). */
+  error(message: string): void {
+    this.recentErrors.unshift({ at: this.#now(), message });
+    this.recentErrors.length = Math.min(this.recentErrors.length, KEEP);
+  }
+
+  /** Records a routed event (newest first, the last 20). */
+  event(e: CustomEvent, destinations: readonly string[]): void {
+    const at = this.#now();
+    const c = this.communities.get(e.group_id);
+    if (c) c.lastEventAt = at;
+    this.recentEvents.unshift({
+      at,
+      event_type: e.event_type,
+      event_id: e.event_id,
+      group_id: e.group_id,
+      user_name: "user_name" in e ? e.user_name : null,
+      peer_name: "peer_name" in e ? e.peer_name : null,
+      text: "text" in e ? e.text : null,
+      destinations: [...destinations],
+    });
+    this.recentEvents.length = Math.min(this.recentEvents.length, KEEP);
+  }
+}
