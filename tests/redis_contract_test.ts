@@ -21,14 +21,14 @@ import { waitFor } from "./support/wait.ts";
 
 const transports: [
   string,
-  (redisUrl: string) => Promise<{ handle: RedisHandle } & AsyncDisposable>,
+  (redisUrl: string) => { handle: RedisHandle } & AsyncDisposable,
 ][] = [
   ["native", (url) => {
     const handle = connectRedis({ kind: "native", url }, { timeoutMs: 1000 });
-    return Promise.resolve({ handle, [Symbol.asyncDispose]: () => handle.close() });
+    return { handle, [Symbol.asyncDispose]: () => handle.close() };
   }],
-  ["upstash", async (url) => {
-    const gateway = await startUpstashGateway(url);
+  ["upstash", (url) => {
+    const gateway = startUpstashGateway(url);
     const handle = connectRedis({ kind: "upstash", url: gateway.url, token: gateway.token }, {
       timeoutMs: 1000,
     });
@@ -46,7 +46,7 @@ function items(from: number, count: number): Delivery[] {
 for (const [transport, open] of transports) {
   Deno.test(`Redis contract over ${transport}`, async (t) => {
     await using server = await startRedisServer();
-    await using conn = await open(server.url);
+    await using conn = open(server.url);
     const redis = conn.handle.redis;
     const prefix = `contract-${transport}:`;
 

@@ -4,7 +4,7 @@ import { startUpstashGateway } from "./support/upstash_gateway.ts";
 import { TEST_REDIS_URL } from "./support/redis.ts";
 
 Deno.test("the Upstash gateway speaks Upstash's REST protocol", async (t) => {
-  await using gateway = await startUpstashGateway(TEST_REDIS_URL);
+  await using gateway = startUpstashGateway(TEST_REDIS_URL);
   const key = `gw-test-${crypto.randomUUID()}`;
   const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
     fetch(`${gateway.url}${path}`, {

@@ -3,6 +3,7 @@
  * The status page: server-rendered HTML, no build step, refreshes itself.
  * @module
  */
+import type { JSX } from "hono/jsx/jsx-runtime";
 import type { StatusSnapshot } from "./snapshot.ts";
 
 const STYLE = `
@@ -40,7 +41,9 @@ function stateClass(state: string): string {
 }
 
 /** The whole page. */
-export function StatusPage(props: { s: StatusSnapshot; showText: boolean; canReplay: boolean }) {
+export function StatusPage(
+  props: { s: StatusSnapshot; showText: boolean; canReplay: boolean },
+): JSX.Element {
   const { s, showText } = props;
   return (
     <html lang="en">
@@ -74,7 +77,7 @@ export function StatusPage(props: { s: StatusSnapshot; showText: boolean; canRep
                   <td>
                     <span class={stateClass(c.state)}>{c.state}</span>
                     {c.detail ? <div class="muted">{c.detail}</div> : null}
-                    {c.warnings.map((w) => <div class="warn">{w}</div>)}
+                    {c.warnings.map((w) => <div key={w} class="warn">{w}</div>)}
                   </td>
                   <td>{c.ts ?? "—"}</td>
                   <td>{ago(c.last_event_at, s.now)}</td>
@@ -203,7 +206,7 @@ export function StatusPage(props: { s: StatusSnapshot; showText: boolean; canRep
 }
 
 /** The login form. */
-export function LoginPage(props: { failed: boolean }) {
+export function LoginPage(props: { failed: boolean }): JSX.Element {
   return (
     <html lang="en">
       <head>

@@ -62,7 +62,9 @@ export interface StatusSnapshot {
 }
 
 /** Builds snapshots; remembers recent VK call counts to report a rate over the last minute. */
-export function createSnapshots(sources: SnapshotSources) {
+export function createSnapshots(
+  sources: SnapshotSources,
+): (showText: boolean) => Promise<StatusSnapshot> {
   const now = sources.now ?? Date.now;
   const callSamples: [number, number][] = [];
 

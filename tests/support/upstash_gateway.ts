@@ -22,10 +22,10 @@ export interface UpstashGateway extends AsyncDisposable {
 type Reply = RespValue;
 
 /** Starts a gateway on a free port of 127.0.0.1 in front of `redisUrl`. */
-export async function startUpstashGateway(
+export function startUpstashGateway(
   redisUrl: string,
   token = "gateway-token",
-): Promise<UpstashGateway> {
+): UpstashGateway {
   const redis = new RespConnection({ url: redisUrl, connectTimeoutMs: 2000 });
   let failing = false;
   const requests = new Map<string, number>();
