@@ -118,8 +118,7 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.get("/", async (c) => {
-    const showText = token !== null;
-    return c.html(<StatusPage s={await deps.snapshot(showText)} showText={showText} canReplay />);
+    return c.html(<StatusPage s={await deps.snapshot(token !== null)} canReplay />);
   });
   app.get("/api/status", async (c) => c.json(await deps.snapshot(token !== null)));
   app.get("/metrics", async (c) => {

@@ -42,9 +42,9 @@ function stateClass(state: string): string {
 
 /** The whole page. */
 export function StatusPage(
-  props: { s: StatusSnapshot; showText: boolean; canReplay: boolean },
+  props: { s: StatusSnapshot; canReplay: boolean },
 ): JSX.Element {
-  const { s, showText } = props;
+  const { s } = props;
   return (
     <html lang="en">
       <head>
@@ -188,11 +188,7 @@ export function StatusPage(
                     {e.user_name ?? "—"} <span class="muted">{e.peer_name ?? ""}</span>
                   </td>
                   <td>
-                    {showText
-                      ? e.text ?? ""
-                      : e.text === null
-                      ? ""
-                      : <span class="muted">hidden</span>}
+                    {e.text_hidden ? <span class="muted">hidden</span> : e.text ?? ""}
                   </td>
                   <td>{e.destinations.join(", ") || <span class="muted">unrouted</span>}</td>
                 </tr>

@@ -58,7 +58,8 @@ export interface StatusSnapshot {
     vk_api_calls_per_s: number;
   };
   recent_errors: RecentError[];
-  recent_events: RecentEvent[];
+  /** `text` is null and `text_hidden` true when the viewer may not read messages. */
+  recent_events: (RecentEvent & { text_hidden: boolean })[];
 }
 
 /** Builds snapshots; remembers recent VK call counts to report a rate over the last minute. */
@@ -140,7 +141,11 @@ export function createSnapshots(
         vk_api_calls_per_s: rate,
       },
       recent_errors: [...status.recentErrors],
-      recent_events: status.recentEvents.map((r) => ({ ...r, text: showText ? r.text : null })),
+      recent_events: status.recentEvents.map((r) => ({
+        ...r,
+        text: showText ? r.text : null,
+        text_hidden: !showText && r.text !== null,
+      })),
     };
   };
 }
