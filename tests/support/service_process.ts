@@ -30,6 +30,8 @@ export interface ServiceProcess extends AsyncDisposable {
   exited: Promise<number>;
   /** Sends a signal and waits for the exit code. */
   stop(signal?: Deno.Signal): Promise<number>;
+  /** The status page's base URL, once the service logged it. */
+  url(): Promise<string>;
 }
 
 /** Spawns the service with `env` (nothing inherited but what Deno itself needs). */
@@ -74,11 +76,20 @@ export async function spawnService(
     } catch { /* already exited */ }
     return await exited;
   };
+  const url = async () => {
+    for (let i = 0; i < 500; i++) {
+      const match = /"url":"(http:\/\/[^"]+)"/.exec(text);
+      if (match) return match[1]!;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`The service logged no status page URL:\n${text}`);
+  };
   return {
     child,
     output: () => text,
     exited,
     stop,
+    url,
     async [Symbol.asyncDispose]() {
       await stop("SIGKILL");
       if (!cwd) await Deno.remove(dir, { recursive: true }).catch(() => {});
