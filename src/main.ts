@@ -4,12 +4,13 @@
  * configures logging, and talks to the console directly.
  * @module
  */
+import { dispose, getLogger } from "@logtape/logtape";
 import { loadConfig } from "./config/config.ts";
 import { mergeEnv, parseDotEnv } from "./config/env_file.ts";
 import { BUILT_IN_ROUTES, loadRoutesFile, parseRoutes, type Routes } from "./config/routes.ts";
 import { checkRoutesAgainstConfig } from "./config/startup_checks.ts";
 import { ConfigError } from "./errors.ts";
-import { configureLogging } from "./logging.ts";
+import { collectSecrets, configureLogging } from "./logging.ts";
 import { startService } from "./service.ts";
 
 async function readDotEnv(): Promise<Record<string, string>> {
@@ -40,7 +41,7 @@ async function main(): Promise<number> {
     return 2;
   }
 
-  await configureLogging(config.log);
+  await configureLogging(config.log, collectSecrets(config, routes));
   const service = await startService({ config, routes });
   const signalled = new Promise<void>((resolve) => {
     Deno.addSignalListener("SIGINT", resolve);
@@ -49,7 +50,22 @@ async function main(): Promise<number> {
   // With the Callback API the service serves on even when every long poll stopped for good.
   const allPollsEnded = config.callback.confirmation ? new Promise<void>(() => {}) : service.done;
   await Promise.race([signalled, allPollsEnded]);
-  await service.stop();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stopped = await Promise.race([
+    service.stop().then(() => true),
+    new Promise<false>((resolve) =>
+      timer = setTimeout(() => resolve(false), config.shutdownTimeoutMs)
+    ),
+  ]);
+  clearTimeout(timer);
+  if (!stopped) {
+    getLogger(["vk-event-router"]).fatal(
+      "Could not stop within {ms} ms (SHUTDOWN_TIMEOUT_MS): the batch in flight was not checkpointed and will be polled again on the next start",
+      { ms: config.shutdownTimeoutMs },
+    );
+  }
+  await dispose();
+  if (!stopped) return 1;
   return service.fatal.size > 0 && service.fatal.size === config.communities.length ? 1 : 0;
 }
 

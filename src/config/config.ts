@@ -43,6 +43,8 @@ export interface Config {
   retryScheduleS: number[];
   /** How long enrichment may hold a batch. */
   enrichDeadlineMs: number;
+  /** How long a graceful stop may take before the process gives up with exit code 1. */
+  shutdownTimeoutMs: number;
   dataDir: string;
   host: string;
   port: number;
@@ -186,6 +188,7 @@ const EnvSchema = v.object({
     "5,300,1800,7200,18000,36000",
   ),
   ENRICH_DEADLINE_MS: intIn("ENRICH_DEADLINE_MS", 0, 60_000, 1_500),
+  SHUTDOWN_TIMEOUT_MS: intIn("SHUTDOWN_TIMEOUT_MS", 100, 600_000, 20_000),
   DATA_DIR: v.optional(nonEmpty("DATA_DIR"), "./data"),
   HOST: v.optional(nonEmpty("HOST"), "0.0.0.0"),
   PORT: intIn("PORT", 0, 65_535, 8080),
@@ -283,6 +286,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     redisTimeoutMs: e.REDIS_TIMEOUT_MS,
     retryScheduleS: e.RETRY_SCHEDULE_S,
     enrichDeadlineMs: e.ENRICH_DEADLINE_MS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     dataDir: e.DATA_DIR,
     host: e.HOST,
     port: e.PORT,
