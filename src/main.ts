@@ -49,7 +49,10 @@ async function main(): Promise<number> {
   });
   // With the Callback API the service serves on even when every long poll stopped for good.
   const allPollsEnded = config.callback.confirmation ? new Promise<void>(() => {}) : service.done;
-  await Promise.race([signalled, allPollsEnded]);
+  const reason = await Promise.race([
+    signalled.then(() => "signal" as const),
+    allPollsEnded.then(() => "fatal" as const),
+  ]);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const stopped = await Promise.race([
     service.stop().then(() => true),
@@ -65,8 +68,8 @@ async function main(): Promise<number> {
     );
   }
   await dispose();
-  if (!stopped) return 1;
-  return service.fatal.size > 0 && service.fatal.size === config.communities.length ? 1 : 0;
+  // A requested stop that finished in time is a success; every long poll failing for good is not.
+  return !stopped || reason === "fatal" ? 1 : 0;
 }
 
 Deno.exit(await main());
