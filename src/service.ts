@@ -54,6 +54,8 @@ export interface ServiceOptions {
   config: Config;
   routes: Routes;
   fetch?: typeof fetch;
+  /** Keep the router's own state in the embedded store even when Redis is configured (the demo). */
+  embeddedStore?: boolean;
 }
 
 /** Starts the service. */
@@ -66,11 +68,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const redis: RedisHandle | null = config.redis
     ? connectRedis(config.redis, { timeoutMs: config.redisTimeoutMs })
     : null;
-  const store: StateStore = redis
+  const store: StateStore = redis && !options.embeddedStore
     ? createRedisStore(redis.redis, config.redisPrefix)
     : await openKvStore(config.dataDir);
   log.info("State store: {kind}", {
-    kind: redis ? `Redis (${redis.kind})` : `Deno KV in ${config.dataDir}`,
+    kind: store.kind === "redis" ? `Redis (${redis!.kind})` : `Deno KV in ${config.dataDir}`,
   });
 
   const sinkContext = { redis: redis?.redis ?? null, prefix: config.redisPrefix, ...fetchOption };
