@@ -203,7 +203,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       routes,
       enrichStats,
     }),
-    metrics,
+    samples: () => Promise.resolve(metrics.samples()),
     readiness: async () => {
       const storeDown = await withTimeout(store.ping(), 1000).then(
         () => null,

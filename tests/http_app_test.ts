@@ -31,7 +31,7 @@ async function setup(
       routes,
       enrichStats: () => ({ hits: 3, misses: 1, lookupsFailed: 0, deadlinesMissed: 0 }),
     }),
-    metrics,
+    samples: () => Promise.resolve(metrics.samples()),
     readiness: () => Promise.resolve(options.ready ?? null),
     statusToken: options.token === undefined ? TOKEN : options.token,
     callback: {

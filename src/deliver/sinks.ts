@@ -8,12 +8,16 @@ import { createLogSink } from "./log_sink.ts";
 import { createRedisListSink } from "./redis_list_sink.ts";
 import type { Sink } from "./types.ts";
 import { createWebhookSink } from "./webhook_sink.ts";
+import type { TimeoutSignal } from "../util/timeouts.ts";
 
 /** What sinks need from the running service. */
 export interface SinkContext {
   redis: RedisClient | null;
   prefix: string;
   fetch?: typeof fetch;
+  /** Caps every webhook timeout (the worker answers VK within seconds). */
+  maxWebhookTimeoutMs?: number;
+  timeoutSignal?: TimeoutSignal;
 }
 
 /** The sink of one destination. Redis-list destinations need `context.redis` (checked at start-up). */
@@ -26,8 +30,9 @@ export function createSink(destination: Destination, context: SinkContext): Sink
         name: destination.name,
         url: destination.url,
         secret: destination.secret,
-        timeoutMs: destination.timeoutMs,
+        timeoutMs: Math.min(destination.timeoutMs, context.maxWebhookTimeoutMs ?? Infinity),
         ...(context.fetch ? { fetch: context.fetch } : {}),
+        ...(context.timeoutSignal ? { timeoutSignal: context.timeoutSignal } : {}),
       });
     case "redis-list":
       if (!context.redis) {

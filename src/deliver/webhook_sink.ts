@@ -7,6 +7,7 @@
 import { describeFetchError } from "../vk/api.ts";
 import { signWebhook } from "./signing.ts";
 import type { Delivery, Outcome, Sink } from "./types.ts";
+import { defaultTimeoutSignal, type TimeoutSignal } from "../util/timeouts.ts";
 
 /** Options for {@linkcode createWebhookSink}. */
 export interface WebhookSinkOptions {
@@ -19,6 +20,8 @@ export interface WebhookSinkOptions {
   now?: () => number;
   /** Requests in flight at once. @default 8 */
   concurrency?: number;
+  /** @default AbortSignal.timeout */
+  timeoutSignal?: TimeoutSignal;
 }
 
 /** Creates a webhook sink. */
@@ -26,6 +29,7 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
   const doFetch = options.fetch ?? fetch;
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const concurrency = options.concurrency ?? 8;
+  const timeoutSignal = options.timeoutSignal ?? defaultTimeoutSignal;
 
   async function post(item: Delivery): Promise<Outcome> {
     const timestamp = now();
@@ -48,7 +52,7 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
         method: "POST",
         headers,
         body: item.body,
-        signal: AbortSignal.timeout(options.timeoutMs),
+        signal: timeoutSignal(options.timeoutMs),
       });
       await response.body?.cancel();
     } catch (error) {

@@ -9,7 +9,7 @@ import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie } from "hono/cookie";
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
-import type { Metrics } from "../status/metrics.ts";
+import type { Sample } from "../status/metrics.ts";
 import { renderPrometheus } from "../status/prometheus.ts";
 import { constantTimeEqual, isAuthorised, SESSION_COOKIE, sessionValue } from "./auth.ts";
 import { LoginPage, StatusPage } from "./page.tsx";
@@ -23,7 +23,8 @@ export const MAX_CALLBACK_BYTES = 1024 * 1024;
 /** What the app needs from the service. */
 export interface AppDeps {
   snapshot: (showText: boolean) => Promise<StatusSnapshot>;
-  metrics: Metrics;
+  /** Counter samples for `/metrics` (in-process, or read from Redis by the worker). */
+  samples: () => Promise<Sample[]>;
   /** Null when the store or a community is unhealthy, with the reason; null reason when ready. */
   readiness: () => Promise<string | null>;
   statusToken: string | null;
@@ -34,6 +35,8 @@ export interface AppDeps {
   replayDeadLetters: () => Promise<number>;
   /** True once shutdown began: callbacks are refused so that VK redelivers later. */
   stopping: () => boolean;
+  /** When set, `POST /tasks/retry` (authorised) runs one round of retries (the worker's cron). */
+  retryTask?: () => Promise<number>;
 }
 
 /** Builds the app. */
@@ -123,13 +126,15 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/api/status", async (c) => c.json(await deps.snapshot(token !== null)));
   app.get("/metrics", async (c) => {
     const gauges = snapshotGauges(await deps.snapshot(false));
-    const samples = [...deps.metrics.samples(), ...gauges].sort((a, b) =>
+    const samples = [...await deps.samples(), ...gauges].sort((a, b) =>
       a.name.localeCompare(b.name)
     );
     return c.text(renderPrometheus(samples), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     });
   });
+  const retryTask = deps.retryTask;
+  if (retryTask) app.post("/tasks/retry", async (c) => c.json({ retried: await retryTask() }));
   app.post("/dead-letters/replay", async (c) => {
     const replayed = await deps.replayDeadLetters();
     if ((c.req.header("accept") ?? "").includes("text/html")) return c.redirect("/", 303);

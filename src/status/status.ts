@@ -50,9 +50,14 @@ export class ServiceStatus implements PollObserver {
   readonly recentEvents: RecentEvent[] = [];
   readonly #now: () => number;
 
-  constructor(groupIds: readonly number[], longPoll: boolean, now: () => number = Date.now) {
+  constructor(
+    groupIds: readonly number[],
+    longPoll: boolean,
+    now: () => number = Date.now,
+    startedAt?: number,
+  ) {
     this.#now = now;
-    this.startedAt = now();
+    this.startedAt = startedAt ?? now();
     for (const groupId of groupIds) {
       this.communities.set(groupId, {
         groupId,

@@ -8,6 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import { VkApiError, VkHttpError } from "../errors.ts";
 import { type Backoff, backoffDelay, type Sleep, sleep } from "../util/time.ts";
 import { createRateLimiter, type RateLimiter } from "./rate_limiter.ts";
+import { defaultTimeoutSignal, type TimeoutSignal } from "../util/timeouts.ts";
 
 const log = getLogger(["vk-event-router", "vk-api"]);
 
@@ -35,6 +36,8 @@ export interface VkApiOptions {
   sleep?: Sleep;
   /** Called once per HTTP request: feeds the "VK API calls" counters. */
   onRequest?: (method: string) => void;
+  /** @default AbortSignal.timeout */
+  timeoutSignal?: TimeoutSignal;
 }
 
 /** A VK API client bound to one token. */
@@ -74,7 +77,7 @@ export function createVkApi(options: VkApiOptions): VkApi {
     body.set("v", version);
     await limiter.acquire(signal);
     options.onRequest?.(method);
-    const timeout = AbortSignal.timeout(timeoutMs);
+    const timeout = (options.timeoutSignal ?? defaultTimeoutSignal)(timeoutMs);
     let response: Response;
     try {
       response = await doFetch(`${apiUrl}/${method}`, {

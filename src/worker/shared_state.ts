@@ -1,0 +1,73 @@
+/**
+ * The worker's status in Redis, so that every instance shows one truth: counters in a
+ * hash, recent events and errors in capped lists, the start time of the first instance.
+ * @module
+ */
+import type { RedisClient } from "../redis/connection.ts";
+import { Metrics } from "../status/metrics.ts";
+import { type RecentError, type RecentEvent, ServiceStatus } from "../status/status.ts";
+
+const KEEP = 20;
+
+function keys(prefix: string) {
+  return {
+    metrics: `${prefix}metrics`,
+    events: `${prefix}recent:events`,
+    errors: `${prefix}recent:errors`,
+    startedAt: `${prefix}started_at`,
+  };
+}
+
+/** Adds a request's counters, recent events and errors to the shared state. */
+export async function flushShared(
+  redis: RedisClient,
+  prefix: string,
+  metrics: Metrics,
+  status: ServiceStatus,
+): Promise<void> {
+  const k = keys(prefix);
+  const samples = metrics.samples().filter((s) => s.value !== 0);
+  if (
+    samples.length === 0 && status.recentEvents.length === 0 && status.recentErrors.length === 0
+  ) return;
+  const pipeline = redis.pipeline();
+  for (const s of samples) pipeline.hincrby(k.metrics, JSON.stringify([s.name, s.labels]), s.value);
+  if (status.recentEvents.length > 0) {
+    pipeline.lpush(k.events, ...[...status.recentEvents].reverse().map((e) => JSON.stringify(e)));
+    pipeline.ltrim(k.events, 0, KEEP - 1);
+  }
+  if (status.recentErrors.length > 0) {
+    pipeline.lpush(k.errors, ...[...status.recentErrors].reverse().map((e) => JSON.stringify(e)));
+    pipeline.ltrim(k.errors, 0, KEEP - 1);
+  }
+  await pipeline.exec();
+}
+
+/** Reads the shared counters and status. */
+export async function loadShared(
+  redis: RedisClient,
+  prefix: string,
+  groupIds: readonly number[],
+): Promise<{ metrics: Metrics; status: ServiceStatus }> {
+  const k = keys(prefix);
+  await redis.set(k.startedAt, String(Date.now()), { nx: true });
+  const [hash, events, errors, startedAt] = await Promise.all([
+    redis.hgetall(k.metrics) as Promise<unknown>,
+    redis.lrange(k.events, 0, KEEP - 1),
+    redis.lrange(k.errors, 0, KEEP - 1),
+    redis.get<string>(k.startedAt),
+  ]);
+  const metrics = new Metrics();
+  // Without automatic deserialization HGETALL answers Redis's flat [field, value, ...] list.
+  const flat = Array.isArray(hash)
+    ? hash as string[]
+    : Object.entries(hash ?? {}).flat() as string[];
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const [name, labels] = JSON.parse(flat[i]!) as [string, Record<string, string | number>];
+    metrics.inc(name, labels, Number(flat[i + 1]));
+  }
+  const status = new ServiceStatus(groupIds, false, Date.now, Number(startedAt ?? Date.now()));
+  status.recentEvents.push(...events.map((e) => JSON.parse(e) as RecentEvent));
+  status.recentErrors.push(...errors.map((e) => JSON.parse(e) as RecentError));
+  return { metrics, status };
+}
