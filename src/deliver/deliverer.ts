@@ -77,6 +77,12 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     return outcomes;
   }
 
+  function countDelivered(destination: string, o: Outcome & { status: "delivered" }): void {
+    metrics.inc(o.duplicate ? "vk_router_duplicates_total" : "vk_router_delivered_total", {
+      destination,
+    });
+  }
+
   function nextDelay(attempts: number, outcome: Outcome & { status: "retry" }): number {
     const scheduled = (schedule[Math.min(attempts - 1, schedule.length - 1)] ?? 60) * 1000;
     return Math.max(scheduled, outcome.retryAfterMs ?? 0);
@@ -148,7 +154,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       items.forEach((item, i) => {
         const o = outcomes[i]!;
         if (o.status === "delivered") {
-          metrics.inc("vk_router_delivered_total", { destination: item.destination });
+          countDelivered(item.destination, o);
           return;
         }
         metrics.inc("vk_router_delivery_failures_total", { destination: item.destination });
@@ -195,7 +201,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         const o = outcomes[i]!;
         metrics.inc("vk_router_retried_total", { destination: d.destination });
         if (o.status === "delivered") {
-          metrics.inc("vk_router_delivered_total", { destination: d.destination });
+          countDelivered(d.destination, o);
           done.push(d.id);
           return;
         }

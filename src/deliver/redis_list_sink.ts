@@ -62,6 +62,8 @@ export function createRedisListSink(options: RedisListSinkOptions): Sink {
         return results.map((r): Outcome =>
           r.error
             ? { status: "retry", error: `Redis refused the push: ${r.error}` }
+            : Number(r.result) === 0
+            ? { status: "delivered", duplicate: true }
             : { status: "delivered" }
         );
       } catch (error) {

@@ -11,7 +11,8 @@ export interface Delivery {
 
 /** The fate of one delivery attempt. */
 export type Outcome =
-  | { status: "delivered" }
+  /** `duplicate`: the destination already had it (a replay found its dedup marker). */
+  | { status: "delivered"; duplicate?: boolean }
   /** Worth another try later (network, 5xx, 429, Redis down). */
   | { status: "retry"; error: string; httpStatus?: number; retryAfterMs?: number }
   /** No retry will help (4xx other than 408/429): straight to the dead letter. */

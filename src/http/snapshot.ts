@@ -43,6 +43,7 @@ export interface StatusSnapshot {
     name: string;
     kind: string;
     delivered: number;
+    duplicates: number;
     failures: number;
     retried: number;
     parked: number;
@@ -126,6 +127,7 @@ export function createSnapshots(
         name: d.name,
         kind: d.kind,
         delivered: per("vk_router_delivered_total", d.name),
+        duplicates: per("vk_router_duplicates_total", d.name),
         failures: per("vk_router_delivery_failures_total", d.name),
         retried: per("vk_router_retried_total", d.name),
         parked: per("vk_router_parked_total", d.name),

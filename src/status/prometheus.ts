@@ -9,6 +9,8 @@ const HELP: Record<string, string> = {
   vk_router_events_rejected_total: "Raw events that failed validation, by raw type.",
   vk_router_events_unrouted_total: "Events no rule matched, by event type.",
   vk_router_delivered_total: "Events delivered, by destination.",
+  vk_router_duplicates_total:
+    "Deliveries a destination already had (replays stopped by the dedup marker), by destination.",
   vk_router_delivery_failures_total: "First delivery attempts that failed, by destination.",
   vk_router_parked_total: "Deliveries parked for a retry, by destination.",
   vk_router_retried_total: "Retry attempts of parked deliveries, by destination.",
