@@ -1,7 +1,10 @@
 /**
  * The long-poll runner for one community: resume from the checkpoint, hand each batch to
- * the pipeline, and checkpoint only once the pipeline has handled it. A batch the
- * pipeline cannot handle (Redis down, say) is retried with backoff, never skipped.
+ * the pipeline, and checkpoint only once the pipeline has handled it. Batches overlap: the
+ * next one is polled and prepared (validated, enriched, routed) while earlier ones are
+ * delivered, but deliveries and checkpoints happen strictly in batch order. A batch the
+ * pipeline cannot deliver (Redis down, say) is retried with backoff, never skipped, and
+ * holds back every later batch and the checkpoint.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -12,30 +15,62 @@ import { type Batch, createPoller, type PollerOptions } from "./vk/long_poll.ts"
 
 const log = getLogger(["vk-event-router", "ingest"]);
 
-/** Handles one batch; resolves once every event is delivered or durably parked. */
-export type BatchHandler = (batch: Batch) => Promise<void>;
+/** Handles batches in two steps, so that preparing the next overlaps delivering this one. */
+export interface BatchHandler<P = unknown> {
+  /** Work that may run ahead of earlier batches: it must not touch any destination. */
+  prepare(batch: Batch): Promise<P>;
+  /** Delivery, called strictly in batch order; resolves once every event is delivered or durably parked. */
+  commit(prepared: P): Promise<void>;
+}
 
 /** Options for {@linkcode runIngestion}. */
-export interface IngestionOptions {
+export interface IngestionOptions<P> {
   poller: Omit<PollerOptions, "initialTs" | "signal">;
   store: StateStore;
-  handle: BatchHandler;
+  handler: BatchHandler<P>;
   signal: AbortSignal;
+  /** Batches in flight at once (polled, not yet checkpointed). @default 4 */
+  depth?: number;
   /** Backoff while the pipeline or the store fails. @default 0.5 s .. 30 s */
   backoff?: Backoff;
+  /**
+   * Under load, write the checkpoint at most this often (always when the stream goes idle
+   * and at the end). A crash then re-polls at most this much, which the dedup markers make
+   * harmless. @default 0 (after every batch)
+   */
+  checkpointEveryMs?: number;
   /** Told after each checkpoint write. */
   onCheckpoint?: (groupId: number, ts: string) => void;
 }
 
 /**
  * Runs until `signal` aborts (resolves) or VK refuses for good (rejects with
- * `VkFatalError`). The batch in flight at abort is finished and checkpointed when the
- * pipeline can do so; otherwise it is left for the next run, which polls it again.
+ * `VkFatalError`). Batches in flight at abort are finished and checkpointed when the
+ * pipeline can do so; otherwise they are left for the next run, which polls them again.
  */
-export async function runIngestion(options: IngestionOptions): Promise<void> {
-  const { store, handle, signal } = options;
+export async function runIngestion<P>(options: IngestionOptions<P>): Promise<void> {
+  const { store, handler, signal } = options;
   const groupId = options.poller.groupId;
   const backoff = options.backoff ?? { minMs: 500, maxMs: 30_000 };
+  const depth = options.depth ?? 4;
+  const checkpointEveryMs = options.checkpointEveryMs ?? 0;
+  let lastWrite = 0;
+  let unsaved: string | null = null;
+  /** Writes `ts` now, or leaves it for later when the last write was recent and more batches follow. */
+  const saveCheckpoint = async (ts: string, force: boolean): Promise<boolean> => {
+    unsaved = ts;
+    if (!force && Date.now() - lastWrite < checkpointEveryMs) return true;
+    const saved = await untilDone(
+      "write the checkpoint",
+      () => store.setCheckpoint(groupId, ts),
+      true,
+    );
+    if (!saved) return false;
+    lastWrite = Date.now();
+    unsaved = null;
+    options.onCheckpoint?.(groupId, ts);
+    return true;
+  };
   const checkpoint = await untilDone("read the checkpoint", () => store.getCheckpoint(groupId));
   if (checkpoint === null) return;
   const initialTs = checkpoint.value;
@@ -43,22 +78,37 @@ export async function runIngestion(options: IngestionOptions): Promise<void> {
     log.info("Community {groupId} resumes from checkpoint ts {ts}", { groupId, ts: initialTs });
   }
 
-  for await (const batch of createPoller({ ...options.poller, initialTs, signal })) {
-    if (batch.updates.length > 0) {
-      const handled = await untilDone(
-        `handle a batch of ${batch.updates.length} events`,
-        () => handle(batch),
-        true,
-      );
-      if (handled === null) return;
+  let chain: Promise<void> = Promise.resolve();
+  let halted = false;
+  const window: Promise<void>[] = [];
+  try {
+    for await (const batch of createPoller({ ...options.poller, initialTs, signal })) {
+      const what = `handle a batch of ${batch.updates.length} events`;
+      const prepared = batch.updates.length > 0
+        ? untilDone(what, () => handler.prepare(batch), true)
+        : null;
+      chain = chain.then(async () => {
+        if (halted) return;
+        if (prepared) {
+          const p = await prepared;
+          const committed = p && await untilDone(what, () => handler.commit(p.value), true);
+          if (!committed) return void (halted = true);
+        }
+        const saved = await untilDone(
+          "write the checkpoint",
+          () => store.setCheckpoint(groupId, batch.ts),
+          true,
+        );
+        if (!saved) return void (halted = true);
+        options.onCheckpoint?.(groupId, batch.ts);
+      });
+      window.push(chain);
+      if (window.length >= depth) await window.shift();
+      if (halted) break;
     }
-    const saved = await untilDone(
-      "write the checkpoint",
-      () => store.setCheckpoint(groupId, batch.ts),
-      true,
-    );
-    if (saved === null) return;
-    options.onCheckpoint?.(groupId, batch.ts);
+  } finally {
+    await chain;
+    if (unsaved !== null && !halted) await saveCheckpoint(unsaved, true);
   }
 
   /**

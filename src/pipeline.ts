@@ -27,16 +27,27 @@ export interface PipelineOptions {
   onEvent?: (event: CustomEvent, destinations: readonly string[]) => void;
 }
 
+/** A batch validated, enriched and routed, ready for delivery. */
+export interface PreparedBatch {
+  items: Routed[];
+  rejected: DeadLetter[];
+}
+
 /** Handles batches of raw events. */
 export interface Pipeline {
+  /** Validates, transforms, enriches and routes; touches no destination. */
+  prepare(updates: readonly unknown[], receivedAtMs: number): Promise<PreparedBatch>;
+  /** Delivers a prepared batch: each event delivered, parked or dead-lettered, durably. */
+  commit(prepared: PreparedBatch): Promise<void>;
+  /** `prepare` then `commit`. */
   handle(updates: readonly unknown[], receivedAtMs: number): Promise<void>;
 }
 
 /** Creates the pipeline. */
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { metrics } = options;
-  return {
-    async handle(updates, receivedAtMs) {
+  const pipeline: Pipeline = {
+    async prepare(updates, receivedAtMs) {
       const receivedAt = Math.floor(receivedAtMs / 1000);
       const events: CustomEvent[] = [];
       const rejected: DeadLetter[] = [];
@@ -83,8 +94,15 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         }
         options.onEvent?.(event, destinations);
       }
+      return { items, rejected };
+    },
+    async commit({ items, rejected }) {
       await options.deliverer.deadLetter(rejected);
       await options.deliverer.deliver(items);
     },
+    async handle(updates, receivedAtMs) {
+      await pipeline.commit(await pipeline.prepare(updates, receivedAtMs));
+    },
   };
+  return pipeline;
 }

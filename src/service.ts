@@ -168,7 +168,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           ...fetchOption,
         },
         store,
-        handle: (batch) => pipeline.handle(batch.updates, batch.receivedAt),
+        checkpointEveryMs: 250,
+        handler: {
+          prepare: (batch) => pipeline.prepare(batch.updates, batch.receivedAt),
+          commit: (prepared) => pipeline.commit(prepared),
+        },
         signal: controller.signal,
         onCheckpoint: (groupId, ts) =>
           metrics.set("vk_router_checkpoint_ts", { group_id: groupId }, Number(ts)),

@@ -32,9 +32,12 @@ async function ingest(
     store,
     backoff: FAST,
     signal: controller.signal,
-    handle: async (batch) => {
-      await handle?.(batch);
-      seen.push(...batch.updates.map((u) => (u as { n: number }).n));
+    handler: {
+      prepare: (batch: Batch) => Promise.resolve(batch),
+      commit: async (batch: Batch) => {
+        await handle?.(batch);
+        seen.push(...batch.updates.map((u) => (u as { n: number }).n));
+      },
     },
   });
   await waitFor(() => seen.length >= count, `${count} events`);
@@ -89,5 +92,49 @@ Deno.test("runIngestion() retries a batch the pipeline failed, and checkpoints o
   assert.deepEqual(seen, [0, 1], "the batch is handled once it succeeds, never skipped");
   assert.deepEqual(checkpoints, ["0", "0", "0", "0"], "the checkpoint waits for the pipeline");
   assert.equal(await store.getCheckpoint(1), "2");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("runIngestion() prepares batches ahead but commits and checkpoints them in order", async () => {
+  await using vk = await startFakeVk({ maxBatch: 10 });
+  const dir = await Deno.makeTempDir();
+  await using store = await openKvStore(dir);
+  await store.setCheckpoint(1, "0");
+  vk.push(numberedEvents(0, 100));
+  const controller = new AbortController();
+  const committed: number[] = [];
+  const checkpoints: string[] = [];
+  let preparing = 0;
+  let maxPreparing = 0;
+  const run = runIngestion({
+    poller: {
+      groupId: 1,
+      api: createVkApi({ token: "test-token", apiUrl: vk.apiUrl }),
+      wait: 1,
+      graceMs: 300,
+      backoff: FAST,
+    },
+    store,
+    signal: controller.signal,
+    onCheckpoint: (_g, ts) => checkpoints.push(ts),
+    handler: {
+      async prepare(batch: Batch) {
+        maxPreparing = Math.max(maxPreparing, ++preparing);
+        await new Promise((r) => setTimeout(r, Math.random() * 30)); // later batches may finish first
+        preparing--;
+        return batch.updates.map((u) => (u as { n: number }).n);
+      },
+      commit(ns: number[]) {
+        committed.push(...ns);
+        return Promise.resolve();
+      },
+    },
+  });
+  await waitFor(() => committed.length >= 100, "100 events");
+  controller.abort();
+  await run;
+  assert.deepEqual(committed, [...Array(100).keys()], "delivery order is batch order");
+  assert.deepEqual(checkpoints, Array.from({ length: 10 }, (_, i) => String((i + 1) * 10)));
+  assert.ok(maxPreparing > 1, "batches were prepared concurrently");
   await Deno.remove(dir, { recursive: true });
 });

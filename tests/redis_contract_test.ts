@@ -261,7 +261,10 @@ for (const [transport, open] of transports) {
         store,
         signal: controller.signal,
         backoff: { minMs: 50, maxMs: 200 },
-        handle: (batch) => pipeline.handle(batch.updates, batch.receivedAt),
+        handler: {
+          prepare: (batch) => pipeline.prepare(batch.updates, batch.receivedAt),
+          commit: (prepared) => pipeline.commit(prepared),
+        },
       });
       const event = (n: number) => ({
         type: "message_new",

@@ -66,13 +66,53 @@ export function createEnricher(options: EnricherOptions): Enricher {
   let pausedUntil = 0;
   let pauseMs = basePauseMs;
 
-  function start(kind: Kind, ids: number[]): void {
+  /**
+   * Lookups coalesce per kind: at most one call in flight, and ids asked for meanwhile wait
+   * for the next call, which carries all of them. Under load this turns many small calls
+   * (and waits on the rate limiter) into few large ones.
+   */
+  const lanes: Record<
+    Kind,
+    { queued: Set<number>; next: Promise<void> | null; release: () => void; busy: boolean }
+  > = {
+    user: { queued: new Set(), next: null, release: () => {}, busy: false },
+    community: { queued: new Set(), next: null, release: () => {}, busy: false },
+    chat: { queued: new Set(), next: null, release: () => {}, busy: false },
+  };
+
+  function request(kind: Kind, ids: readonly number[]): void {
+    const lane = lanes[kind];
+    for (const id of ids) lane.queued.add(id);
+    lane.next ??= new Promise<void>((resolve) => lane.release = resolve);
+    for (const id of ids) inflight.set(`${kind}:${id}`, lane.next);
+    if (!lane.busy) flush(kind);
+  }
+
+  function flush(kind: Kind): void {
+    const lane = lanes[kind];
+    const ids = [...lane.queued];
+    const release = lane.release;
+    const done = lane.next!;
+    lane.queued.clear();
+    lane.next = null;
+    lane.busy = true;
+    lookup(kind, ids).finally(() => {
+      for (const id of ids) {
+        if (inflight.get(`${kind}:${id}`) === done) inflight.delete(`${kind}:${id}`);
+      }
+      release();
+      lane.busy = false;
+      if (lane.queued.size > 0) flush(kind);
+    });
+  }
+
+  function lookup(kind: Kind, ids: number[]): Promise<void> {
     const ask = kind === "user"
       ? directory.users(ids)
       : kind === "community"
       ? directory.communities(ids)
       : directory.chatTitles(ids);
-    const done: Promise<void> = ask.then(
+    return ask.then(
       (answers: Map<number, Value>) => {
         pauseMs = basePauseMs;
         for (const id of ids) {
@@ -94,12 +134,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
         );
         pauseMs = Math.min(pauseMs * 2, 60_000);
       },
-    ).finally(() => {
-      for (const id of ids) {
-        if (inflight.get(`${kind}:${id}`) === done) inflight.delete(`${kind}:${id}`);
-      }
-    });
-    for (const id of ids) inflight.set(`${kind}:${id}`, done);
+    );
   }
 
   return {
@@ -133,7 +168,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
         }
       }
       for (const kind of ["user", "community", "chat"] as const) {
-        if (missing[kind].length > 0) start(kind, missing[kind]);
+        if (missing[kind].length > 0) request(kind, missing[kind]);
       }
       for (const key of needed) {
         const pending = inflight.get(key);

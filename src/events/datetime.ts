@@ -24,9 +24,15 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** Formats Unix seconds as `YYYY-MM-DD HH:MM:SS` in `timeZone`. */
+let last = { seconds: NaN, zone: "", text: "" };
+
+/** Formats Unix seconds as `YYYY-MM-DD HH:MM:SS` in `timeZone` (a batch shares one second: the last answer is kept). */
 export function formatDatetime(unixSeconds: number, timeZone: string): string {
+  if (unixSeconds === last.seconds && timeZone === last.zone) return last.text;
   const parts: Record<string, string> = {};
   for (const p of formatter(timeZone).formatToParts(unixSeconds * 1000)) parts[p.type] = p.value;
-  return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
+  const text =
+    `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute}:${parts.second}`;
+  last = { seconds: unixSeconds, zone: timeZone, text };
+  return text;
 }

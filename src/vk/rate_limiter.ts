@@ -1,5 +1,6 @@
 /**
- * A sliding-window limiter: at most `perSecond` starts in any 1000 ms. VK counts
+ * A sliding-window limiter: at most `perSecond` starts in any window (a little over a
+ * second, so that network jitter cannot squeeze 21 requests into VK's second). VK counts
  * requests per second per token (20/s for a community token); staying under it on our
  * side is cheaper than meeting error 6.
  * @module
@@ -10,6 +11,8 @@ import { type Clock, type Sleep, sleep } from "../util/time.ts";
 export interface RateLimiterOptions {
   /** @default 20 */
   perSecond?: number;
+  /** The window `perSecond` applies to. @default 1050 */
+  windowMs?: number;
   now?: Clock;
   sleep?: Sleep;
 }
@@ -22,6 +25,7 @@ export interface RateLimiter {
 /** Creates a limiter; callers queue in order of `acquire`. */
 export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter {
   const perSecond = options.perSecond ?? 20;
+  const windowMs = options.windowMs ?? 1050;
   const now = options.now ?? Date.now;
   const wait = options.sleep ?? sleep;
   const starts: number[] = [];
@@ -30,12 +34,12 @@ export function createRateLimiter(options: RateLimiterOptions = {}): RateLimiter
   async function take(signal?: AbortSignal): Promise<void> {
     for (;;) {
       const t = now();
-      while (starts.length > 0 && t - starts[0]! >= 1000) starts.shift();
+      while (starts.length > 0 && t - starts[0]! >= windowMs) starts.shift();
       if (starts.length < perSecond) {
         starts.push(t);
         return;
       }
-      await wait(starts[0]! + 1000 - t, signal);
+      await wait(starts[0]! + windowMs - t, signal);
     }
   }
 

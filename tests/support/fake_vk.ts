@@ -42,6 +42,8 @@ export interface FakeVkOptions {
   maxBatch?: number;
   /** Longest hold of an empty poll, capping `wait`. @default wait itself */
   maxHoldMs?: number;
+  /** Told when a poll answer with updates `from`..`from + count - 1` of a community is sent. */
+  onServe?: (groupId: number, from: number, count: number) => void;
 }
 
 interface Community {
@@ -72,6 +74,8 @@ export interface FakeVk extends AsyncDisposable {
   settings: Map<number, Record<string, 0 | 1>>;
   /** Calls per API method, `a_check` included. */
   calls: Map<string, number>;
+  /** When each API method call (not `a_check`) arrived, ms since epoch. */
+  apiCallTimes: number[];
   /** The ts each `a_check` asked for, in order. */
   pollRequests: { groupId: number; ts: string; key: string }[];
   /** How many keys `groups.getLongPollServer` handed out. */
@@ -90,6 +94,7 @@ export async function startFakeVk(options: FakeVkOptions = {}): Promise<FakeVk> 
   const communities = new Map<number, Community>();
   const apiFaults = new Map<string, ApiFaultScript[]>();
   const calls = new Map<string, number>();
+  const apiCallTimes: number[] = [];
   const pollRequests: FakeVk["pollRequests"] = [];
   const users = new Map<number, FakeUser>();
   const groups = new Map<number, { id: number; name: string; screen_name: string }>();
@@ -123,6 +128,7 @@ export async function startFakeVk(options: FakeVkOptions = {}): Promise<FakeVk> 
 
   async function api(method: string, params: URLSearchParams, res: ServerResponse) {
     count(method);
+    apiCallTimes.push(Date.now());
     if (options.apiLatencyMs) await new Promise((r) => setTimeout(r, options.apiLatencyMs));
     const fault = apiFaults.get(method)?.shift();
     if (fault === "hang") return void hanging.add(res);
@@ -233,6 +239,7 @@ export async function startFakeVk(options: FakeVkOptions = {}): Promise<FakeVk> 
       ? slice.filter((u) => enabled[(u as { type?: string })?.type ?? ""] !== 0)
       : slice;
     json(res, 200, { ts: String(from + slice.length), updates });
+    if (slice.length > 0) options.onServe?.(groupId, from, slice.length);
   }
 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -266,6 +273,7 @@ export async function startFakeVk(options: FakeVkOptions = {}): Promise<FakeVk> 
     chats,
     settings,
     calls,
+    apiCallTimes,
     pollRequests,
     keysIssued: (groupId = firstGroup) => community(groupId).keysIssued,
     head: (groupId = firstGroup) => community(groupId).history.length,
