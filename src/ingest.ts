@@ -15,12 +15,17 @@ import { type Batch, createPoller, type PollerOptions } from "./vk/long_poll.ts"
 
 const log = getLogger(["vk-event-router", "ingest"]);
 
+/** Most batches joined in one commit. */
+const MAX_GROUP = 10;
+
 /** Handles batches in two steps, so that preparing the next overlaps delivering this one. */
 export interface BatchHandler<P = unknown> {
   /** Work that may run ahead of earlier batches: it must not touch any destination. */
   prepare(batch: Batch): Promise<P>;
   /** Delivery, called strictly in batch order; resolves once every event is delivered or durably parked. */
   commit(prepared: P): Promise<void>;
+  /** Joins prepared batches, in order, into one commit (one round trip for several batches). */
+  merge(prepared: P[]): P;
 }
 
 /** Options for {@linkcode runIngestion}. */
@@ -29,7 +34,7 @@ export interface IngestionOptions<P> {
   store: StateStore;
   handler: BatchHandler<P>;
   signal: AbortSignal;
-  /** Batches in flight at once (polled, not yet checkpointed). @default 4 */
+  /** Batches in flight at once (polled, not yet committed). @default 8 */
   depth?: number;
   /** Backoff while the pipeline or the store fails. @default 0.5 s .. 30 s */
   backoff?: Backoff;
@@ -52,7 +57,7 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
   const { store, handler, signal } = options;
   const groupId = options.poller.groupId;
   const backoff = options.backoff ?? { minMs: 500, maxMs: 30_000 };
-  const depth = options.depth ?? 4;
+  const depth = options.depth ?? 8;
   const checkpointEveryMs = options.checkpointEveryMs ?? 0;
   let lastWrite = 0;
   let unsaved: string | null = null;
@@ -78,36 +83,80 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
     log.info("Community {groupId} resumes from checkpoint ts {ts}", { groupId, ts: initialTs });
   }
 
-  let chain: Promise<void> = Promise.resolve();
+  interface Entry {
+    batch: Batch;
+    prepared: Promise<{ value: P } | null> | null;
+    ready: boolean;
+  }
+  const queue: Entry[] = [];
   let halted = false;
-  const window: Promise<void>[] = [];
-  try {
-    for await (const batch of createPoller({ ...options.poller, initialTs, signal })) {
-      const what = `handle a batch of ${batch.updates.length} events`;
-      const prepared = batch.updates.length > 0
-        ? untilDone(what, () => handler.prepare(batch), true)
-        : null;
-      chain = chain.then(async () => {
-        if (halted) return;
-        if (prepared) {
-          const p = await prepared;
-          const committed = p && await untilDone(what, () => handler.commit(p.value), true);
-          if (!committed) return void (halted = true);
-        }
-        const saved = await untilDone(
-          "write the checkpoint",
-          () => store.setCheckpoint(groupId, batch.ts),
+  let pollingDone = false;
+  let wakeCommitter: (() => void) | null = null;
+  let wakePoller: (() => void) | null = null;
+  const nudge = (wake: (() => void) | null) => wake?.();
+
+  /**
+   * Commits queued batches in order. Batches whose preparation is already done when the
+   * committer gets to them are committed together (group commit): one delivery round trip
+   * and one checkpoint for all of them.
+   */
+  const committer = (async () => {
+    while (!halted) {
+      if (queue.length === 0) {
+        if (pollingDone) return;
+        await new Promise<void>((resolve) => wakeCommitter = resolve);
+        continue;
+      }
+      const group = [queue.shift()!];
+      while (queue.length > 0 && queue[0]!.ready && group.length < MAX_GROUP) {
+        group.push(queue.shift()!);
+      }
+      nudge(wakePoller);
+      const values: P[] = [];
+      for (const entry of group) {
+        if (!entry.prepared) continue;
+        const prepared = await entry.prepared;
+        if (!prepared) return void (halted = true);
+        values.push(prepared.value);
+      }
+      const events = group.reduce((n, e) => n + e.batch.updates.length, 0);
+      if (values.length > 0) {
+        const merged = values.length === 1 ? values[0]! : handler.merge(values);
+        const committed = await untilDone(
+          `handle a batch of ${events} events`,
+          () => handler.commit(merged),
           true,
         );
-        if (!saved) return void (halted = true);
-        options.onCheckpoint?.(groupId, batch.ts);
-      });
-      window.push(chain);
-      if (window.length >= depth) await window.shift();
+        if (!committed) return void (halted = true);
+      }
+      const idle = events === 0 || queue.length === 0 || signal.aborted;
+      if (!await saveCheckpoint(group.at(-1)!.batch.ts, idle)) halted = true;
+    }
+  })();
+
+  try {
+    for await (const batch of createPoller({ ...options.poller, initialTs, signal })) {
+      const entry: Entry = { batch, prepared: null, ready: true };
+      if (batch.updates.length > 0) {
+        entry.ready = false;
+        entry.prepared = untilDone(
+          `prepare a batch of ${batch.updates.length} events`,
+          () => handler.prepare(batch),
+          true,
+        );
+        entry.prepared.then(() => entry.ready = true);
+      }
+      queue.push(entry);
+      nudge(wakeCommitter);
+      while (queue.length >= depth && !halted) {
+        await new Promise<void>((resolve) => wakePoller = resolve);
+      }
       if (halted) break;
     }
   } finally {
-    await chain;
+    pollingDone = true;
+    nudge(wakeCommitter);
+    await committer;
     if (unsaved !== null && !halted) await saveCheckpoint(unsaved, true);
   }
 

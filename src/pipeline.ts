@@ -39,6 +39,8 @@ export interface Pipeline {
   prepare(updates: readonly unknown[], receivedAtMs: number): Promise<PreparedBatch>;
   /** Delivers a prepared batch: each event delivered, parked or dead-lettered, durably. */
   commit(prepared: PreparedBatch): Promise<void>;
+  /** Joins prepared batches, in order. */
+  merge(prepared: PreparedBatch[]): PreparedBatch;
   /** `prepare` then `commit`. */
   handle(updates: readonly unknown[], receivedAtMs: number): Promise<void>;
 }
@@ -99,6 +101,12 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     async commit({ items, rejected }) {
       await options.deliverer.deadLetter(rejected);
       await options.deliverer.deliver(items);
+    },
+    merge(prepared) {
+      return {
+        items: prepared.flatMap((p) => p.items),
+        rejected: prepared.flatMap((p) => p.rejected),
+      };
     },
     async handle(updates, receivedAtMs) {
       await pipeline.commit(await pipeline.prepare(updates, receivedAtMs));

@@ -172,6 +172,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         handler: {
           prepare: (batch) => pipeline.prepare(batch.updates, batch.receivedAt),
           commit: (prepared) => pipeline.commit(prepared),
+          merge: (prepared) => pipeline.merge(prepared),
         },
         signal: controller.signal,
         onCheckpoint: (groupId, ts) =>

@@ -264,6 +264,7 @@ for (const [transport, open] of transports) {
         handler: {
           prepare: (batch) => pipeline.prepare(batch.updates, batch.receivedAt),
           commit: (prepared) => pipeline.commit(prepared),
+          merge: (prepared) => pipeline.merge(prepared),
         },
       });
       const event = (n: number) => ({

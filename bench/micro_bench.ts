@@ -1,0 +1,94 @@
+/**
+ * Micro benchmarks: validate + transform + route per event type (the fixtures), and the
+ * Lua dedup-push pipeline against a plain LPUSH pipeline of the same events (baseline).
+ * `deno bench -A bench/micro_bench.ts`; Redis at TEST_REDIS_URL or 127.0.0.1:6379.
+ * @module
+ */
+import { parseRoutes } from "../src/config/routes.ts";
+import { createRedisListSink } from "../src/deliver/redis_list_sink.ts";
+import { transform } from "../src/events/transform.ts";
+import { connectRedis } from "../src/redis/connection.ts";
+import { route } from "../src/route/matcher.ts";
+
+const FIXTURES = new URL("../fixtures/vk/", import.meta.url);
+const OPTIONS = { receivedAt: 1709107923, timezone: "Europe/Moscow", commandPrefixes: ["/", "!"] };
+const routes = parseRoutes(
+  JSON.parse(Deno.readTextFileSync(new URL("../routes.json", import.meta.url))),
+);
+const cases = [
+  "message_new_chat",
+  "command_call_self_mention",
+  "message_new_forwards",
+  "message_event_string",
+  "reaction_set",
+  "chat_action_invite",
+  "group_join",
+  "unknown_type",
+  "malformed_peer_id",
+];
+
+for (const name of cases) {
+  const raw = JSON.parse(Deno.readTextFileSync(new URL(`${name}.raw.json`, FIXTURES)));
+  Deno.bench({
+    name: `validate + transform + route: ${name}`,
+    group: "per event",
+    baseline: name === "message_new_chat",
+    fn() {
+      const result = transform(raw, OPTIONS);
+      if (result.ok) route(result.event, routes);
+    },
+  });
+}
+
+const redis = connectRedis({
+  kind: "native",
+  url: Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379",
+});
+const prefix = `bench-micro-${crypto.randomUUID().slice(0, 6)}:`;
+const sink = createRedisListSink({
+  name: "bench",
+  redis: redis.redis,
+  key: `${prefix}list`,
+  push: "lpush",
+  prefix,
+});
+const body = Deno.readTextFileSync(new URL("message_new_chat.expected.json", FIXTURES));
+let n = 0;
+
+Deno.bench({
+  name: "plain LPUSH pipeline, 100 events",
+  group: "push 100 events",
+  baseline: true,
+  n: 300,
+  warmup: 20,
+  async fn() {
+    const pipeline = redis.redis.pipeline();
+    for (let i = 0; i < 100; i++) pipeline.lpush(`${prefix}plain`, body);
+    await pipeline.exec();
+  },
+});
+
+Deno.bench({
+  name: "Lua dedup + push pipeline, 100 events",
+  group: "push 100 events",
+  n: 300,
+  warmup: 20,
+  async fn() {
+    await sink.deliver(Array.from({ length: 100 }, () => ({ eventId: `e${n++}`, body })));
+  },
+});
+
+Deno.bench({
+  name: "Lua pipeline, 100 replayed events (all deduplicated)",
+  group: "push 100 events",
+  n: 300,
+  warmup: 20,
+  async fn() {
+    await sink.deliver(Array.from({ length: 100 }, (_, i) => ({ eventId: `e${i}`, body })));
+  },
+});
+
+globalThis.addEventListener("unload", () => {
+  // Best effort: the keys expire with their markers anyway; the lists are removed here.
+  redis.redis.del(`${prefix}list`, `${prefix}plain`).finally(() => redis.close());
+});
