@@ -1,0 +1,46 @@
+/**
+ * A small run of the end-to-end benchmark, so that `deno task bench` cannot rot. It checks
+ * that every contender ran and every figure was produced, not how fast (machines are noisy).
+ */
+import assert from "node:assert/strict";
+
+Deno.test("the end-to-end benchmark runs (smoke size) and writes its results", async () => {
+  const out = await Deno.makeTempDir({ prefix: "vk-router-bench-" });
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../bench/e2e.ts", import.meta.url).pathname,
+      "--smoke",
+      "--out",
+      out,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const results = JSON.parse(await Deno.readTextFile(`${out}/results.json`));
+  for (
+    const key of [
+      "router_vs_floor",
+      "router_vs_naive",
+      "api_calls_per_event",
+      "p99_added_latency_ms",
+      "peak_rss_mb",
+    ]
+  ) {
+    assert.equal(typeof results[key], "number", key);
+    assert.ok(Number.isFinite(results[key]), `${key} is ${results[key]}`);
+  }
+  assert.equal(results.table.length, 9, "three contenders at three batch sizes");
+  assert.ok(
+    results.router_vs_naive > 1,
+    "batched enrichment beats per-event lookups even in a smoke run",
+  );
+  assert.match(
+    await Deno.readTextFile(`${out}/throughput.svg`),
+    /^<svg[\s\S]*<rect[\s\S]*<\/svg>\n$/,
+  );
+  assert.match(await Deno.readTextFile(`${out}/results.md`), /\| router \| 100 \|/);
+  await Deno.remove(out, { recursive: true });
+});
