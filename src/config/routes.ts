@@ -6,6 +6,7 @@
  */
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
+import { regexHazard } from "./regex_safety.ts";
 
 const Name = v.pipe(v.string(), v.nonEmpty("expected a non-empty name"));
 const IntList = v.array(v.pipe(v.number(), v.integer()));
@@ -122,9 +123,6 @@ export const BUILT_IN_ROUTES: unknown = {
   rules: [{ name: "everything to the log", to: ["console"] }],
 };
 
-/** Patterns with a quantified group that itself ends in a quantifier, like `(a+)+`: they can backtrack for ever. */
-const NESTED_QUANTIFIER = /\((?:[^()\\]|\\.)*[+*}]\)(?:[+*]|\{\d+,?\d*\})/;
-
 /**
  * Validates a parsed routes file and resolves webhook secrets from `env`.
  * @throws {ConfigError} with one line per problem, each starting with its JSON path.
@@ -213,20 +211,19 @@ function resolveDestination(
 }
 
 function compileRegex(source: string, path: string, problems: string[]): RegExp | null {
-  if (NESTED_QUANTIFIER.test(source)) {
-    problems.push(
-      `${path}: pattern ${
-        JSON.stringify(source)
-      } nests quantifiers and could hang the router; rewrite it without (x+)+`,
-    );
-    return null;
-  }
+  let regex: RegExp;
   try {
-    return new RegExp(source, "u");
+    regex = new RegExp(source, "u");
   } catch (error) {
     problems.push(`${path}: invalid regular expression: ${(error as Error).message}`);
     return null;
   }
+  const hazard = regexHazard(source);
+  if (hazard) {
+    problems.push(`${path}: pattern ${JSON.stringify(source)} could hang the router: ${hazard}`);
+    return null;
+  }
+  return regex;
 }
 
 /** JSON path of a valibot issue, like `$.rules[1].when.evnt_type`. */
