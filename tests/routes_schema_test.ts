@@ -62,10 +62,14 @@ Deno.test("parseRoutes() names each problem by its JSON path", async (t) => {
       { destinations: log, rules: [{ when: { text: "(" }, to: ["console"] }] },
       /^\$\.rules\[0\]\.when\.text: invalid regular expression/,
     ],
-    ["a catastrophic regex", {
-      destinations: log,
-      rules: [{ when: { text: "^(a+)+$" }, to: ["console"] }],
-    }, /^\$\.rules\[0\]\.when\.text: pattern "\^\(a\+\)\+\$" could hang the router: it repeats a group that itself repeats/],
+    [
+      "a catastrophic regex",
+      {
+        destinations: log,
+        rules: [{ when: { text: "^(a+)+$" }, to: ["console"] }],
+      },
+      /^\$\.rules\[0\]\.when\.text: pattern "\^\(a\+\)\+\$" could hang the router: it repeats a group that itself repeats/,
+    ],
     ["a rule after a catch-all", {
       destinations: log,
       rules: [{ to: ["console"] }, { when: { event_type: ["x"] }, to: ["console"] }],
