@@ -7,10 +7,9 @@
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
-import { createDeliverer, type Deliverer, runRetryWorker } from "./deliver/deliverer.ts";
+import { type Deliverer, runRetryWorker } from "./deliver/deliverer.ts";
 import { createReplay } from "./deliver/replay.ts";
-import { createSink } from "./deliver/sinks.ts";
-import type { Sink } from "./deliver/types.ts";
+import { createRoutedDeliverer } from "./deliver/sinks.ts";
 import { createVkDirectory } from "./enrich/directory.ts";
 import { createEnricher, type Enricher, type EnricherStats } from "./enrich/enricher.ts";
 import { errorMessage, VkFatalError } from "./errors.ts";
@@ -75,19 +74,11 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     kind: store.kind === "redis" ? `Redis (${redis!.kind})` : `Deno KV in ${config.dataDir}`,
   });
 
-  const sinkContext = { redis: redis?.redis ?? null, prefix: config.redisPrefix, ...fetchOption };
-  const sinks = new Map<string, Sink>();
-  for (const [name, destination] of routes.destinations) {
-    sinks.set(name, createSink(destination, sinkContext));
-  }
-  const deliverer = createDeliverer({
-    sinks,
+  const deliverer = createRoutedDeliverer(routes, {
     store,
-    deadLetterSink: routes.deadLetter ? createSink(routes.deadLetter, sinkContext) : null,
     metrics,
-    attempts: routes.retry.attempts,
-    maxAgeS: routes.retry.maxAgeS,
     scheduleS: config.retryScheduleS,
+    context: { redis: redis?.redis ?? null, prefix: config.redisPrefix, ...fetchOption },
   });
 
   const limiters = new Map<string, RateLimiter>();

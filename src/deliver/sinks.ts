@@ -2,7 +2,10 @@
  * Builds the sink of each destination of the routes file.
  * @module
  */
-import type { Destination } from "../config/routes.ts";
+import type { Destination, Routes } from "../config/routes.ts";
+import type { Metrics } from "../status/metrics.ts";
+import type { StateStore } from "../store/state_store.ts";
+import { createDeliverer, type Deliverer } from "./deliverer.ts";
 import type { RedisClient } from "../redis/connection.ts";
 import { createLogSink } from "./log_sink.ts";
 import { createRedisListSink } from "./redis_list_sink.ts";
@@ -46,4 +49,26 @@ export function createSink(destination: Destination, context: SinkContext): Sink
         prefix: context.prefix,
       });
   }
+}
+
+/** The deliverer for a routes file: one sink per destination, its dead letter and retry policy. */
+export function createRoutedDeliverer(
+  routes: Routes,
+  options: {
+    store: StateStore;
+    metrics: Metrics;
+    scheduleS: readonly number[];
+    context: SinkContext;
+  },
+): Deliverer {
+  const { context } = options;
+  return createDeliverer({
+    sinks: new Map([...routes.destinations].map(([name, d]) => [name, createSink(d, context)])),
+    store: options.store,
+    deadLetterSink: routes.deadLetter ? createSink(routes.deadLetter, context) : null,
+    metrics: options.metrics,
+    attempts: routes.retry.attempts,
+    maxAgeS: routes.retry.maxAgeS,
+    scheduleS: options.scheduleS,
+  });
 }

@@ -11,9 +11,8 @@ import { Redis } from "@upstash/redis";
 import { type Config, loadConfig } from "../config/config.ts";
 import { BUILT_IN_ROUTES, loadRoutesFile, parseRoutes, type Routes } from "../config/routes.ts";
 import { checkRoutesAgainstConfig } from "../config/startup_checks.ts";
-import { createDeliverer } from "../deliver/deliverer.ts";
 import { createReplay } from "../deliver/replay.ts";
-import { createSink } from "../deliver/sinks.ts";
+import { createRoutedDeliverer } from "../deliver/sinks.ts";
 import { createVkDirectory } from "../enrich/directory.ts";
 import { createEnricher, type Enricher } from "../enrich/enricher.ts";
 import { TtlCache } from "../enrich/ttl_cache.ts";
@@ -80,23 +79,16 @@ export async function createWorker(
     const store = createRedisStore(redis, config.redisPrefix);
     const metrics = new Metrics();
     const status = new ServiceStatus(groupIds, false);
-    const context = {
-      redis,
-      prefix: config.redisPrefix,
-      maxWebhookTimeoutMs: WORKER_WEBHOOK_TIMEOUT_MS,
-      timeoutSignal: scope.timeoutSignal,
-    };
-    const sinks = new Map(
-      [...routes.destinations].map(([name, d]) => [name, createSink(d, context)]),
-    );
-    const deliverer = createDeliverer({
-      sinks,
+    const deliverer = createRoutedDeliverer(routes, {
       store,
-      deadLetterSink: routes.deadLetter ? createSink(routes.deadLetter, context) : null,
       metrics,
-      attempts: routes.retry.attempts,
-      maxAgeS: routes.retry.maxAgeS,
       scheduleS: config.retryScheduleS,
+      context: {
+        redis,
+        prefix: config.redisPrefix,
+        maxWebhookTimeoutMs: WORKER_WEBHOOK_TIMEOUT_MS,
+        timeoutSignal: scope.timeoutSignal,
+      },
     });
     const enrichers = new Map<number, Enricher>();
     for (const c of config.communities) {
