@@ -64,16 +64,16 @@ Deno.test("the status page shows events arriving, after logging in with the toke
       42,
     );
     // Counters rise as events are validated; the recent-events list once they are routed.
+    let events = "";
     await waitFor(
       async () => {
         await page.reload();
-        return await total() >= 5 &&
-          /hello 4/.test((await page.textContent("#recent-events")) ?? "");
+        events = (await page.textContent("#recent-events")) ?? "";
+        return await total() >= 5 && /hello 4/.test(events);
       },
       "the counter to reach 5 and the last event to show",
       15_000,
     );
-    const events = await page.textContent("#recent-events");
     assert.match(events, /Анна Иванова/);
     assert.match(events, /hello 4/, "an authorised viewer sees message texts");
 
