@@ -98,9 +98,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       }
       return { items, rejected };
     },
-    async commit({ items, rejected }) {
-      await options.deliverer.deadLetter(rejected);
-      await options.deliverer.deliver(items);
+    async commit(prepared) {
+      await options.deliverer.deadLetter(prepared.rejected);
+      // Stored: a retry of this commit (the deliveries failed) must not store them again.
+      prepared.rejected = [];
+      await options.deliverer.deliver(prepared.items);
     },
     merge(prepared) {
       return {

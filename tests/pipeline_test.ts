@@ -111,3 +111,37 @@ Deno.test("createPipeline() sends dead letters to the dead_letter destination wh
   assert.equal(await store.deadLetterCount(), 0);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a commit retried after a failed delivery dead-letters its rejected events once", async () => {
+  const dir = await Deno.makeTempDir();
+  await using store = await openKvStore(dir);
+  const routes = parseRoutes({ destinations: { all: { kind: "log" } }, rules: [{ to: ["all"] }] });
+  const real = createDeliverer({
+    sinks: new Map(),
+    store,
+    deadLetterSink: null,
+    metrics: new Metrics(),
+    attempts: 3,
+    maxAgeS: 60,
+  });
+  let failures = 1;
+  const pipeline = createPipeline({
+    routes,
+    deliverer: {
+      ...real,
+      deliver: () => failures-- > 0 ? Promise.reject(new Error("Redis down")) : Promise.resolve(),
+    },
+    enricherFor: () => null,
+    metrics: new Metrics(),
+    timezone: "UTC",
+    commandPrefixes: ["/"],
+  });
+  const prepared = await pipeline.prepare(
+    [raw("malformed_peer_id"), raw("message_new_chat")],
+    Date.now(),
+  );
+  await assert.rejects(pipeline.commit(prepared), /Redis down/);
+  await pipeline.commit(prepared);
+  assert.equal(await store.deadLetterCount(), 1);
+  await Deno.remove(dir, { recursive: true });
+});
