@@ -134,17 +134,19 @@ Deno.test("with STATUS_TOKEN every other route needs the token", async (t) => {
   });
 });
 
+const privateMessage = {
+  event_type: "message_new",
+  event_id: "e1",
+  group_id: 42,
+  text: "a private message",
+  user_name: "Ann",
+  peer_name: "Chat",
+} as unknown as CustomEvent;
+
 Deno.test("without STATUS_TOKEN the page is open and message texts are hidden", async () => {
   await using s = await setup({ token: null });
   s.status.event(
-    {
-      event_type: "message_new",
-      event_id: "e1",
-      group_id: 42,
-      text: "a private message",
-      user_name: "Ann",
-      peer_name: "Chat",
-    } as unknown as CustomEvent,
+    privateMessage,
     ["q"],
   );
   const html = await (await s.app.request("/")).text();
@@ -154,14 +156,7 @@ Deno.test("without STATUS_TOKEN the page is open and message texts are hidden", 
   assert.equal(json.recent_events[0].text, null);
   await using authed = await setup();
   authed.status.event(
-    {
-      event_type: "message_new",
-      event_id: "e1",
-      group_id: 42,
-      text: "a private message",
-      user_name: "Ann",
-      peer_name: "Chat",
-    } as unknown as CustomEvent,
+    privateMessage,
     ["q"],
   );
   assert.match(

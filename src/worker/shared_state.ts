@@ -31,6 +31,7 @@ export async function flushShared(
     samples.length === 0 && status.recentEvents.length === 0 && status.recentErrors.length === 0
   ) return;
   const pipeline = redis.pipeline();
+  pipeline.set(k.startedAt, String(Date.now()), { nx: true }); // the first instance's first write
   for (const s of samples) pipeline.hincrby(k.metrics, JSON.stringify([s.name, s.labels]), s.value);
   if (status.recentEvents.length > 0) {
     pipeline.lpush(k.events, ...[...status.recentEvents].reverse().map((e) => JSON.stringify(e)));
@@ -50,7 +51,6 @@ export async function loadShared(
   groupIds: readonly number[],
 ): Promise<{ metrics: Metrics; status: ServiceStatus }> {
   const k = keys(prefix);
-  await redis.set(k.startedAt, String(Date.now()), { nx: true });
   const [hash, events, errors, startedAt] = await Promise.all([
     redis.hgetall(k.metrics) as Promise<unknown>,
     redis.lrange(k.events, 0, KEEP - 1),
