@@ -13,7 +13,7 @@ import { createRoutedDeliverer } from "./deliver/sinks.ts";
 import { createVkDirectory } from "./enrich/directory.ts";
 import { createEnricher, type Enricher, type EnricherStats } from "./enrich/enricher.ts";
 import { errorMessage, VkFatalError } from "./errors.ts";
-import { runIngestion } from "./ingest.ts";
+import { runIngestion } from "./ingest/ingestion.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
 import { connectRedis, type RedisHandle } from "./redis/connection.ts";
 import { createApp } from "./http/app.tsx";
@@ -28,6 +28,7 @@ import type { PollObserver } from "./vk/long_poll.ts";
 import { checkSettings } from "./vk/settings_check.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { createRateLimiter, type RateLimiter } from "./vk/rate_limiter.ts";
+import { withTimeout } from "./util/time.ts";
 
 const log = getLogger(["vk-event-router", "service"]);
 
@@ -260,13 +261,4 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     stop,
     [Symbol.asyncDispose]: stop,
   };
-}
-
-/** Rejects when `promise` takes longer than `ms`. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) =>
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
-  );
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

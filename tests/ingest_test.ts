@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runIngestion } from "../src/ingest.ts";
+import { runIngestion } from "../src/ingest/ingestion.ts";
 import { openKvStore } from "../src/store/kv_store.ts";
 import { createRedisStore } from "../src/store/redis_store.ts";
 import type { StateStore } from "../src/store/state_store.ts";

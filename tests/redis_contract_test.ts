@@ -8,7 +8,7 @@ import { parseRoutes } from "../src/config/routes.ts";
 import { createDeliverer, runRetryWorker } from "../src/deliver/deliverer.ts";
 import { createRedisListSink } from "../src/deliver/redis_list_sink.ts";
 import type { Delivery } from "../src/deliver/types.ts";
-import { runIngestion } from "../src/ingest.ts";
+import { runIngestion } from "../src/ingest/ingestion.ts";
 import { createPipeline } from "../src/pipeline.ts";
 import { connectRedis, type RedisHandle } from "../src/redis/connection.ts";
 import { Metrics } from "../src/status/metrics.ts";

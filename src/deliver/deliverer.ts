@@ -11,6 +11,7 @@ import type { Metrics } from "../status/metrics.ts";
 import type { DeadLetter, ParkedDelivery, StateStore } from "../store/state_store.ts";
 import type { Delivery, Outcome, Sink } from "./types.ts";
 import { errorMessage } from "../errors.ts";
+import { isAbort, retry } from "../util/retry.ts";
 import { sleep } from "../util/time.ts";
 
 const log = getLogger(["vk-event-router", "deliver"]);
@@ -228,19 +229,30 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   };
 }
 
-/** Retries parked deliveries as they fall due, until the signal aborts. */
+/**
+ * Retries parked deliveries as they fall due, until the signal aborts. A failing store
+ * (retryDue throws) is retried with backoff; an idle round sleeps `idleMs`.
+ */
 export async function runRetryWorker(
   deliverer: Deliverer,
   signal: AbortSignal,
   idleMs = 500,
 ): Promise<void> {
   while (!signal.aborted) {
-    let tried = 0;
     try {
-      tried = await deliverer.retryDue(100);
+      const tried = await retry(() => deliverer.retryDue(100), {
+        signal,
+        backoff: { minMs: idleMs, maxMs: 30_000 },
+        onRetry: (error, attempt, delay) =>
+          log.error("Retrying parked deliveries failed: {error}; retry {attempt} in {delay} ms", {
+            error: errorMessage(error),
+            attempt,
+            delay,
+          }),
+      });
+      if (tried === 0) await sleep(idleMs, signal);
     } catch (error) {
-      log.error("Retrying parked deliveries failed: {error}", { error: errorMessage(error) });
+      if (!isAbort(error, signal)) throw error;
     }
-    if (tried === 0) await sleep(idleMs, signal).catch(() => {});
   }
 }

@@ -12,6 +12,7 @@ import { CHAT_PEER_BASE } from "../events/transform.ts";
 import type { CustomEvent } from "../events/types.ts";
 import type { Directory, Profile } from "./directory.ts";
 import { TtlCache } from "./ttl_cache.ts";
+import { withTimeout } from "../util/time.ts";
 
 const log = getLogger(["vk-event-router", "enrich"]);
 
@@ -85,10 +86,11 @@ export function createEnricher(options: EnricherOptions): Enricher {
     for (const id of ids) lane.queued.add(id);
     lane.next ??= new Promise<void>((resolve) => lane.release = resolve);
     for (const id of ids) inflight.set(`${kind}:${id}`, lane.next);
-    if (!lane.busy) flush(kind);
+    if (!lane.busy) startLookup(kind);
   }
 
-  function flush(kind: Kind): void {
+  /** Sends one call for every id queued in the lane; the ids queued meanwhile wait for the next. */
+  function startLookup(kind: Kind): void {
     const lane = lanes[kind];
     const ids = [...lane.queued];
     const release = lane.release;
@@ -102,7 +104,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
       }
       release();
       lane.busy = false;
-      if (lane.queued.size > 0) flush(kind);
+      if (lane.queued.size > 0) startLookup(kind);
     });
   }
 
@@ -175,13 +177,8 @@ export function createEnricher(options: EnricherOptions): Enricher {
         if (pending) waits.add(pending);
       }
       if (waits.size > 0) {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const deadline = new Promise<"late">((resolve) =>
-          timer = setTimeout(() => resolve("late"), deadlineMs)
-        );
-        const outcome = await Promise.race([Promise.all(waits), deadline]);
-        clearTimeout(timer);
-        if (outcome === "late") stats.deadlinesMissed++;
+        // Lookups never reject (failures are cached as unknown), so a rejection is the deadline.
+        await withTimeout(Promise.all(waits), deadlineMs).catch(() => stats.deadlinesMissed++);
       }
       for (const e of events) fill(e);
     },

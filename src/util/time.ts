@@ -48,3 +48,15 @@ export function backoffDelay(
   const exp = Math.min(backoff.maxMs, backoff.minMs * 2 ** Math.min(30, Math.max(0, attempt - 1)));
   return Math.round(exp / 2 + (exp / 2) * random());
 }
+
+/**
+ * Settles like `promise`, or rejects with a "no answer within" error after `ms`. The timer
+ * is cleared either way, so nothing outlives the call (the worker counts its timers).
+ */
+export function withTimeout<T>(promise: Promise<T>, ms: number, what = "no answer"): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -5,8 +5,9 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { VkApiError, VkHttpError } from "../errors.ts";
-import { type Backoff, backoffDelay, type Sleep, sleep } from "../util/time.ts";
+import { errorMessage, VkApiError, VkHttpError } from "../errors.ts";
+import { retry } from "../util/retry.ts";
+import { type Backoff, type Sleep, sleep } from "../util/time.ts";
 import { createRateLimiter, type RateLimiter } from "./rate_limiter.ts";
 import { defaultTimeoutSignal, type TimeoutSignal } from "../util/timeouts.ts";
 
@@ -130,21 +131,20 @@ export function createVkApi(options: VkApiOptions): VkApi {
   }
 
   return {
-    async call<T>(method: string, params: VkParams = {}, signal?: AbortSignal): Promise<T> {
-      for (let attempt = 1;; attempt++) {
-        try {
-          return await once<T>(method, params, signal);
-        } catch (error) {
-          if (attempt >= attempts || !isRetryable(error) || signal?.aborted) throw error;
-          const delay = backoffDelay(attempt, backoff);
+    call<T>(method: string, params: VkParams = {}, signal?: AbortSignal): Promise<T> {
+      return retry(() => once<T>(method, params, signal), {
+        attempts,
+        backoff,
+        retryable: isRetryable,
+        sleep: wait,
+        ...(signal ? { signal } : {}),
+        onRetry: (error, _attempt, delay) =>
           log.debug("Retrying VK API method {method} in {delay} ms: {error}", {
             method,
             delay,
-            error: (error as Error).message,
-          });
-          await wait(delay, signal);
-        }
-      }
+            error: errorMessage(error),
+          }),
+      });
     },
   };
 }

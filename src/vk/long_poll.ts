@@ -7,7 +7,8 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { errorMessage, VkApiError, VkFatalError } from "../errors.ts";
-import { type Backoff, backoffDelay, DEFAULT_BACKOFF, type Sleep, sleep } from "../util/time.ts";
+import { retry } from "../util/retry.ts";
+import { type Backoff, DEFAULT_BACKOFF, type Sleep, sleep } from "../util/time.ts";
 import { describeFetchError, type VkApi } from "./api.ts";
 
 const log = getLogger(["vk-event-router", "poll"]);
@@ -83,7 +84,7 @@ interface PollServer {
 
 type ACheckAnswer =
   | { kind: "batch"; ts: string; updates: unknown[] }
-  | { kind: "failed"; failed: number; ts: string | null };
+  | { kind: "failed"; failed: 1 | 2 | 3; ts: string | null };
 
 class PollFaultError extends Error {
   constructor(readonly kind: PollFault, message: string) {
@@ -120,69 +121,52 @@ export async function* createPoller(options: PollerOptions): AsyncGenerator<Batc
 
   let server: PollServer | null = null;
   let ts: string | null = options.initialTs ?? null;
-  let failures = 0;
 
-  const retryLater = async (kind: PollFault, message: string) => {
-    failures++;
+  /** One poll: a poll server first when we have none, then an `a_check`. */
+  const pollOnce = async (): Promise<ACheckAnswer> => {
+    if (server === null) server = await fetchServer();
+    try {
+      return await aCheck(server, ts!);
+    } catch (error) {
+      if (error instanceof PollFaultError || signal.aborted) throw error;
+      throw new PollFaultError("network", describeFetchError(error));
+    }
+  };
+
+  /** Every retried fault passes here: counted, shown, logged; the server is refetched now and then. */
+  const onFault = (error: unknown, failures: number, delay: number) => {
+    const kind = error instanceof PollFaultError ? error.kind : "server";
+    const message = errorMessage(error);
     observer.fault(groupId, kind, message);
-    const delay = backoffDelay(failures, backoff, random);
     observer.state(groupId, "backoff", message);
     log.warn(
       "Long poll of community {groupId} failed ({kind}): {message}; retry {failures} in {delay} ms",
-      {
-        groupId,
-        kind,
-        message,
-        failures,
-        delay,
-      },
+      { groupId, kind, message, failures, delay },
     );
-    if (failures % refetchAfter === 0) server = null;
-    await pause(delay, signal).catch(() => {});
+    if (kind === "server" || failures % refetchAfter === 0) server = null;
   };
 
   observer.state(groupId, "connecting");
   try {
     while (!signal.aborted) {
-      if (server === null) {
-        try {
-          server = await api.call<PollServer>(
-            "groups.getLongPollServer",
-            { group_id: groupId },
-            signal,
-          );
-          if (typeof server?.server !== "string" || typeof server.key !== "string") {
-            server = null;
-            throw new PollFaultError(
-              "server",
-              "groups.getLongPollServer answered without server or key",
-            );
-          }
-          if (ts === null) ts = String(server.ts);
-          log.info("Long poll of community {groupId} connected at ts {ts}", { groupId, ts });
-        } catch (error) {
-          if (signal.aborted) break;
-          server = null;
-          const fatal = fatalReason(error);
-          if (fatal) {
-            observer.state(groupId, "fatal", fatal);
-            throw new VkFatalError(`Long poll of community ${groupId} stopped: ${fatal}`, {
-              cause: error,
-            });
-          }
-          await retryLater("server", errorMessage(error));
-          continue;
-        }
-      }
-
       let answer: ACheckAnswer;
       try {
-        answer = await aCheck(server, ts!);
+        answer = await retry(pollOnce, {
+          backoff,
+          signal,
+          sleep: pause,
+          random,
+          retryable: (error) => fatalReason(error) === null,
+          onRetry: onFault,
+        });
       } catch (error) {
         if (signal.aborted) break;
-        if (error instanceof PollFaultError) await retryLater(error.kind, error.message);
-        else await retryLater("network", describeFetchError(error));
-        continue;
+        const fatal = fatalReason(error);
+        if (!fatal) throw error;
+        observer.state(groupId, "fatal", fatal);
+        throw new VkFatalError(`Long poll of community ${groupId} stopped: ${fatal}`, {
+          cause: error,
+        });
       }
 
       if (answer.kind === "failed") {
@@ -199,10 +183,7 @@ export async function* createPoller(options: PollerOptions): AsyncGenerator<Batc
             observer.fault(groupId, "failed_2", "key expired");
             log.info(
               "Long poll key of community {groupId} expired (failed: 2); fetching a new key, keeping ts {ts}",
-              {
-                groupId,
-                ts,
-              },
+              { groupId, ts },
             );
             server = null;
             break;
@@ -210,26 +191,35 @@ export async function* createPoller(options: PollerOptions): AsyncGenerator<Batc
             observer.fault(groupId, "failed_3", "information lost");
             log.warn(
               "Long poll of community {groupId} lost its key and ts (failed: 3); starting again from VK's ts",
-              {
-                groupId,
-              },
+              { groupId },
             );
             server = null;
             ts = null;
             break;
-          default:
-            await retryLater("json", `unknown failed code ${answer.failed}`);
         }
         continue;
       }
 
-      failures = 0;
       observer.state(groupId, "polling");
       yield { groupId, ts: answer.ts, updates: answer.updates, receivedAt: now() };
       ts = answer.ts;
     }
   } finally {
     observer.state(groupId, "stopped");
+  }
+
+  async function fetchServer(): Promise<PollServer> {
+    const found = await api.call<PollServer>(
+      "groups.getLongPollServer",
+      { group_id: groupId },
+      signal,
+    );
+    if (typeof found?.server !== "string" || typeof found.key !== "string") {
+      throw new PollFaultError("server", "groups.getLongPollServer answered without server or key");
+    }
+    if (ts === null) ts = String(found.ts);
+    log.info("Long poll of community {groupId} connected at ts {ts}", { groupId, ts });
+    return found;
   }
 
   async function aCheck(from: PollServer, since: string): Promise<ACheckAnswer> {
@@ -279,7 +269,12 @@ export async function* createPoller(options: PollerOptions): AsyncGenerator<Batc
     }
     const b = body as { ts?: unknown; updates?: unknown; failed?: unknown };
     const nextTs = typeof b.ts === "string" || typeof b.ts === "number" ? String(b.ts) : null;
-    if (typeof b.failed === "number") return { kind: "failed", failed: b.failed, ts: nextTs };
+    if (b.failed === 1 || b.failed === 2 || b.failed === 3) {
+      return { kind: "failed", failed: b.failed, ts: nextTs };
+    }
+    if (b.failed !== undefined) {
+      throw new PollFaultError("json", `unknown failed code ${preview(String(b.failed))}`);
+    }
     if (nextTs === null) {
       throw new PollFaultError("no_ts", `poll answer has no ts: ${preview(text)}`);
     }

@@ -1,0 +1,142 @@
+/**
+ * The long-poll runner for one community: resume from the checkpoint, hand each batch to
+ * the pipeline, and checkpoint only once the pipeline has handled it. Batches overlap: the
+ * next one is polled and prepared (validated, enriched, routed) while earlier ones are
+ * delivered, but deliveries and checkpoints happen strictly in batch order. A batch the
+ * pipeline cannot deliver (Redis down, say) is retried with backoff, never skipped, and
+ * holds back every later batch and the checkpoint.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { errorMessage } from "../errors.ts";
+import type { StateStore } from "../store/state_store.ts";
+import { isAbort, retry } from "../util/retry.ts";
+import type { Backoff } from "../util/time.ts";
+import { type Batch, createPoller, type PollerOptions } from "../vk/long_poll.ts";
+import { createCheckpointer } from "./checkpointer.ts";
+import { CommitQueue } from "./commit_queue.ts";
+
+const log = getLogger(["vk-event-router", "ingest"]);
+
+/** Most batches joined in one commit. */
+const MAX_GROUP = 10;
+
+/** Handles batches in two steps, so that preparing the next overlaps delivering this one. */
+export interface BatchHandler<P = unknown> {
+  /** Work that may run ahead of earlier batches: it must not touch any destination. */
+  prepare(batch: Batch): Promise<P>;
+  /** Delivery, called strictly in batch order; resolves once every event is delivered or durably parked. */
+  commit(prepared: P): Promise<void>;
+  /** Joins prepared batches, in order, into one commit (one round trip for several batches). */
+  merge(prepared: P[]): P;
+}
+
+/** Options for {@linkcode runIngestion}. */
+export interface IngestionOptions<P> {
+  poller: Omit<PollerOptions, "initialTs" | "signal">;
+  store: StateStore;
+  handler: BatchHandler<P>;
+  signal: AbortSignal;
+  /** Batches in flight at once (polled, not yet committed). @default 8 */
+  depth?: number;
+  /** Backoff while the pipeline or the store fails. @default 0.5 s .. 30 s */
+  backoff?: Backoff;
+  /**
+   * Under load, write the checkpoint at most this often (always when the stream goes idle
+   * and at the end). A crash then re-polls at most this much, which the dedup markers make
+   * harmless. @default 0 (after every batch)
+   */
+  checkpointEveryMs?: number;
+  /** Told after each checkpoint write. */
+  onCheckpoint?: (groupId: number, ts: string) => void;
+}
+
+/**
+ * Runs until `signal` aborts (resolves) or VK refuses for good (rejects with
+ * `VkFatalError`). Batches in flight at abort are finished and checkpointed when the
+ * pipeline can do so; otherwise they are left for the next run, which polls them again.
+ */
+export async function runIngestion<P>(options: IngestionOptions<P>): Promise<void> {
+  const { store, handler, signal } = options;
+  const groupId = options.poller.groupId;
+  const backoff = options.backoff ?? { minMs: 500, maxMs: 30_000 };
+  /** Retries `work` until it succeeds; rejects with the abort reason once the run stops. */
+  const untilSuccess = <T>(what: string, work: () => Promise<T>, finishOnStop: boolean) =>
+    retry(work, {
+      backoff,
+      signal,
+      firstAttemptOnAbort: finishOnStop,
+      onRetry: (error, attempt, delay) =>
+        log.error("Community {groupId}: cannot {what}: {error}; retry {attempt} in {delay} ms", {
+          groupId,
+          what,
+          error: errorMessage(error),
+          attempt,
+          delay,
+        }),
+    });
+
+  let initialTs: string | null;
+  try {
+    initialTs = await untilSuccess(
+      "read the checkpoint",
+      () => store.getCheckpoint(groupId),
+      false,
+    );
+  } catch (error) {
+    if (isAbort(error, signal)) return;
+    throw error;
+  }
+  if (initialTs !== null) {
+    log.info("Community {groupId} resumes from checkpoint ts {ts}", { groupId, ts: initialTs });
+  }
+
+  const checkpointer = createCheckpointer({
+    groupId,
+    store,
+    everyMs: options.checkpointEveryMs ?? 0,
+    persist: (write) => untilSuccess("write the checkpoint", write, true),
+    ...(options.onCheckpoint ? { onSaved: options.onCheckpoint } : {}),
+  });
+  const queue = new CommitQueue<Batch, P>(options.depth ?? 8, MAX_GROUP);
+
+  /** Commits in order; resolves false when the run stopped before everything taken landed. */
+  const committer = (async (): Promise<boolean> => {
+    try {
+      for (let group = await queue.take(); group; group = await queue.take()) {
+        const events = group.batches.reduce((n, b) => n + b.updates.length, 0);
+        const { prepared } = group;
+        if (prepared.length > 0) {
+          const merged = prepared.length === 1 ? prepared[0]! : handler.merge(prepared);
+          await untilSuccess(
+            `handle a batch of ${events} events`,
+            () => handler.commit(merged),
+            true,
+          );
+        }
+        const idle = events === 0 || queue.size === 0 || signal.aborted;
+        await checkpointer.handled(group.batches.at(-1)!.ts, idle);
+      }
+      return true;
+    } catch (error) {
+      queue.close();
+      if (isAbort(error, signal)) return false;
+      throw error;
+    }
+  })();
+
+  try {
+    for await (const batch of createPoller({ ...options.poller, initialTs, signal })) {
+      const prepared = batch.updates.length === 0 ? null : untilSuccess(
+        `prepare a batch of ${batch.updates.length} events`,
+        () => handler.prepare(batch),
+        true,
+      );
+      await queue.add(batch, prepared);
+      if (queue.closed) break;
+    }
+  } finally {
+    if (!queue.closed) queue.close();
+    if (await committer) await checkpointer.flush().catch(() => {});
+  }
+}
