@@ -5,9 +5,9 @@ const instant = () => Promise.resolve();
 
 Deno.test("retry() tries again until the work succeeds, telling each failure", async () => {
   const told: [string, number][] = [];
-  const result = await retry(async (attempt) => {
-    if (attempt < 3) throw new Error(`fail ${attempt}`);
-    return "done";
+  const result = await retry((attempt) => {
+    if (attempt < 3) return Promise.reject(new Error(`fail ${attempt}`));
+    return Promise.resolve("done");
   }, { sleep: instant, onRetry: (e, attempt) => told.push([(e as Error).message, attempt]) });
   assert.equal(result, "done");
   assert.deepEqual(told, [["fail 1", 1], ["fail 2", 2]]);
