@@ -5,7 +5,7 @@
  * @module
  */
 import { parseRoutes } from "../src/config/routes.ts";
-import { createRedisListSink } from "../src/deliver/redis_list_sink.ts";
+import { createRedisListSink } from "../src/deliver/kinds/redis_list.ts";
 import { transform } from "../src/events/transform.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { route } from "../src/route/matcher.ts";

@@ -18,6 +18,8 @@ import { getRotatingFileSink } from "@logtape/file";
 import { redactByPattern, type RedactionPattern } from "@logtape/redaction";
 import type { Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
+import { allDestinations } from "./config/startup_checks.ts";
+import { destinationSecrets } from "./deliver/kinds/registry.ts";
 
 /** What replaces a secret in log lines. */
 export const REDACTED = "[REDACTED]";
@@ -30,9 +32,7 @@ export function collectSecrets(config: Config, routes: Routes | null): string[] 
     config.statusToken,
     config.redis?.kind === "upstash" ? config.redis.token : null,
     config.redis?.kind === "native" ? decodeURIComponent(new URL(config.redis.url).password) : null,
-    ...[...(routes?.destinations.values() ?? []), routes?.deadLetter ?? null].map((d) =>
-      d?.kind === "webhook" ? d.secret : null
-    ),
+    ...(routes ? allDestinations(routes).flatMap(destinationSecrets) : []),
   ];
   return [...new Set(secrets.filter((s): s is string => typeof s === "string" && s.length >= 4))];
 }

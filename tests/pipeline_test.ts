@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { parseRoutes } from "../src/config/routes.ts";
 import { createDeliverer } from "../src/deliver/deliverer.ts";
-import { createSink } from "../src/deliver/sinks.ts";
+import { createSink } from "../src/deliver/kinds/registry.ts";
 import { createEnricher } from "../src/enrich/enricher.ts";
 import { createPipeline } from "../src/pipeline.ts";
 import { Metrics } from "../src/status/metrics.ts";

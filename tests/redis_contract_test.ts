@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { parseRoutes } from "../src/config/routes.ts";
 import { createDeliverer, runRetryWorker } from "../src/deliver/deliverer.ts";
-import { createRedisListSink } from "../src/deliver/redis_list_sink.ts";
+import { createRedisListSink } from "../src/deliver/kinds/redis_list.ts";
 import type { Delivery } from "../src/deliver/types.ts";
 import { runIngestion } from "../src/ingest/ingestion.ts";
 import { createPipeline } from "../src/pipeline.ts";

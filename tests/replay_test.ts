@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseRoutes } from "../src/config/routes.ts";
 import { createDeliverer } from "../src/deliver/deliverer.ts";
 import { createReplay } from "../src/deliver/replay.ts";
-import { createSink } from "../src/deliver/sinks.ts";
+import { createSink } from "../src/deliver/kinds/registry.ts";
 import { createPipeline } from "../src/pipeline.ts";
 import { Metrics } from "../src/status/metrics.ts";
 import { createRedisStore } from "../src/store/redis_store.ts";

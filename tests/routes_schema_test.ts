@@ -127,10 +127,23 @@ Deno.test("checkRoutesAgainstConfig() asks for REDIS_URL when redis-list destina
   assert.throws(
     () => checkRoutesAgainstConfig(routes, config),
     (e: ConfigError) =>
-      /^REDIS_URL: required by the redis-list destinations "q"/.test(e.issues[0]!),
+      /^REDIS_URL: required by the destinations "q" \(redis-list\)/.test(e.issues[0]!),
   );
   checkRoutesAgainstConfig(
     routes,
     loadConfig({ VK_TOKEN: "t", VK_GROUP_ID: "1", REDIS_URL: "redis://127.0.0.1:6379" }),
+  );
+});
+
+Deno.test("checkRoutesAgainstConfig() refuses a destination key under REDIS_PREFIX", () => {
+  const routes = parseRoutes({
+    destinations: { q: { kind: "redis-list", key: "vk-router:checkpoint:1" } },
+    rules: [],
+  });
+  const config = loadConfig({ VK_TOKEN: "t", VK_GROUP_ID: "1", REDIS_URL: "redis://127.0.0.1" });
+  assert.throws(
+    () => checkRoutesAgainstConfig(routes, config),
+    (e: ConfigError) =>
+      /destination "q": key "vk-router:checkpoint:1" is under REDIS_PREFIX/.test(e.issues[0]!),
   );
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createDeliverer } from "../src/deliver/deliverer.ts";
 import { signWebhook } from "../src/deliver/signing.ts";
-import { createWebhookSink, parseRetryAfter } from "../src/deliver/webhook_sink.ts";
+import { createWebhookSink, parseRetryAfter } from "../src/deliver/kinds/webhook.ts";
 import { Metrics } from "../src/status/metrics.ts";
 import { openKvStore } from "../src/store/kv_store.ts";
 

@@ -7,41 +7,22 @@
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
 import { regexHazard } from "./regex_safety.ts";
+import {
+  type Destination,
+  destinationSchemas,
+  KIND_NAMES,
+  resolveDestination,
+} from "../deliver/kinds/registry.ts";
 
 const Name = v.pipe(v.string(), v.nonEmpty("expected a non-empty name"));
 const IntList = v.array(v.pipe(v.number(), v.integer()));
 
-const RedisListSchema = v.strictObject({
-  kind: v.literal("redis-list"),
-  key: v.pipe(v.string(), v.nonEmpty("expected a Redis key")),
-  push: v.optional(v.picklist(["lpush", "rpush"], "expected lpush or rpush"), "lpush"),
-});
-
-const WebhookSchema = v.strictObject({
-  kind: v.literal("webhook"),
-  url: v.pipe(
-    v.string(),
-    v.check(
-      (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol),
-      "expected an http(s) URL",
-    ),
-  ),
-  secret_env: v.optional(
-    v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a variable name")),
-  ),
-  timeout_ms: v.optional(
-    v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(120_000)),
-    5_000,
-  ),
-});
-
-const LogSchema = v.strictObject({ kind: v.literal("log") });
-
+/** Any registered kind, chosen by `kind` (the registry's schemas are typed per kind). */
 const DestinationSchema = v.variant(
   "kind",
-  [RedisListSchema, WebhookSchema, LogSchema],
-  (i) => `expected kind redis-list, webhook or log, got ${JSON.stringify(i.input)}`,
-);
+  destinationSchemas as unknown as v.VariantOptions<"kind">,
+  (i) => `expected kind ${KIND_NAMES}, got ${JSON.stringify(i.input)}`,
+) as unknown as v.GenericSchema<unknown, { kind: string }>;
 
 const WhenSchema = v.strictObject({
   event_type: v.optional(v.array(Name)),
@@ -79,13 +60,8 @@ const RoutesSchema = v.strictObject({
 });
 
 type RawRoutes = v.InferOutput<typeof RoutesSchema>;
-type RawDestination = v.InferOutput<typeof DestinationSchema>;
-
 /** A destination with its secret resolved from the environment. */
-export type Destination =
-  | { kind: "redis-list"; name: string; key: string; push: "lpush" | "rpush" }
-  | { kind: "webhook"; name: string; url: string; secret: string | null; timeoutMs: number }
-  | { kind: "log"; name: string };
+export type { Destination };
 
 /** What a rule's `when` tests; every present field must hold. */
 export interface Match {
@@ -137,7 +113,8 @@ export function parseRoutes(
   const problems: string[] = [];
   const destinations = new Map<string, Destination>();
   for (const [name, d] of Object.entries(raw.destinations)) {
-    destinations.set(name, resolveDestination(name, d, env, `$.destinations.${name}`, problems));
+    const path = `$.destinations.${name}`;
+    destinations.set(name, resolveDestination(d, { name, path, env, problems }));
   }
   const known = () => [...destinations.keys()].map((n) => JSON.stringify(n)).join(", ") || "none";
   const checkName = (name: string, path: string) => {
@@ -173,7 +150,12 @@ export function parseRoutes(
     checkName(raw.dead_letter, "$.dead_letter");
     deadLetter = destinations.get(raw.dead_letter) ?? null;
   } else if (raw.dead_letter !== null) {
-    deadLetter = resolveDestination("dead_letter", raw.dead_letter, env, "$.dead_letter", problems);
+    deadLetter = resolveDestination(raw.dead_letter, {
+      name: "dead_letter",
+      path: "$.dead_letter",
+      env,
+      problems,
+    });
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -183,31 +165,6 @@ export function parseRoutes(
     retry: { attempts: raw.retry.attempts, maxAgeS: raw.retry.max_age_s },
     deadLetter,
   };
-}
-
-function resolveDestination(
-  name: string,
-  d: RawDestination,
-  env: Readonly<Record<string, string | undefined>>,
-  path: string,
-  problems: string[],
-): Destination {
-  switch (d.kind) {
-    case "redis-list":
-      return { kind: "redis-list", name, key: d.key, push: d.push };
-    case "log":
-      return { kind: "log", name };
-    case "webhook": {
-      let secret: string | null = null;
-      if (d.secret_env !== undefined) {
-        secret = env[d.secret_env] ?? null;
-        if (!secret) {
-          problems.push(`${path}.secret_env: environment variable ${d.secret_env} is not set`);
-        }
-      }
-      return { kind: "webhook", name, url: d.url, secret, timeoutMs: d.timeout_ms };
-    }
-  }
 }
 
 function compileRegex(source: string, path: string, problems: string[]): RegExp | null {

@@ -126,6 +126,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       const outcomes = await sink.deliver(
         letters.map((l, i) => ({
           eventId: `dead:${l.event_id ?? i}:${l.destination ?? ""}:${l.failed_at}`,
+          eventType: "dead_letter",
           body: JSON.stringify(l),
         })),
       );
@@ -167,6 +168,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
           id: `${item.destination}:${item.eventId}`,
           destination: item.destination,
           eventId: item.eventId,
+          ...(item.eventType ? { eventType: item.eventType } : {}),
           body: item.body,
           attempts: 1,
           firstFailedAt: t,

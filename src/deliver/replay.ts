@@ -6,6 +6,7 @@
  * @module
  */
 import type { Destination } from "../config/routes.ts";
+import { takeBack } from "./kinds/registry.ts";
 import type { Pipeline } from "../pipeline.ts";
 import type { RedisClient } from "../redis/connection.ts";
 import type { DeadLetter, StateStore } from "../store/state_store.ts";
@@ -24,13 +25,8 @@ export interface ReplayOptions {
 export function createReplay(options: ReplayOptions): (limit?: number) => Promise<number> {
   const { deadLetter, redis } = options;
   const take = async (limit: number): Promise<DeadLetter[]> => {
-    if (deadLetter?.kind === "redis-list" && redis) {
-      // Oldest first: the end the consumers would take from.
-      const raw = deadLetter.push === "lpush"
-        ? await redis.rpop<string[]>(deadLetter.key, limit)
-        : await redis.lpop<string[]>(deadLetter.key, limit);
-      return (raw ?? []).map((s) => JSON.parse(s) as DeadLetter);
-    }
+    const taken = deadLetter ? takeBack(deadLetter, redis, limit) : null;
+    if (taken) return (await taken).map((s) => JSON.parse(s) as DeadLetter);
     return await options.store.takeDeadLetters(limit);
   };
   return async (limit = 100) => {

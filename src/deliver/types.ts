@@ -7,6 +7,8 @@
 export interface Delivery {
   eventId: string;
   body: string;
+  /** The event's `event_type`, for destinations that file events by type. */
+  eventType?: string;
 }
 
 /** The fate of one delivery attempt. */
@@ -21,6 +23,7 @@ export type Outcome =
 /** A destination. `deliver` answers one outcome per item, in order, and never throws. */
 export interface Sink {
   readonly name: string;
-  readonly kind: "redis-list" | "webhook" | "log";
+  /** The destination kind, e.g. `redis-list`. */
+  readonly kind: string;
   deliver(items: readonly Delivery[]): Promise<Outcome[]>;
 }

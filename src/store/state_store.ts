@@ -12,6 +12,7 @@ export interface ParkedDelivery {
   id: string;
   destination: string;
   eventId: string;
+  eventType?: string;
   /** The event's JSON. */
   body: string;
   attempts: number;

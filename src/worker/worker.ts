@@ -86,7 +86,7 @@ export async function createWorker(
       context: {
         redis,
         prefix: config.redisPrefix,
-        maxWebhookTimeoutMs: WORKER_WEBHOOK_TIMEOUT_MS,
+        maxHttpTimeoutMs: WORKER_WEBHOOK_TIMEOUT_MS,
         timeoutSignal: scope.timeoutSignal,
       },
     });

@@ -3,7 +3,9 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { Sink } from "./types.ts";
+import * as v from "valibot";
+import type { Sink } from "../types.ts";
+import { type BaseDestination, defineKind } from "./kind.ts";
 
 const log = getLogger(["vk-event-router", "events"]);
 
@@ -24,3 +26,19 @@ export function createLogSink(name: string): Sink {
     },
   };
 }
+
+const LogSchema = v.strictObject({ kind: v.literal("log") });
+
+/** A log destination: nothing to configure. */
+export type LogDestination = BaseDestination<"log">;
+
+/** `{"kind": "log"}`: for development and first runs. */
+export const logKind = defineKind<"log", v.InferOutput<typeof LogSchema>, LogDestination>({
+  kind: "log",
+  schema: LogSchema,
+  needs: [],
+  resolve: (_raw, { name }) => ({ kind: "log", name }),
+  secrets: () => [],
+  check: () => [],
+  createSink: (d) => createLogSink(d.name),
+});

@@ -4,10 +4,12 @@
  * receivers can deduplicate.
  * @module
  */
-import { describeFetchError } from "../vk/api.ts";
-import { signWebhook } from "./signing.ts";
-import type { Delivery, Outcome, Sink } from "./types.ts";
-import { defaultTimeoutSignal, type TimeoutSignal } from "../util/timeouts.ts";
+import * as v from "valibot";
+import { describeFetchError } from "../../vk/api.ts";
+import { type BaseDestination, defineKind } from "./kind.ts";
+import { signWebhook } from "../signing.ts";
+import type { Delivery, Outcome, Sink } from "../types.ts";
+import { defaultTimeoutSignal, type TimeoutSignal } from "../../util/timeouts.ts";
 
 /** Options for {@linkcode createWebhookSink}. */
 export interface WebhookSinkOptions {
@@ -97,3 +99,60 @@ export function parseRetryAfter(value: string | null, now: number = Date.now()):
   const date = Date.parse(value);
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
+
+const WebhookSchema = v.strictObject({
+  kind: v.literal("webhook"),
+  url: v.pipe(
+    v.string(),
+    v.check(
+      (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol),
+      "expected an http(s) URL",
+    ),
+  ),
+  secret_env: v.optional(
+    v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected a variable name")),
+  ),
+  timeout_ms: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(120_000)),
+    5_000,
+  ),
+});
+
+/** A webhook destination, its signing secret resolved from the environment. */
+export interface WebhookDestination extends BaseDestination<"webhook"> {
+  url: string;
+  secret: string | null;
+  timeoutMs: number;
+}
+
+/** `{"kind": "webhook", "url": ..., "secret_env": ..., "timeout_ms": ...}` */
+export const webhookKind = defineKind<
+  "webhook",
+  v.InferOutput<typeof WebhookSchema>,
+  WebhookDestination
+>({
+  kind: "webhook",
+  schema: WebhookSchema,
+  needs: [],
+  resolve(raw, { name, path, env, problems }) {
+    let secret: string | null = null;
+    if (raw.secret_env !== undefined) {
+      secret = env[raw.secret_env] ?? null;
+      if (!secret) {
+        problems.push(`${path}.secret_env: environment variable ${raw.secret_env} is not set`);
+      }
+    }
+    return { kind: "webhook", name, url: raw.url, secret, timeoutMs: raw.timeout_ms };
+  },
+  secrets: (d) => d.secret ? [d.secret] : [],
+  check: () => [],
+  createSink: (d, context) =>
+    createWebhookSink({
+      name: d.name,
+      url: d.url,
+      secret: d.secret,
+      timeoutMs: Math.min(d.timeoutMs, context.maxHttpTimeoutMs ?? Infinity),
+      ...(context.fetch ? { fetch: context.fetch } : {}),
+      ...(context.timeoutSignal ? { timeoutSignal: context.timeoutSignal } : {}),
+    }),
+});

@@ -1,0 +1,99 @@
+/**
+ * Redis-list destinations: each event's JSON pushed to a list, effectively once (see
+ * `redis_once.ts`).
+ * @module
+ */
+import * as v from "valibot";
+import type { RedisClient } from "../../redis/connection.ts";
+import type { Sink } from "../types.ts";
+import { type BaseDestination, defineKind, keyProblems } from "./kind.ts";
+import { appendOnce } from "./redis_once.ts";
+
+/**
+ * Pushes each event whose marker is absent, then sets the marker (`redis_once.ts`); ARGV[1]
+ * is `lpush` or `rpush`, then one JSON per event.
+ */
+export const PUSH_ONCE_SCRIPT = `local pushed = {}
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    pushed[i - 1] = 0
+  else
+    redis.call(ARGV[1], KEYS[1], ARGV[i + 1])
+    redis.call('SET', KEYS[i], '1', 'EX', ARGV[2])
+    pushed[i - 1] = 1
+  end
+end
+return pushed`;
+
+/** Options for {@linkcode createRedisListSink}. */
+export interface RedisListSinkOptions {
+  name: string;
+  redis: RedisClient;
+  key: string;
+  push: "lpush" | "rpush";
+  /** Prefix of dedup markers (the router's `REDIS_PREFIX`). */
+  prefix: string;
+  /** How long a pushed event id is remembered. @default 3 days */
+  dedupTtlS?: number;
+}
+
+/** Creates a redis-list sink. */
+export function createRedisListSink(options: RedisListSinkOptions): Sink {
+  return {
+    name: options.name,
+    kind: "redis-list",
+    deliver: (items) =>
+      appendOnce(items, {
+        ...options,
+        script: PUSH_ONCE_SCRIPT,
+        setting: options.push,
+        argsOf: (item) => [item.body],
+      }),
+  };
+}
+
+const RedisListSchema = v.strictObject({
+  kind: v.literal("redis-list"),
+  key: v.pipe(v.string(), v.nonEmpty("expected a Redis key")),
+  push: v.optional(v.picklist(["lpush", "rpush"], "expected lpush or rpush"), "lpush"),
+});
+
+/** A Redis-list destination. */
+export interface RedisListDestination extends BaseDestination<"redis-list"> {
+  key: string;
+  push: "lpush" | "rpush";
+}
+
+/** `{"kind": "redis-list", "key": ..., "push": "lpush" | "rpush"}` */
+export const redisListKind = defineKind<
+  "redis-list",
+  v.InferOutput<typeof RedisListSchema>,
+  RedisListDestination
+>({
+  kind: "redis-list",
+  schema: RedisListSchema,
+  needs: ["redis"],
+  resolve: (raw, { name }) => ({
+    kind: "redis-list",
+    name,
+    key: raw.key,
+    push: raw.push,
+  }),
+  secrets: () => [],
+  check: keyProblems,
+  createSink: (d, context) =>
+    createRedisListSink({
+      name: d.name,
+      redis: context.redis!,
+      key: d.key,
+      push: d.push,
+      prefix: context.prefix,
+    }),
+  async takeBack(d, redis, limit) {
+    // Oldest first: the end the consumers take from.
+    const items = d.push === "lpush"
+      ? await redis.rpop<string[]>(d.key, limit)
+      : await redis.lpop<string[]>(d.key, limit);
+    return items ?? [];
+  },
+});
