@@ -11,10 +11,11 @@ import type { Sink } from "../types.ts";
 import type { Backlog, DestinationKind, SinkContext } from "./kind.ts";
 import { logKind } from "./log.ts";
 import { redisListKind } from "./redis_list.ts";
+import { redisStreamKind } from "./redis_stream.ts";
 import { webhookKind } from "./webhook.ts";
 
 /** The registry. Order only matters for error messages ("expected kind a, b or c"). */
-export const DESTINATION_KINDS = [redisListKind, webhookKind, logKind] as const;
+export const DESTINATION_KINDS = [redisListKind, redisStreamKind, webhookKind, logKind] as const;
 
 type Kinds = (typeof DESTINATION_KINDS)[number];
 

@@ -1,0 +1,124 @@
+/**
+ * Redis-stream destinations: each event appended with `XADD` as an entry with the fields
+ * `event_type`, `event_id` and `event` (the event's JSON), trimmed with `MAXLEN ~ n` when
+ * `maxlen` is set, effectively once (see `redis_once.ts`). Consumers read with consumer
+ * groups (`XREADGROUP`, `XACK`, `XAUTOCLAIM`), which lists cannot offer.
+ * @module
+ */
+import * as v from "valibot";
+import type { RedisClient } from "../../redis/connection.ts";
+import type { Delivery, Sink } from "../types.ts";
+import { type BaseDestination, defineKind, keyProblems } from "./kind.ts";
+import { appendOnce } from "./redis_once.ts";
+
+/**
+ * Appends each event whose marker is absent, then sets the marker (`redis_once.ts`); ARGV[1]
+ * is the approximate MAXLEN or "" for none, then (type, id, JSON) per event.
+ */
+export const XADD_ONCE_SCRIPT = `local added = {}
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    added[i - 1] = 0
+  else
+    local a = 3 * i - 3
+    if ARGV[1] == '' then
+      redis.call('XADD', KEYS[1], '*', 'event_type', ARGV[a], 'event_id', ARGV[a + 1], 'event', ARGV[a + 2])
+    else
+      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event_type', ARGV[a], 'event_id', ARGV[a + 1], 'event', ARGV[a + 2])
+    end
+    redis.call('SET', KEYS[i], '1', 'EX', ARGV[2])
+    added[i - 1] = 1
+  end
+end
+return added`;
+
+const RedisStreamSchema = v.strictObject({
+  kind: v.literal("redis-stream"),
+  key: v.pipe(v.string(), v.nonEmpty("expected a Redis key")),
+  maxlen: v.optional(
+    v.pipe(v.number(), v.integer(), v.minValue(1, "expected a positive number of entries")),
+  ),
+});
+
+/** A Redis-stream destination. */
+export interface RedisStreamDestination extends BaseDestination<"redis-stream"> {
+  key: string;
+  /** Approximate cap on the stream's length; null: never trimmed. */
+  maxlen: number | null;
+}
+
+/** Options for {@linkcode createRedisStreamSink}. */
+export interface RedisStreamSinkOptions {
+  name: string;
+  redis: RedisClient;
+  key: string;
+  maxlen: number | null;
+  /** Prefix of dedup markers (the router's `REDIS_PREFIX`). */
+  prefix: string;
+}
+
+/** The event type of a delivery parked before deliveries carried it. */
+function eventTypeOf(item: Delivery): string {
+  if (item.eventType) return item.eventType;
+  const parsed = JSON.parse(item.body) as { event_type?: unknown };
+  return typeof parsed.event_type === "string" ? parsed.event_type : "";
+}
+
+/** Creates a redis-stream sink. */
+export function createRedisStreamSink(options: RedisStreamSinkOptions): Sink {
+  return {
+    name: options.name,
+    kind: "redis-stream",
+    deliver: (items) =>
+      appendOnce(items, {
+        ...options,
+        script: XADD_ONCE_SCRIPT,
+        setting: options.maxlen === null ? "" : String(options.maxlen),
+        argsOf: (item) => [eventTypeOf(item), item.eventId, item.body],
+      }),
+  };
+}
+
+/** The `event` field of a stream entry (`[id, [field, value, ...]]`). */
+function eventField(entry: unknown): string | null {
+  const fields = (entry as [string, string[]])[1] ?? [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === "event") return fields[i + 1]!;
+  }
+  return null;
+}
+
+/** `{"kind": "redis-stream", "key": ..., "maxlen": ...}` */
+export const redisStreamKind = defineKind<
+  "redis-stream",
+  v.InferOutput<typeof RedisStreamSchema>,
+  RedisStreamDestination
+>({
+  kind: "redis-stream",
+  schema: RedisStreamSchema,
+  needs: ["redis"],
+  resolve: (raw, { name }) => ({
+    kind: "redis-stream",
+    name,
+    key: raw.key,
+    maxlen: raw.maxlen ?? null,
+  }),
+  secrets: () => [],
+  check: keyProblems,
+  createSink: (d, context) =>
+    createRedisStreamSink({
+      name: d.name,
+      redis: context.redis!,
+      key: d.key,
+      maxlen: d.maxlen,
+      prefix: context.prefix,
+    }),
+  async takeBack(d, redis, limit) {
+    // Oldest first; entries are removed once read, as a list's pop would.
+    const entries = await redis.xrange(d.key, "-", "+", limit) as unknown;
+    const list = Array.isArray(entries) ? entries : [];
+    const ids = list.map((e) => (e as [string])[0]);
+    if (ids.length > 0) await redis.xdel(d.key, ids);
+    return list.map(eventField).filter((e): e is string => e !== null);
+  },
+});
