@@ -93,7 +93,7 @@ await service.stop();
 await simulator.close();
 console.log(
   `Demo finished: ${simulator.generated} events generated, ${
-    service.metrics.sum("vk_router_events_received_total")
+    service.router.metrics.sum("vk_router_events_received_total")
   } routed.`,
 );
 Deno.exit(0);

@@ -18,5 +18,8 @@ export type {
 } from "./events/types.ts";
 export { transform, type TransformOptions, type TransformResult } from "./events/transform.ts";
 export { createPipeline, type Pipeline } from "./pipeline.ts";
+export { buildRouter, type Router, type RouterOptions } from "./router.ts";
+export { type Destination, DESTINATION_KINDS } from "./deliver/kinds/registry.ts";
+export { defineKind, type DestinationKind } from "./deliver/kinds/kind.ts";
 export { type Service, startService } from "./service.ts";
 export { createWorker, type Worker } from "./worker/worker.ts";

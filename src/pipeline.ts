@@ -27,29 +27,36 @@ export interface PipelineOptions {
   onEvent?: (event: CustomEvent, destinations: readonly string[]) => void;
 }
 
+/** Raw events that arrived together (one long-poll answer, one callback, one replay). */
+export interface RawBatch {
+  updates: readonly unknown[];
+  /** When they arrived (ms since epoch). */
+  receivedAt: number;
+}
+
 /** A batch validated, enriched and routed, ready for delivery. */
 export interface PreparedBatch {
   items: Routed[];
   rejected: DeadLetter[];
 }
 
-/** Handles batches of raw events. */
+/** Handles batches of raw events; ingestion calls it directly (it is a `BatchHandler`). */
 export interface Pipeline {
   /** Validates, transforms, enriches and routes; touches no destination. */
-  prepare(updates: readonly unknown[], receivedAtMs: number): Promise<PreparedBatch>;
+  prepare(batch: RawBatch): Promise<PreparedBatch>;
   /** Delivers a prepared batch: each event delivered, parked or dead-lettered, durably. */
   commit(prepared: PreparedBatch): Promise<void>;
   /** Joins prepared batches, in order. */
   merge(prepared: PreparedBatch[]): PreparedBatch;
   /** `prepare` then `commit`. */
-  handle(updates: readonly unknown[], receivedAtMs: number): Promise<void>;
+  handle(batch: RawBatch): Promise<void>;
 }
 
 /** Creates the pipeline. */
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { metrics } = options;
   const pipeline: Pipeline = {
-    async prepare(updates, receivedAtMs) {
+    async prepare({ updates, receivedAt: receivedAtMs }) {
       const receivedAt = Math.floor(receivedAtMs / 1000);
       const events: CustomEvent[] = [];
       const rejected: DeadLetter[] = [];
@@ -110,8 +117,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         rejected: prepared.flatMap((p) => p.rejected),
       };
     },
-    async handle(updates, receivedAtMs) {
-      await pipeline.commit(await pipeline.prepare(updates, receivedAtMs));
+    async handle(batch) {
+      await pipeline.commit(await pipeline.prepare(batch));
     },
   };
   return pipeline;

@@ -50,16 +50,16 @@ Deno.test("createPipeline() routes good events, dead-letters rejected ones, and 
     commandPrefixes: ["/", "!"],
     onEvent: (e, to) => seen.push(`${e.event_type}->${to.join(",")}`),
   });
-  await pipeline.handle(
-    [
+  await pipeline.handle({
+    updates: [
       raw("command_call_simple"),
       raw("malformed_peer_id"),
       raw("message_new_chat"),
       raw("group_join"),
       "garbage",
     ],
-    1709107923_000,
-  );
+    receivedAt: 1709107923_000,
+  });
   assert.deepEqual(seen, ["command_call->commands", "message_new->all", "member_join->"]);
   const [pushed] = await redis.handle.redis.lrange(`${redis.prefix}commands`, 0, -1);
   const command = JSON.parse(pushed!);
@@ -105,7 +105,7 @@ Deno.test("createPipeline() sends dead letters to the dead_letter destination wh
     timezone: "UTC",
     commandPrefixes: ["/"],
   });
-  await pipeline.handle([raw("malformed_button_no_user")], Date.now());
+  await pipeline.handle({ updates: [raw("malformed_button_no_user")], receivedAt: Date.now() });
   const [letter] = await redis.handle.redis.lrange(`${redis.prefix}dead`, 0, -1);
   assert.equal(JSON.parse(letter!).reason, "rejected");
   assert.equal(await store.deadLetterCount(), 0);
@@ -136,10 +136,10 @@ Deno.test("a commit retried after a failed delivery dead-letters its rejected ev
     timezone: "UTC",
     commandPrefixes: ["/"],
   });
-  const prepared = await pipeline.prepare(
-    [raw("malformed_peer_id"), raw("message_new_chat")],
-    Date.now(),
-  );
+  const prepared = await pipeline.prepare({
+    updates: [raw("malformed_peer_id"), raw("message_new_chat")],
+    receivedAt: Date.now(),
+  });
   await assert.rejects(pipeline.commit(prepared), /Redis down/);
   await pipeline.commit(prepared);
   assert.equal(await store.deadLetterCount(), 1);

@@ -261,11 +261,7 @@ for (const [transport, open] of transports) {
         store,
         signal: controller.signal,
         backoff: { minMs: 50, maxMs: 200 },
-        handler: {
-          prepare: (batch) => pipeline.prepare(batch.updates, batch.receivedAt),
-          commit: (prepared) => pipeline.commit(prepared),
-          merge: (prepared) => pipeline.merge(prepared),
-        },
+        handler: pipeline,
       });
       const event = (n: number) => ({
         type: "message_new",

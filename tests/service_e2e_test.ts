@@ -99,6 +99,10 @@ Deno.test("one service polls several communities, each with its own token, on on
     ) &&
       status.events_received_total === 2;
   }, "both communities on the status page");
+  await waitFor(async () => {
+    const status = await (await fetch(`${url}/api/status`)).json();
+    return status.communities.every((c: { ts: string | null }) => Number(c.ts) >= 1);
+  }, "each community's checkpoint ts on the status page once events flowed");
   assert.equal((await fetch(`${url}/readyz`)).status, 200);
   assert.equal(await service.stop(), 0);
 });

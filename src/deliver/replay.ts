@@ -36,7 +36,9 @@ export function createReplay(options: ReplayOptions): (limit?: number) => Promis
       l.reason === "delivery_failed" && l.destination !== null && l.event_id !== null
     );
     try {
-      if (rejected.length > 0) await options.pipeline.handle(rejected, Date.now());
+      if (rejected.length > 0) {
+        await options.pipeline.handle({ updates: rejected, receivedAt: Date.now() });
+      }
       await options.deliverer.deliver(
         failed.map((l) => ({
           destination: l.destination!,

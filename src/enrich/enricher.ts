@@ -29,8 +29,6 @@ export interface EnricherOptions {
   deadlineMs?: number;
   /** Pause after VK failed, doubling to a minute, so an outage costs few calls. @default 2_000 */
   failurePauseMs?: number;
-  /** A cache shared with other enrichers (the worker makes one enricher per request). */
-  cache?: TtlCache<string, unknown>;
   now?: () => number;
 }
 
@@ -60,8 +58,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
   const deadlineMs = options.deadlineMs ?? 1_500;
   const basePauseMs = options.failurePauseMs ?? 2_000;
   const now = options.now ?? Date.now;
-  const cache = (options.cache as TtlCache<Key, Value> | undefined) ??
-    new TtlCache<Key, Value>({ maxEntries: options.maxEntries ?? 50_000, now });
+  const cache = new TtlCache<Key, Value>({ maxEntries: options.maxEntries ?? 50_000, now });
   const inflight = new Map<Key, Promise<void>>();
   const stats: EnricherStats = { hits: 0, misses: 0, lookupsFailed: 0, deadlinesMissed: 0 };
   let pausedUntil = 0;

@@ -6,6 +6,7 @@
  */
 import { Redis } from "@upstash/redis";
 import type { RedisConnection } from "../config/config.ts";
+import { defaultTimeoutSignal, type TimeoutSignal } from "../util/timeouts.ts";
 import { createNativeRequester } from "./native_requester.ts";
 
 /** The client every Redis user in the service takes. */
@@ -35,9 +36,16 @@ class RequesterRedis extends Redis {
 /** Opens the configured connection. Never blocks on the network: a down Redis shows on first use. */
 export function connectRedis(
   connection: RedisConnection,
-  options: { timeoutMs?: number } = {},
+  options: {
+    timeoutMs?: number;
+    /** Where request deadlines come from (the worker ties them to the request). */
+    timeoutSignal?: TimeoutSignal;
+    /** Retry a failed Upstash request twice (not in the worker, which must answer fast). */
+    retry?: boolean;
+  } = {},
 ): RedisHandle {
   const timeoutMs = options.timeoutMs ?? 5_000;
+  const timeoutSignal = options.timeoutSignal ?? defaultTimeoutSignal;
   if (connection.kind === "upstash") {
     const redis = new Redis({
       url: connection.url,
@@ -46,8 +54,8 @@ export function connectRedis(
       enableTelemetry: false,
       enableAutoPipelining: false,
       readYourWrites: false,
-      retry: { retries: 2, backoff: (n) => 100 * 2 ** n },
-      signal: () => AbortSignal.timeout(timeoutMs),
+      retry: options.retry === false ? false : { retries: 2, backoff: (n) => 100 * 2 ** n },
+      signal: () => timeoutSignal(timeoutMs),
     });
     const close = () => Promise.resolve();
     return { redis, kind: "upstash", close, [Symbol.asyncDispose]: close };

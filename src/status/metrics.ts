@@ -45,6 +45,13 @@ export class Metrics {
     return total;
   }
 
+  /** Every series, then forgets them all: the worker adds each request's counts to Redis once. */
+  drain(): Sample[] {
+    const samples = this.samples();
+    this.#values.clear();
+    return samples;
+  }
+
   /** Every series, sorted by name then labels. */
   samples(): Sample[] {
     return [...this.#values.values()].sort((a, b) =>

@@ -40,6 +40,12 @@ export interface RecentEvent {
   destinations: string[];
 }
 
+/** Recent events and errors, newest first. */
+export interface Recent {
+  events: RecentEvent[];
+  errors: RecentError[];
+}
+
 const KEEP = 20;
 
 /** Live status of the service. */
@@ -105,6 +111,14 @@ export class ServiceStatus implements PollObserver {
   error(message: string): void {
     this.recentErrors.unshift({ at: this.#now(), message });
     this.recentErrors.length = Math.min(this.recentErrors.length, KEEP);
+  }
+
+  /** The recent events and errors, then forgets them (the worker moves them to Redis). */
+  drainRecent(): Recent {
+    const recent = { events: [...this.recentEvents], errors: [...this.recentErrors] };
+    this.recentEvents.length = 0;
+    this.recentErrors.length = 0;
+    return recent;
   }
 
   /** Records a routed event (newest first, the last 20). */

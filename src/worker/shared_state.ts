@@ -4,8 +4,13 @@
  * @module
  */
 import type { RedisClient } from "../redis/connection.ts";
-import { Metrics } from "../status/metrics.ts";
-import { type RecentError, type RecentEvent, ServiceStatus } from "../status/status.ts";
+import { Metrics, type Sample } from "../status/metrics.ts";
+import {
+  type Recent,
+  type RecentError,
+  type RecentEvent,
+  ServiceStatus,
+} from "../status/status.ts";
 
 const KEEP = 20;
 
@@ -22,23 +27,21 @@ function keys(prefix: string) {
 export async function flushShared(
   redis: RedisClient,
   prefix: string,
-  metrics: Metrics,
-  status: ServiceStatus,
+  counters: readonly Sample[],
+  recent: Recent,
 ): Promise<void> {
   const k = keys(prefix);
-  const samples = metrics.samples().filter((s) => s.value !== 0);
-  if (
-    samples.length === 0 && status.recentEvents.length === 0 && status.recentErrors.length === 0
-  ) return;
+  const samples = counters.filter((s) => s.value !== 0);
+  if (samples.length === 0 && recent.events.length === 0 && recent.errors.length === 0) return;
   const pipeline = redis.pipeline();
   pipeline.set(k.startedAt, String(Date.now()), { nx: true }); // the first instance's first write
   for (const s of samples) pipeline.hincrby(k.metrics, JSON.stringify([s.name, s.labels]), s.value);
-  if (status.recentEvents.length > 0) {
-    pipeline.lpush(k.events, ...[...status.recentEvents].reverse().map((e) => JSON.stringify(e)));
+  if (recent.events.length > 0) {
+    pipeline.lpush(k.events, ...[...recent.events].reverse().map((e) => JSON.stringify(e)));
     pipeline.ltrim(k.events, 0, KEEP - 1);
   }
-  if (status.recentErrors.length > 0) {
-    pipeline.lpush(k.errors, ...[...status.recentErrors].reverse().map((e) => JSON.stringify(e)));
+  if (recent.errors.length > 0) {
+    pipeline.lpush(k.errors, ...[...recent.errors].reverse().map((e) => JSON.stringify(e)));
     pipeline.ltrim(k.errors, 0, KEEP - 1);
   }
   await pipeline.exec();

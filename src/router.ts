@@ -1,0 +1,235 @@
+/**
+ * The composition root: the one place that builds the router's graph from the
+ * configuration (connections, state store, sinks and deliverer, VK clients and enrichers,
+ * pipeline, status, HTTP app). The long-running service (`service.ts`) and the serverless
+ * worker (`worker/worker.ts`) are two thin shells around it: the service adds the
+ * long-poll loops and the background retries, the worker a per-request scope.
+ *
+ * Data flows one way: ingestion (long poll or callback) -> pipeline (validate, transform,
+ * enrich, route) -> deliverer -> sinks; the stages report to one observer.
+ * @module
+ */
+import type { Hono } from "hono";
+import type { Config } from "./config/config.ts";
+import type { Routes } from "./config/routes.ts";
+import type { Deliverer } from "./deliver/deliverer.ts";
+import { createReplay } from "./deliver/replay.ts";
+import { createRoutedDeliverer } from "./deliver/sinks.ts";
+import { createVkDirectory } from "./enrich/directory.ts";
+import { createEnricher, type Enricher, type EnricherStats } from "./enrich/enricher.ts";
+import { errorMessage } from "./errors.ts";
+import { type AppDeps, createApp } from "./http/app.tsx";
+import { createSnapshots } from "./http/snapshot.ts";
+import { createPipeline, type Pipeline } from "./pipeline.ts";
+import { connectRedis, type RedisHandle } from "./redis/connection.ts";
+import { Metrics } from "./status/metrics.ts";
+import { createObserver, type RouterObserver } from "./status/observer.ts";
+import { ServiceStatus } from "./status/status.ts";
+import { openKvStore } from "./store/kv_store.ts";
+import { createRedisStore } from "./store/redis_store.ts";
+import type { StateStore } from "./store/state_store.ts";
+import { defaultTimeoutSignal, type TimeoutSignal } from "./util/timeouts.ts";
+import { withTimeout } from "./util/time.ts";
+import { createVkApi, type VkApi } from "./vk/api.ts";
+import { createRateLimiter, type RateLimiter } from "./vk/rate_limiter.ts";
+import denoJson from "../deno.json" with { type: "json" };
+
+/** How the two shells differ in what they build. */
+export interface RouterProfile {
+  /** Attempts per VK API call. */
+  vkAttempts: number;
+  /** Deadline of one VK API request; null: the client's default. */
+  vkTimeoutMs: number | null;
+  /** Extra time a batch waits for names beyond the VK deadline. */
+  enrichSlackMs: number;
+  /** Cap on every webhook's timeout; null: the routes file's. */
+  maxHttpTimeoutMs: number | null;
+  /** Retry failed Upstash requests inside the client. */
+  redisRetry: boolean;
+}
+
+/** The long-running service: patient, with retries everywhere. */
+export const SERVICE_PROFILE: RouterProfile = {
+  vkAttempts: 4,
+  vkTimeoutMs: null,
+  enrichSlackMs: 0,
+  maxHttpTimeoutMs: null,
+  redisRetry: true,
+};
+
+/** Outside influences, injectable for tests and the worker. */
+export interface RouterIo {
+  fetch?: typeof fetch;
+  /** Where every outgoing request's deadline comes from. @default AbortSignal.timeout */
+  timeoutSignal?: TimeoutSignal;
+}
+
+/** What {@linkcode buildRouter} needs. */
+export interface RouterOptions {
+  config: Config;
+  routes: Routes;
+  profile?: RouterProfile;
+  io?: RouterIo;
+  /** Keep the router's own state in the embedded store even when Redis is configured (the demo). */
+  embeddedStore?: boolean;
+  /** The shell's part of the HTTP app: readiness, shutdown, shared status, cron tasks. */
+  http?: (router: RouterCore) => Partial<AppDeps>;
+}
+
+/** The built graph, before the HTTP app. */
+export interface RouterCore {
+  readonly config: Config;
+  readonly routes: Routes;
+  readonly metrics: Metrics;
+  readonly status: ServiceStatus;
+  /** Records what every stage reports into `status` and `metrics`. */
+  readonly observer: RouterObserver;
+  readonly redis: RedisHandle | null;
+  readonly store: StateStore;
+  readonly deliverer: Deliverer;
+  readonly pipeline: Pipeline;
+  /** The VK client of a token; one rate limiter per token, shared by its clients. */
+  apiFor(token: string): VkApi;
+  enrichStats(): EnricherStats;
+}
+
+/** The whole router: the graph and its HTTP face. */
+export interface Router extends RouterCore, AsyncDisposable {
+  readonly app: Hono;
+  /** Closes the store and the Redis connection. */
+  close(): Promise<void>;
+}
+
+/** Builds the router. */
+export async function buildRouter(options: RouterOptions): Promise<Router> {
+  const { config, routes } = options;
+  const profile = options.profile ?? SERVICE_PROFILE;
+  const io = options.io ?? {};
+  const timeoutSignal = io.timeoutSignal ?? defaultTimeoutSignal;
+  const fetchOption = io.fetch ? { fetch: io.fetch } : {};
+  const groupIds = config.communities.map((c) => c.groupId);
+
+  const metrics = new Metrics();
+  const status = new ServiceStatus(groupIds, config.vk.longPoll);
+  const observer = createObserver(status, metrics);
+  const redis = config.redis
+    ? connectRedis(config.redis, {
+      timeoutMs: config.redisTimeoutMs,
+      timeoutSignal,
+      retry: profile.redisRetry,
+    })
+    : null;
+  const store = redis && !options.embeddedStore
+    ? createRedisStore(redis.redis, config.redisPrefix)
+    : await openKvStore(config.dataDir);
+
+  const deliverer = createRoutedDeliverer(routes, {
+    store,
+    metrics,
+    scheduleS: config.retryScheduleS,
+    context: {
+      redis: redis?.redis ?? null,
+      prefix: config.redisPrefix,
+      timeoutSignal,
+      ...fetchOption,
+      ...(profile.maxHttpTimeoutMs !== null ? { maxHttpTimeoutMs: profile.maxHttpTimeoutMs } : {}),
+    },
+  });
+
+  const limiters = new Map<string, RateLimiter>();
+  const apiFor = (token: string): VkApi => {
+    let limiter = limiters.get(token);
+    if (!limiter) limiters.set(token, limiter = createRateLimiter());
+    return createVkApi({
+      token,
+      apiUrl: config.vk.apiUrl,
+      version: config.vk.apiVersion,
+      limiter,
+      attempts: profile.vkAttempts,
+      timeoutSignal,
+      onRequest: (method) => metrics.inc("vk_router_vk_api_calls_total", { method }),
+      ...(profile.vkTimeoutMs !== null ? { timeoutMs: profile.vkTimeoutMs } : {}),
+      ...fetchOption,
+    });
+  };
+  // A cache per community: chat peer ids (2000000001, ...) are numbered per community.
+  const enrichers = new Map<number, Enricher>();
+  for (const c of config.communities) {
+    if (!c.token) continue;
+    enrichers.set(
+      c.groupId,
+      createEnricher({
+        directory: createVkDirectory(apiFor(c.token)),
+        deadlineMs: config.enrichDeadlineMs + profile.enrichSlackMs,
+      }),
+    );
+  }
+  const enrichStats = (): EnricherStats => {
+    const total: EnricherStats = { hits: 0, misses: 0, lookupsFailed: 0, deadlinesMissed: 0 };
+    for (const e of enrichers.values()) {
+      for (const k of Object.keys(total) as (keyof EnricherStats)[]) total[k] += e.stats[k];
+    }
+    return total;
+  };
+
+  const pipeline = createPipeline({
+    routes,
+    deliverer,
+    enricherFor: (groupId) => enrichers.get(groupId) ?? null,
+    metrics,
+    timezone: config.timezone,
+    commandPrefixes: config.commandPrefixes,
+    onEvent: observer.event,
+  });
+
+  const core: RouterCore = {
+    config,
+    routes,
+    metrics,
+    status,
+    observer,
+    redis,
+    store,
+    deliverer,
+    pipeline,
+    apiFor,
+    enrichStats,
+  };
+  const app = createApp({
+    snapshot: createSnapshots({
+      version: denoJson.version,
+      status,
+      metrics,
+      store,
+      routes,
+      enrichStats,
+    }),
+    samples: () => Promise.resolve(metrics.samples()),
+    readiness: () =>
+      withTimeout(store.ping(), 1000).then(() => null, (e) => `state store: ${errorMessage(e)}`),
+    statusToken: config.statusToken,
+    callback: {
+      confirmation: config.callback.confirmation,
+      secret: config.callback.secret,
+      groupIds,
+    },
+    accept: (update) => pipeline.handle({ updates: [update], receivedAt: Date.now() }),
+    replayDeadLetters: createReplay({
+      store,
+      deliverer,
+      pipeline,
+      deadLetter: routes.deadLetter,
+      redis: redis?.redis ?? null,
+    }),
+    stopping: () => false,
+    ...options.http?.(core),
+  });
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    closing ??= (async () => {
+      await store.close();
+      await redis?.close();
+    })();
+  return { ...core, app, close, [Symbol.asyncDispose]: close };
+}

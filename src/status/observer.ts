@@ -1,0 +1,38 @@
+/**
+ * What the stages report as they run (poll states and faults, routed events, checkpoints),
+ * recorded once into both the status page's state and the metrics, so no stage knows
+ * about either.
+ * @module
+ */
+import type { CustomEvent } from "../events/types.ts";
+import type { PollObserver } from "../vk/long_poll.ts";
+import type { Metrics } from "./metrics.ts";
+import type { ServiceStatus } from "./status.ts";
+
+/** Everything the stages tell. */
+export interface RouterObserver extends PollObserver {
+  /** An event was routed (an empty list: unrouted). */
+  event(event: CustomEvent, destinations: readonly string[]): void;
+  /** A community's checkpoint was written. */
+  checkpoint(groupId: number, ts: string): void;
+}
+
+/** An observer that records into `status` and `metrics`. */
+export function createObserver(status: ServiceStatus, metrics: Metrics): RouterObserver {
+  return {
+    state: (groupId, state, detail) => status.state(groupId, state, detail),
+    historyLost(groupId) {
+      metrics.inc("vk_router_history_lost_total", { group_id: groupId });
+      status.historyLost(groupId);
+    },
+    fault(groupId, kind, message) {
+      metrics.inc("vk_router_poll_faults_total", { group_id: groupId, kind });
+      status.fault(groupId, kind, message);
+    },
+    event: (event, destinations) => status.event(event, destinations),
+    checkpoint(groupId, ts) {
+      metrics.set("vk_router_checkpoint_ts", { group_id: groupId }, Number(ts));
+      status.checkpoint(groupId, ts);
+    },
+  };
+}
