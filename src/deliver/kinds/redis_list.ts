@@ -96,4 +96,23 @@ export const redisListKind = defineKind<
       : await redis.lpop<string[]>(d.key, limit);
     return items ?? [];
   },
+  async backlog(d, redis) {
+    // The oldest item is at the end the consumers take from; its `ts` is when it arrived.
+    const [depth, oldest] = await Promise.all([
+      redis.llen(d.key),
+      redis.lindex(d.key, d.push === "lpush" ? -1 : 0) as Promise<string | null>,
+    ]);
+    return { depth, oldestAgeS: ageOf(oldest) };
+  },
 });
+
+/** Seconds since an event's `ts` (when the router received it); null when unreadable. */
+function ageOf(item: string | null): number | null {
+  if (item === null) return null;
+  try {
+    const ts = (JSON.parse(item) as { ts?: unknown }).ts;
+    return typeof ts === "number" ? Math.max(0, Math.round(Date.now() / 1000 - ts)) : null;
+  } catch {
+    return null; // not ours: someone else pushed to the list
+  }
+}

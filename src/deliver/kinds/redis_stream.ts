@@ -121,4 +121,18 @@ export const redisStreamKind = defineKind<
     if (ids.length > 0) await redis.xdel(d.key, ids);
     return list.map(eventField).filter((e): e is string => e !== null);
   },
+  async backlog(d, redis) {
+    // An entry id starts with the millisecond it was appended.
+    const [depth, first] = await Promise.all([
+      redis.xlen(d.key),
+      redis.xrange(d.key, "-", "+", 1) as unknown as Promise<[string, string[]][] | null>,
+    ]);
+    const appendedMs = Number(first?.[0]?.[0]?.split("-")[0]);
+    return {
+      depth,
+      oldestAgeS: Number.isFinite(appendedMs)
+        ? Math.max(0, Math.round((Date.now() - appendedMs) / 1000))
+        : null,
+    };
+  },
 });
