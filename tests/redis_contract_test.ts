@@ -10,31 +10,15 @@ import { createRedisListSink } from "../src/deliver/kinds/redis_list.ts";
 import type { Delivery } from "../src/deliver/types.ts";
 import { runIngestion } from "../src/ingest/ingestion.ts";
 import { createPipeline } from "../src/pipeline.ts";
-import { connectRedis, type RedisHandle } from "../src/redis/connection.ts";
 import { Metrics } from "../src/status/metrics.ts";
 import { createRedisStore } from "../src/store/redis_store.ts";
 import { createVkApi } from "../src/vk/api.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
 import { startRedisServer } from "./support/redis_server.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { redisTransports } from "./support/redis_transports.ts";
 import { waitFor } from "./support/wait.ts";
 
-const transports: [
-  string,
-  (redisUrl: string) => { handle: RedisHandle } & AsyncDisposable,
-][] = [
-  ["native", (url) => {
-    const handle = connectRedis({ kind: "native", url }, { timeoutMs: 1000 });
-    return { handle, [Symbol.asyncDispose]: () => handle.close() };
-  }],
-  ["upstash", (url) => {
-    const gateway = startUpstashGateway(url);
-    const handle = connectRedis({ kind: "upstash", url: gateway.url, token: gateway.token }, {
-      timeoutMs: 1000,
-    });
-    return { handle, [Symbol.asyncDispose]: () => gateway.close() };
-  }],
-];
+const transports = redisTransports(1000);
 
 function items(from: number, count: number): Delivery[] {
   return Array.from(

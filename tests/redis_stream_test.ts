@@ -8,23 +8,11 @@ import assert from "node:assert/strict";
 import { parseRoutes } from "../src/config/routes.ts";
 import { createSink, takeBack } from "../src/deliver/kinds/registry.ts";
 import type { Delivery } from "../src/deliver/types.ts";
-import { connectRedis, type RedisClient, type RedisHandle } from "../src/redis/connection.ts";
+import type { RedisClient } from "../src/redis/connection.ts";
 import { startRedisServer } from "./support/redis_server.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { redisTransports } from "./support/redis_transports.ts";
 
-const transports: [string, (url: string) => { handle: RedisHandle } & AsyncDisposable][] = [
-  ["native", (url) => {
-    const handle = connectRedis({ kind: "native", url }, { timeoutMs: 2000 });
-    return { handle, [Symbol.asyncDispose]: () => handle.close() };
-  }],
-  ["upstash", (url) => {
-    const gateway = startUpstashGateway(url);
-    const handle = connectRedis({ kind: "upstash", url: gateway.url, token: gateway.token }, {
-      timeoutMs: 2000,
-    });
-    return { handle, [Symbol.asyncDispose]: () => gateway.close() };
-  }],
-];
+const transports = redisTransports(2000);
 
 function events(from: number, count: number): Delivery[] {
   return Array.from({ length: count }, (_, i) => ({
