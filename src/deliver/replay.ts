@@ -5,8 +5,7 @@
  * again unless the cause was fixed).
  * @module
  */
-import type { Destination } from "../config/routes.ts";
-import { takeBack } from "./kinds/registry.ts";
+import { type Destination, takeBack } from "./kinds/registry.ts";
 import type { Pipeline } from "../pipeline.ts";
 import type { RedisClient } from "../redis/connection.ts";
 import type { DeadLetter, StateStore } from "../store/state_store.ts";

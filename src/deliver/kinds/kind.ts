@@ -6,10 +6,15 @@
  * @module
  */
 import type * as v from "valibot";
-import type { Config } from "../../config/config.ts";
 import type { RedisClient } from "../../redis/connection.ts";
 import type { TimeoutSignal } from "../../util/timeouts.ts";
 import type { Sink } from "../types.ts";
+
+/** What a kind's start-up check may consult: the parts of the configuration kinds care about. */
+export interface CheckContext {
+  /** `REDIS_PREFIX`: where the router keeps its own state. */
+  redisPrefix: string;
+}
 
 /** Connections a kind may need from the configuration; checked at start-up. */
 export type Need = "redis";
@@ -70,7 +75,7 @@ export interface DestinationKind<
   /** Secret values the destination holds, for redaction from every output. */
   secrets(destination: D): string[];
   /** Problems only the whole configuration shows (start-up), one line each. */
-  check(destination: D, config: Config): string[];
+  check(destination: D, context: CheckContext): string[];
   createSink(destination: D, context: SinkContext): Sink;
   /**
    * Removes and returns up to `limit` items, oldest first, when this destination holds the
@@ -91,7 +96,7 @@ export function defineKind<K extends string, Raw extends { kind: K }, D extends 
 /** A destination's Redis key must not lie where the router keeps its own state. */
 export function keyProblems(
   destination: BaseDestination & { key: string },
-  config: Config,
+  config: CheckContext,
 ): string[] {
   const { key, name } = destination;
   if (config.redisPrefix === "" || !key.startsWith(config.redisPrefix)) return [];

@@ -5,10 +5,9 @@
  * @module
  */
 import type * as v from "valibot";
-import type { Config } from "../../config/config.ts";
 import type { RedisClient } from "../../redis/connection.ts";
 import type { Sink } from "../types.ts";
-import type { Backlog, DestinationKind, SinkContext } from "./kind.ts";
+import type { Backlog, CheckContext, DestinationKind, SinkContext } from "./kind.ts";
 import { logKind } from "./log.ts";
 import { redisListKind } from "./redis_list.ts";
 import { redisStreamKind } from "./redis_stream.ts";
@@ -60,8 +59,8 @@ export function destinationSecrets(destination: Destination): string[] {
 }
 
 /** Start-up problems of the destination in this configuration. */
-export function checkDestination(destination: Destination, config: Config): string[] {
-  return kindOf(destination).check(destination, config);
+export function checkDestination(destination: Destination, context: CheckContext): string[] {
+  return kindOf(destination).check(destination, context);
 }
 
 /** Builds the destination's sink. */
