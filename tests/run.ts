@@ -42,16 +42,22 @@ function runsBrowserTest(paths: readonly string[]): boolean {
 
 /** `null` when something accepts TCP connections at the URL's host and port, else why not. */
 async function unreachable(url: string): Promise<string | null> {
-  const { hostname, port } = new URL(url);
-  const address = `${hostname}:${port || "6379"}`;
+  // Only the host and port are ever printed: the URL may hold a password.
+  let target: URL;
   try {
-    const conn = await Deno.connect({ hostname, port: Number(port || 6379) });
-    conn.close();
+    target = new URL(url);
+  } catch {
+    return "Cannot use TEST_REDIS_URL: expected redis://host:port";
+  }
+  const port = Number(target.port || 6379);
+  try {
+    (await Deno.connect({ hostname: target.hostname.replace(/^\[(.*)\]$/, "$1"), port }))
+      .close();
     return null;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    return `Cannot reach the test Redis at ${address} (TEST_REDIS_URL): ${reason}; ` +
-      "start it, or unset TEST_REDIS_URL to let the run start its own";
+    return `Cannot reach the test Redis at ${target.hostname}:${port} (TEST_REDIS_URL): ` +
+      `${reason}; start it, or unset TEST_REDIS_URL to let the run start its own`;
   }
 }
 
