@@ -5,12 +5,16 @@
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { startFakeVk } from "./support/fake_vk.ts";
+import { chromiumPath, missingChromium } from "./support/prerequisites.ts";
 import { spawnService } from "./support/service_process.ts";
 import { waitFor } from "./support/wait.ts";
 
-const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+const CHROMIUM = chromiumPath();
 
 Deno.test("the status page shows events arriving, after logging in with the token", async () => {
+  // Never skipped: without Chromium this fails, with the one line that says what to install.
+  const noChromium = await missingChromium(CHROMIUM);
+  if (noChromium) throw new Error(noChromium);
   await using vk = await startFakeVk({ tokens: { 42: "browser-token" } });
   vk.users.set(7, { id: 7, first_name: "Анна", last_name: "Иванова", domain: "anna" });
   vk.chats.set(2000000001, "Test chat");

@@ -1,12 +1,21 @@
 /**
- * The real Redis the tests use (`TEST_REDIS_URL`, default 127.0.0.1:6379), with a
- * random key prefix per test so runs never collide, and clean-up of that prefix.
+ * The real Redis the tests use (`TEST_REDIS_URL`), with a random key prefix per test so
+ * runs never collide, and clean-up of that prefix. `deno task test` sets `TEST_REDIS_URL`
+ * to a private redis-server it starts for the run (`tests/run.ts`); there is no default,
+ * so a test never writes to a Redis that someone else started without being told to.
  * @module
  */
 import { connectRedis, type RedisHandle } from "../../src/redis/connection.ts";
 
+const url = Deno.env.get("TEST_REDIS_URL");
+if (url === undefined) {
+  throw new Error(
+    "Cannot find the test Redis: TEST_REDIS_URL is not set; run the tests with " +
+      "`deno task test`, which starts a private redis-server, or set TEST_REDIS_URL",
+  );
+}
 /** The Redis URL tests talk to. */
-export const TEST_REDIS_URL = Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379";
+export const TEST_REDIS_URL: string = url;
 
 /** A connection plus a fresh key prefix; disposing deletes every key under the prefix. */
 export interface TestRedis extends AsyncDisposable {

@@ -1,8 +1,10 @@
 /**
- * A private `redis-server` on a free port, with an append-only file so that its data
- * survives a stop and start: tests use it to take Redis down and bring it back.
+ * A private `redis-server` on a free port. By default it keeps an append-only file so that
+ * its data survives a stop and start: tests use it to take Redis down and bring it back.
+ * The test runner (`tests/run.ts`) starts one without it for the whole suite.
  * @module
  */
+import { REDIS_SERVER_MISSING } from "./prerequisites.ts";
 
 /** A redis-server the test owns. */
 export interface RedisServer extends AsyncDisposable {
@@ -21,14 +23,25 @@ function freePort(): number {
   return port;
 }
 
+/** Options of {@linkcode startRedisServer}. */
+export interface RedisServerOptions {
+  /**
+   * Write every command to an append-only file, synced at once, so that data survives
+   * a SIGKILL and restart. Off, nothing touches the disk and writes are faster.
+   * @default {true}
+   */
+  durable?: boolean;
+}
+
 /** Starts a redis-server; `redis-server` must be on PATH (CI installs it). */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
+  const durable = options.durable ?? true;
   const dir = await Deno.makeTempDir({ prefix: "vk-router-redis-" });
   const port = freePort();
   let child: Deno.ChildProcess | null = null;
 
   const start = async () => {
-    child = new Deno.Command("redis-server", {
+    const command = new Deno.Command("redis-server", {
       args: [
         "--port",
         String(port),
@@ -38,10 +51,7 @@ export async function startRedisServer(): Promise<RedisServer> {
         dir,
         "--save",
         "",
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
+        ...(durable ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
         "--daemonize",
         "no",
         "--loglevel",
@@ -49,7 +59,13 @@ export async function startRedisServer(): Promise<RedisServer> {
       ],
       stdout: "null",
       stderr: "null",
-    }).spawn();
+    });
+    try {
+      child = command.spawn();
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) throw new Error(REDIS_SERVER_MISSING);
+      throw error;
+    }
     for (let i = 0; i < 200; i++) {
       try {
         const conn = await Deno.connect({ hostname: "127.0.0.1", port });
@@ -61,7 +77,7 @@ export async function startRedisServer(): Promise<RedisServer> {
       } catch { /* not up yet */ }
       await new Promise((r) => setTimeout(r, 25));
     }
-    throw new Error(`redis-server on port ${port} did not start`);
+    throw new Error(`Cannot start redis-server on port ${port}: no answer to PING within 5 s`);
   };
   const stop = async (signal: Deno.Signal = "SIGKILL") => {
     if (!child) return;
@@ -71,15 +87,15 @@ export async function startRedisServer(): Promise<RedisServer> {
     await child.status;
     child = null;
   };
-  await start();
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    port,
-    stop,
-    start,
-    async [Symbol.asyncDispose]() {
-      await stop();
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
+  const dispose = async () => {
+    await stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
+  try {
+    await start();
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  return { url: `redis://127.0.0.1:${port}`, port, stop, start, [Symbol.asyncDispose]: dispose };
 }
