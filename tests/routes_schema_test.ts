@@ -45,7 +45,7 @@ Deno.test("parseRoutes() names each problem by its JSON path", async (t) => {
     [
       "an unknown destination kind",
       { destinations: { a: { kind: "kafka" } }, rules: [] },
-      /^\$\.destinations\.a\.kind: expected kind redis-list, webhook or log/,
+      /^\$\.destinations\.a\.kind: expected kind redis-list, redis-stream, webhook or log/,
     ],
     [
       "an unknown destination name",
