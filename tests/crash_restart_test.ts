@@ -67,9 +67,11 @@ for (const [kind, reader] of Object.entries(readers)) {
     await redis.handle.redis.set(`${redis.prefix}router:checkpoint:77`, "0");
 
     let pushed = 0;
-    const producer = (async () => {
-      while (pushed < EVENTS) {
-        const batch = Array.from({ length: 25 }, (_, i) => {
+    /** Pushes `count` more events, 25 per poll answer, paced like live traffic. */
+    const produce = async (count: number) => {
+      const end = Math.min(EVENTS, pushed + count);
+      while (pushed < end) {
+        const batch = Array.from({ length: Math.min(25, end - pushed) }, (_, i) => {
           const n = pushed + i;
           return {
             type: "message_new",
@@ -89,7 +91,7 @@ for (const [kind, reader] of Object.entries(readers)) {
         pushed += batch.length;
         await new Promise((r) => setTimeout(r, 20));
       }
-    })();
+    };
 
     const count = async () =>
       (await reader.length(redis.handle.redis, lists.message_new)) +
@@ -97,14 +99,20 @@ for (const [kind, reader] of Object.entries(readers)) {
     const atKill: number[] = [];
     for (let kill = 0; kill < KILLS; kill++) {
       const service = await spawnService(env, dir);
-      await new Promise((r) => setTimeout(r, 300 + Math.random() * 600));
+      const before = await count();
+      const producing = produce(Math.ceil(EVENTS / (KILLS + 1)));
+      // Killed once this run has delivered something, so each kill lands inside the stream
+      // however slowly the machine starts a process.
+      await waitFor(async () => (await count()) > before, `run ${kill + 1} to deliver`, 30_000);
+      await new Promise((r) => setTimeout(r, Math.random() * 300));
       service.child.kill("SIGKILL");
       await service.exited;
+      await producing;
       atKill.push(await count());
     }
     assert.ok(atKill.some((n) => n > 0 && n < EVENTS), `kills landed mid-stream: ${atKill}`);
-    await producer;
     await using service = await spawnService(env, dir);
+    await produce(EVENTS);
     await waitFor(async () => (await count()) >= EVENTS, `${EVENTS} events in the lists`, 60_000);
     await new Promise((r) => setTimeout(r, 500)); // a duplicate, if any, would land now
     assert.equal(await service.stop("SIGTERM"), 0);
