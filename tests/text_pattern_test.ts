@@ -150,6 +150,11 @@ Deno.test("compileTextPattern() matches ordinary routing patterns as users expec
     ["^\\p{Cyrillic}+$", "Moscow", false],
     ["^\\w+$", "привет", false], // \w is ASCII, as in JavaScript: see the README
     ["^\\w+$", "hello_42", true],
+    ["\\s", "a\u00a0b", false], // \s is ASCII whitespace: the no-break space is not
+    ["[\\s\\p{Z}]", "a\u00a0b", true],
+    ["(?:^|\\P{L})спам(?:\\P{L}|$)", "это спам!", true], // a whole word, as the README says
+    ["(?:^|\\P{L})спам(?:\\P{L}|$)", "спам", true],
+    ["(?:^|\\P{L})спам(?:\\P{L}|$)", "спаммер", false],
     ["(?s)a.b", "a\nb", true],
     ["a.b", "a\nb", false],
     ["(?m)^b$", "a\nb\nc", true],
