@@ -92,6 +92,26 @@ Deno.test("matches() reads at most VK's 4,096 characters of a text", () => {
   assert.equal(matches(routes.rules[0]!.when, at(4096)), false, "the 4,097th is not");
 });
 
+Deno.test("route() answers hostile texts for patterns a backtracking engine hangs on", () => {
+  // The old checks let the first two through (one message then blocked the router for seconds)
+  // and hung start-up on the third.
+  const routes = parseRoutes({
+    destinations: { hit: { kind: "log" } },
+    rules: [
+      { when: { text: "<a*a*a*a*>" }, to: ["hit"] },
+      { when: { text: "\\[\\w*\\s*\\w*\\s*\\w*\\]$" }, to: ["hit"] },
+      { when: { text: "\\d+\\d+\\d+\\d+x" }, to: ["hit"] },
+    ],
+  });
+  const say = (text: string) => route({ ...message, text } as CustomEvent, routes);
+  assert.deepEqual(say("<" + "a".repeat(4095)), []);
+  assert.deepEqual(say("[" + "a ".repeat(2047) + "a"), []);
+  assert.deepEqual(say("1".repeat(4096)), []);
+  assert.deepEqual(say("<" + "a".repeat(400) + ">"), ["hit"]);
+  assert.deepEqual(say("[ab cd]"), ["hit"]);
+  assert.deepEqual(say("1234x"), ["hit"]);
+});
+
 Deno.test("route() stops at the first match unless it continues, and falls back to default", () => {
   const routes = parseRoutes({
     destinations: {
