@@ -15,10 +15,10 @@ export interface TextPattern {
 }
 
 /**
- * Most instructions a pattern may compile to. A match costs at most about this many steps per
- * character, so the cap bounds the slowest match of VK's longest message (tens of milliseconds
- * for a contrived pattern at the cap; microseconds for ordinary ones). A list of about a
- * hundred words fits.
+ * Most instructions a pattern may compile to. A match costs up to about this many steps per
+ * character, so the cap bounds the slowest match of VK's longest message: under 100 ms
+ * measured for patterns contrived to be slow at the cap, microseconds for ordinary ones. A
+ * list of about a hundred words fits.
  */
 export const MAX_PATTERN_SIZE = 1_000;
 
@@ -48,12 +48,12 @@ export function compileTextPattern(source: string): TextPattern {
       `too large: it compiles to ${size} instructions, at most ${MAX_PATTERN_SIZE} are allowed: split it across rules`,
     );
   }
-  const trap = asciiBoundaryBesideWideLetter(source);
-  if (trap !== null) {
+  const letter = asciiBoundaryBesideWideLetter(source);
+  if (letter !== null) {
+    const why = "\\b and \\w know ASCII letters only";
+    const fix = "write (?:^|\\P{L}) or (?:\\P{L}|$) instead";
     throw new SyntaxError(
-      `\\b next to ${
-        JSON.stringify(trap)
-      } never marks a word's edge there: \\b and \\w know ASCII letters only; write (?:^|\\P{L}) or (?:\\P{L}|$) instead (${SEE_README})`,
+      `\\b next to "${letter}" never marks a word's edge there: ${why}; ${fix} (${SEE_README})`,
     );
   }
   return pattern;
