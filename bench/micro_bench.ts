@@ -1,14 +1,17 @@
 /**
- * Micro benchmarks: validate + transform + route per event type (the fixtures), and the
- * Lua dedup-push pipeline against a plain LPUSH pipeline of the same events (baseline).
+ * Micro benchmarks: validate + transform + route per event type (the fixtures), route() with
+ * text rules on re2js against the same rules on native RegExp (baseline, the engine re2js
+ * replaced), and the Lua dedup-push pipeline against a plain LPUSH pipeline of the same events
+ * (baseline).
  * `deno bench -A bench/micro_bench.ts`; Redis at TEST_REDIS_URL or 127.0.0.1:6379.
  * @module
  */
-import { parseRoutes } from "../src/config/routes.ts";
+import { parseRoutes, type Routes } from "../src/config/routes.ts";
 import { createRedisListSink } from "../src/deliver/kinds/redis_list.ts";
 import { transform } from "../src/events/transform.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { route } from "../src/route/matcher.ts";
+import type { CustomEvent } from "../src/events/types.ts";
 
 const FIXTURES = new URL("../fixtures/vk/", import.meta.url);
 const OPTIONS = { receivedAt: 1709107923, timezone: "Europe/Moscow", commandPrefixes: ["/", "!"] };
@@ -38,6 +41,59 @@ for (const name of cases) {
       if (result.ok) route(result.event, routes);
     },
   });
+}
+
+/** Typical moderation rules: patterns valid both as RE2 and as JavaScript (`u` flag). */
+const textRules = [
+  { when: { text: "^[/!](?:ban|kick|mute)\\b" }, to: ["moderation"] },
+  { when: { text: "(?:казино|ставки|крипт[аоу]|spam|casino)" }, to: ["spam"] },
+  { when: { text: "\\d{3,}" }, to: ["numbers"] },
+  { to: ["rest"] },
+];
+const re2Routes = parseRoutes({
+  destinations: Object.fromEntries(
+    ["moderation", "spam", "numbers", "rest"].map((name) => [name, { kind: "log" }]),
+  ),
+  rules: textRules,
+});
+/** The same rules on the engine they ran on before. */
+const nativeRoutes: Routes = {
+  ...re2Routes,
+  rules: re2Routes.rules.map((rule, i) => {
+    const source = textRules[i]!.when?.text;
+    return source === undefined
+      ? rule
+      : { ...rule, when: { ...rule.when, text: new RegExp(source, "u") } };
+  }),
+};
+const chatMessage = transform(
+  JSON.parse(Deno.readTextFileSync(new URL("message_new_chat.raw.json", FIXTURES))),
+  OPTIONS,
+);
+if (!chatMessage.ok) throw new Error("The message_new_chat fixture no longer transforms");
+const withText = (text: string) => ({ ...chatMessage.event, text }) as CustomEvent;
+const textInputs: [string, CustomEvent[]][] = [
+  ["typical messages", [
+    chatMessage.event,
+    withText("Привет всем! Сегодня в 19:00 собираемся у входа, не опаздывайте."),
+    withText("/ban @id206295116 спам"),
+    withText("Заходи в наше казино, бонус 500 рублей"),
+  ]],
+  ["a 4,096-character message", [
+    withText("Длинное сообщение без ссылок. ".repeat(137).slice(0, 4096)),
+  ]],
+];
+for (const [inputs, events] of textInputs) {
+  for (const [engine, routes] of [["native RegExp", nativeRoutes], ["re2js", re2Routes]] as const) {
+    Deno.bench({
+      name: `route() with text rules, ${engine}: ${inputs}`,
+      group: `route() with text rules: ${inputs}`,
+      baseline: engine === "native RegExp",
+      fn() {
+        for (const event of events) route(event, routes);
+      },
+    });
+  }
 }
 
 const redis = connectRedis({

@@ -52,6 +52,8 @@ const routesLike = fc.letrec((tie) => ({
       "lpush",
       "(a+)+",
       "^/ban",
+      "(?=x)",
+      "\\bспам",
       "message_new",
       "q",
     ),

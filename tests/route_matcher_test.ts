@@ -61,6 +61,10 @@ Deno.test("matches() tests each condition of when", async (t) => {
     ["text regex", { text: "^hello", event_type: ["message_new"] }, message, false],
     ["text regex (case)", { text: "^Hello" }, message, true],
     ["text on an event without text", { text: "." }, button, false],
+    ["text, case-insensitive Cyrillic", { text: "(?i)^привет" }, {
+      ...message,
+      text: "ПРИВЕТ всем",
+    } as CustomEvent, true],
     ["payload subset", { payload: { call_action: "test" } }, button, true],
     ["payload deep equal", { payload: { n: { deep: [1] } } }, button, true],
     ["payload mismatch", { payload: { call_action: "other" } }, button, false],
@@ -76,6 +80,36 @@ Deno.test("matches() tests each condition of when", async (t) => {
       assert.equal(matches(routes.rules[0]!.when, event), expected);
     });
   }
+});
+
+Deno.test("matches() reads at most VK's 4,096 characters of a text", () => {
+  const routes = parseRoutes({
+    destinations: { d: { kind: "log" } },
+    rules: [{ when: { text: "x" }, to: ["d"] }],
+  });
+  const at = (i: number) => ({ ...message, text: "a".repeat(i) + "x" }) as CustomEvent;
+  assert.equal(matches(routes.rules[0]!.when, at(4095)), true, "the 4,096th character is read");
+  assert.equal(matches(routes.rules[0]!.when, at(4096)), false, "the 4,097th is not");
+});
+
+Deno.test("route() answers hostile texts for patterns a backtracking engine hangs on", () => {
+  // The old checks let the first two through (one message then blocked the router for seconds)
+  // and hung start-up on the third.
+  const routes = parseRoutes({
+    destinations: { hit: { kind: "log" } },
+    rules: [
+      { when: { text: "<a*a*a*a*>" }, to: ["hit"] },
+      { when: { text: "\\[\\w*\\s*\\w*\\s*\\w*\\]$" }, to: ["hit"] },
+      { when: { text: "\\d+\\d+\\d+\\d+x" }, to: ["hit"] },
+    ],
+  });
+  const say = (text: string) => route({ ...message, text } as CustomEvent, routes);
+  assert.deepEqual(say("<" + "a".repeat(4095)), []);
+  assert.deepEqual(say("[" + "a ".repeat(2047) + "a"), []);
+  assert.deepEqual(say("1".repeat(4096)), []);
+  assert.deepEqual(say("<" + "a".repeat(400) + ">"), ["hit"]);
+  assert.deepEqual(say("[ab cd]"), ["hit"]);
+  assert.deepEqual(say("1234x"), ["hit"]);
 });
 
 Deno.test("route() stops at the first match unless it continues, and falls back to default", () => {

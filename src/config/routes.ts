@@ -6,7 +6,7 @@
  */
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
-import { regexHazard } from "./regex_safety.ts";
+import { compileTextPattern, type TextPattern } from "../route/text_pattern.ts";
 import {
   type Destination,
   destinationSchemas,
@@ -71,7 +71,7 @@ export interface Match {
   chat_id?: number[];
   user_id?: number[];
   command?: string[];
-  text?: RegExp;
+  text?: TextPattern;
   payload?: Record<string, unknown>;
 }
 
@@ -167,20 +167,16 @@ export function parseRoutes(
   };
 }
 
-function compileRegex(source: string, path: string, problems: string[]): RegExp | null {
-  let regex: RegExp;
+function compileRegex(source: string, path: string, problems: string[]): TextPattern | null {
   try {
-    regex = new RegExp(source, "u");
+    return compileTextPattern(source);
   } catch (error) {
-    problems.push(`${path}: invalid regular expression: ${(error as Error).message}`);
+    if (!(error instanceof SyntaxError)) throw error;
+    problems.push(
+      `${path}: invalid regular expression ${JSON.stringify(source)}: ${error.message}`,
+    );
     return null;
   }
-  const hazard = regexHazard(source);
-  if (hazard) {
-    problems.push(`${path}: pattern ${JSON.stringify(source)} could hang the router: ${hazard}`);
-    return null;
-  }
-  return regex;
 }
 
 /** JSON path of a valibot issue, like `$.rules[1].when.evnt_type`. */

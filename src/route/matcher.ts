@@ -5,7 +5,7 @@
 import type { Match, Routes } from "../config/routes.ts";
 import type { CustomEvent } from "../events/types.ts";
 
-/** Messages longer than VK allows are cut before regex matching, which bounds its time. */
+/** Messages longer than VK allows are cut before matching: with a linear-time engine, that caps its time. */
 const MAX_MATCHED_TEXT = 4096;
 
 /** The destination names for `event`, in rule order, without repeats; empty when unrouted. */
@@ -35,7 +35,6 @@ export function matches(when: Match, event: CustomEvent): boolean {
   if (!inList(when.command, e.command)) return false;
   if (when.text !== undefined) {
     if (typeof e.text !== "string") return false;
-    when.text.lastIndex = 0;
     if (!when.text.test(e.text.slice(0, MAX_MATCHED_TEXT))) return false;
   }
   if (when.payload !== undefined) {
