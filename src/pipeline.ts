@@ -92,7 +92,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         }
         const body = JSON.stringify(event);
         for (const destination of destinations) {
-          items.push({ destination, eventId: event.event_id, body });
+          items.push({ destination, eventId: event.event_id, body, receivedAt: receivedAtMs });
         }
         options.onEvent?.(event, destinations);
       }

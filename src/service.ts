@@ -19,6 +19,7 @@ import { connectRedis, type RedisHandle } from "./redis/connection.ts";
 import { createApp } from "./http/app.tsx";
 import { createSnapshots } from "./http/snapshot.ts";
 import { Metrics } from "./status/metrics.ts";
+import { Timeline } from "./status/timeline.ts";
 import { ServiceStatus } from "./status/status.ts";
 import { openKvStore } from "./store/kv_store.ts";
 import { createRedisStore } from "./store/redis_store.ts";
@@ -62,7 +63,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const { config, routes } = options;
   const controller = new AbortController();
   const fetchOption = options.fetch ? { fetch: options.fetch } : {};
-  const metrics = new Metrics();
+  const timeline = new Timeline(); // the status page's charts, fed by every metrics.inc/observe
+  const metrics = new Metrics(timeline);
   const status = new ServiceStatus(config.communities.map((c) => c.groupId), config.vk.longPoll);
   const redis: RedisHandle | null = config.redis
     ? connectRedis(config.redis, { timeoutMs: config.redisTimeoutMs })
@@ -198,8 +200,9 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       store,
       routes,
       enrichStats,
+      timeline,
     }),
-    samples: () => Promise.resolve(metrics.samples()),
+    samples: () => Promise.resolve([...metrics.samples(), ...metrics.histogramSamples()]),
     readiness: async () => {
       const storeDown = await withTimeout(store.ping(), 1000).then(
         () => null,

@@ -21,6 +21,8 @@ export const DEFAULT_RETRY_SCHEDULE_S: readonly number[] = [5, 300, 1800, 7200, 
 /** One event for one named destination. */
 export interface Routed extends Delivery {
   destination: string;
+  /** When the router received the event (ms since epoch), for the delivery latency. */
+  receivedAt?: number;
 }
 
 /** Options for {@linkcode createDeliverer}. */
@@ -155,6 +157,14 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         const o = outcomes[i]!;
         if (o.status === "delivered") {
           countDelivered(item.destination, o);
+          if (!o.duplicate && item.receivedAt !== undefined) {
+            const latencyS = Math.max(0, t - item.receivedAt) / 1000;
+            metrics.observe(
+              "vk_router_delivery_latency_seconds",
+              { destination: item.destination },
+              latencyS,
+            );
+          }
           return;
         }
         metrics.inc("vk_router_delivery_failures_total", { destination: item.destination });
