@@ -46,3 +46,47 @@ Deno.test("createDeliverer() observes receipt-to-delivery latency of first attem
   assert.equal(value("sum"), 0.25);
   assert.equal(metrics.get("vk_router_delivered_total", { destination: "q" }), 3);
 });
+
+Deno.test("createDeliverer() times each destination by its own answer, not the batch's slowest", async () => {
+  const dir = await Deno.makeTempDir();
+  await using _dir = { [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }) };
+  await using store = await openKvStore(dir);
+  const metrics = new Metrics();
+  const clock = { now: 1_000 };
+  const sink = (name: string, answer: () => Promise<void>): Sink => ({
+    name,
+    kind: "log",
+    deliver: async (items) => {
+      await answer();
+      return items.map(() => ({ status: "delivered" }));
+    },
+  });
+  const deliverer = createDeliverer({
+    sinks: new Map([
+      ["fast", sink("fast", () => Promise.resolve())],
+      [
+        "slow",
+        sink("slow", async () => {
+          await new Promise((r) => setTimeout(r, 5));
+          clock.now += 400;
+        }),
+      ],
+    ]),
+    store,
+    deadLetterSink: null,
+    metrics,
+    attempts: 3,
+    maxAgeS: 60,
+    now: () => clock.now,
+  });
+  await deliverer.deliver([
+    { destination: "slow", eventId: "a", body: "{}", receivedAt: 1_000 },
+    { destination: "fast", eventId: "a", body: "{}", receivedAt: 1_000 },
+  ]);
+  const sum = (destination: string) =>
+    metrics.histogramSamples().find((s) =>
+      s.name === "vk_router_delivery_latency_seconds_sum" && s.labels.destination === destination
+    )?.value;
+  assert.equal(sum("fast"), 0);
+  assert.equal(sum("slow"), 0.4);
+});
