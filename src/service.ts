@@ -168,8 +168,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
           merge: (prepared) => pipeline.merge(prepared),
         },
         signal: controller.signal,
-        onCheckpoint: (groupId, ts) =>
-          metrics.set("vk_router_checkpoint_ts", { group_id: groupId }, Number(ts)),
+        onCheckpoint: (groupId, ts) => {
+          metrics.set("vk_router_checkpoint_ts", { group_id: groupId }, Number(ts));
+          status.checkpoint(groupId, ts); // the status page's "ts" column
+        },
       });
     } catch (error) {
       const reason = errorMessage(error);

@@ -67,7 +67,16 @@ Deno.test("timeTicks() labels round times back from now", () => {
     "−1 min",
     "now",
   ]);
-  assert.deepEqual(timeTicks(12, 5).map((t) => t.label), ["−1 min", "−30 s", "now"]);
+  assert.deepEqual(timeTicks(6, 10).map((t) => t.label), [
+    "−60 s",
+    "−50 s",
+    "−40 s",
+    "−30 s",
+    "−20 s",
+    "−10 s",
+    "now",
+  ]);
+  assert.deepEqual(timeTicks(11, 60).map((t) => t.label), ["−10 min", "−5 min", "now"]);
 });
 
 Deno.test("formatMs() and clockTime() read like an operator writes", () => {
@@ -138,7 +147,7 @@ Deno.test("charts show their empty text, and no marks, when there is nothing to 
     series: [{ name: "p50", color: "#111111", values: Array(60).fill(null) }],
   }));
   assert.match(lines, />No deliveries yet</);
-  assert.equal(shapes(lines, "path").length + shapes(lines, "circle").length, 0);
+  assert.equal(shapes(lines, "path").length, 0);
 });
 
 Deno.test("LineChart() breaks lines at gaps and marks lone points", () => {
@@ -149,9 +158,10 @@ Deno.test("LineChart() breaks lines at gaps and marks lone points", () => {
     formatY: formatMs,
     series: [{ name: "p99", color: "#e07b39", values }],
   }));
-  const [path] = shapes(svg, "path");
+  const [path, dots] = shapes(svg, "path");
   assert.equal(path!.d!.match(/M/g)?.length, 3, "three runs: 4-16, the lone 2, 30-50");
-  assert.equal(shapes(svg, "circle").length, 1, "the lone point is drawn as a dot");
+  assert.equal(dots!.class, "dots");
+  assert.equal(dots!.d!.match(/M/g)?.length, 1, "the lone point is drawn as a dot");
   const ys = [...path!.d!.matchAll(/[ML][\d.]+ ([\d.]+)/g)].map((m) => Number(m[1]));
   assert.ok(ys[0]! > ys[1]! && ys[1]! > ys[2]!, "higher values are drawn higher");
   assert.match(svg, />50 ms<\/text>/);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { parseRoutes } from "../src/config/routes.ts";
-import { chartRange } from "../src/http/activity.tsx";
+import { chartRange, sinceStart } from "../src/http/activity.tsx";
 import { createApp } from "../src/http/app.tsx";
 import { createSnapshots } from "../src/http/snapshot.ts";
 import { Metrics } from "../src/status/metrics.ts";
@@ -71,7 +71,7 @@ Deno.test("/api/status carries the timeline as compact series", async () => {
 });
 
 Deno.test("the status page draws the three charts of the range asked for", async (t) => {
-  await using s = await setup({ timeline: true, uptimeMs: 60_000 });
+  await using s = await setup({ timeline: true, uptimeMs: 10 * 60_000 });
   traffic(s.metrics);
   await t.step("by default, the last 5 minutes while the service is young", async () => {
     const html = await (await s.app.request("/")).text();
@@ -81,17 +81,18 @@ Deno.test("the status page draws the three charts of the range asked for", async
     assert.equal(html.match(/<svg class="chart"/g)?.length, 3);
     assert.match(
       html,
-      /<title id="events-chart-title">Events received per 10 s by type, the last 5 minutes<\/title>/,
+      /<title id="events-chart-title">Events received per 10 s by type, in the last 5 minutes<\/title>/,
     );
     assert.match(html, /<a href="\?range=5m" aria-current="page">/);
     assert.match(html, /<ul class="legend" aria-label="Event types">.*message_new.*command_call/s);
     assert.doesNotMatch(html, /No traffic yet/);
   });
-  await t.step("?range=1h shows the hour per minute", async () => {
+  await t.step("?range=1h shows the hour per minute, from the start 10 minutes ago", async () => {
     const html = await (await s.app.request("/?range=1h")).text();
-    assert.match(html, /Events received per minute by type, the last hour/);
+    assert.match(html, /Events received per minute by type, since the start/);
     assert.match(html, /<a href="\?range=1h" aria-current="page">/);
-    assert.match(html, />−60 min<\/text>/);
+    assert.match(html, />−10 min<\/text>/);
+    assert.doesNotMatch(html, />−60 min<\/text>/);
   });
 });
 
@@ -100,7 +101,7 @@ Deno.test("the status page says when there is no traffic yet, and when charts ar
   const html = await (await fresh.app.request("/")).text();
   assert.match(html, />No traffic yet</);
   assert.match(html, />No deliveries yet</);
-  assert.match(html, />No errors in the last 5 minutes</);
+  assert.match(html, />No errors since the start</);
 
   await using worker = await setup({ timeline: false });
   traffic(worker.metrics);
@@ -108,6 +109,23 @@ Deno.test("the status page says when there is no traffic yet, and when charts ar
   assert.match(page, /Charts need the long-running service/);
   assert.doesNotMatch(page, /<svg/);
   assert.equal((await (await worker.app.request("/api/status")).json()).timeline, null);
+});
+
+Deno.test("sinceStart() leaves out the buckets before the service started, keeping six", () => {
+  const step = 10_000;
+  const now = Date.UTC(2025, 0, 1, 12, 0, 0);
+  const { last_5_minutes: full } = new Timeline(() => now).series();
+  assert.equal(full.starts.length, 30);
+  const young = sinceStart(full, now - 95_000, "in the last 5 minutes");
+  assert.equal(young.window, "since the start");
+  assert.equal(young.series.starts[0], now - 100_000, "from the bucket it started in");
+  assert.equal(young.series.starts.length, 11);
+  assert.equal(young.series.latency_p99_ms.length, 11);
+  assert.equal(young.series.errors.rejected.length, 11);
+  assert.equal(sinceStart(full, now - 5_000, "w").series.starts.length, 6);
+  const old = sinceStart(full, now - 30 * step, "in the last 5 minutes");
+  assert.equal(old.window, "in the last 5 minutes");
+  assert.equal(old.series, full);
 });
 
 Deno.test("chartRange() takes the range asked for, else picks by uptime", () => {

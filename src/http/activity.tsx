@@ -24,6 +24,8 @@ export type ChartRange = "5m" | "1h";
 
 /** Uptime under which the 5-minute view is the default: the hour would be mostly empty. */
 const SHORT_RANGE_UNTIL_S = 15 * 60;
+/** Fewest buckets drawn when the charts start at the service's start. */
+const MIN_BUCKETS = 6;
 
 /** The range asked for in `?range=`, or the default for this uptime. */
 export function chartRange(asked: string | undefined, uptimeS: number): ChartRange {
@@ -66,7 +68,13 @@ const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 
 /** The three charts of one range, or a note where the snapshot has no timeline. */
 export function Activity(
-  props: { timeline: TimelineSnapshot | null; range: ChartRange; eventsTotal: number },
+  props: {
+    timeline: TimelineSnapshot | null;
+    range: ChartRange;
+    eventsTotal: number;
+    /** When the service started (ms since epoch): nothing before it is drawn. */
+    startedAt: number;
+  },
 ): JSX.Element {
   const { timeline, range } = props;
   return (
@@ -89,8 +97,11 @@ export function Activity(
       {timeline
         ? (
           <Charts
-            series={range === "5m" ? timeline.last_5_minutes : timeline.last_hour}
-            window={range === "5m" ? "the last 5 minutes" : "the last hour"}
+            {...sinceStart(
+              range === "5m" ? timeline.last_5_minutes : timeline.last_hour,
+              props.startedAt,
+              range === "5m" ? "in the last 5 minutes" : "in the last hour",
+            )}
             eventsTotal={props.eventsTotal}
           />
         )
@@ -101,6 +112,38 @@ export function Activity(
         )}
     </section>
   );
+}
+
+/**
+ * The buckets from the one the service started in (at least {@linkcode MIN_BUCKETS}):
+ * a service up for a minute shows that minute across the whole chart, not squeezed
+ * into the right edge of an empty window, and says so.
+ */
+export function sinceStart(
+  series: TimelineSeries,
+  startedAt: number,
+  window: string,
+): { series: TimelineSeries; window: string } {
+  const started = series.starts.findIndex((start) => start + series.step_s * 1000 > startedAt);
+  const from = Math.min(started, series.starts.length - MIN_BUCKETS);
+  if (from <= 0) return { series, window };
+  const cut = <T,>(values: readonly T[]) => values.slice(from);
+  return {
+    window: "since the start",
+    series: {
+      ...series,
+      starts: cut(series.starts),
+      events_by_type: Object.fromEntries(
+        Object.entries(series.events_by_type).map(([type, values]) => [type, cut(values)]),
+      ),
+      deliveries: cut(series.deliveries),
+      latency_p50_ms: cut(series.latency_p50_ms),
+      latency_p99_ms: cut(series.latency_p99_ms),
+      errors: Object.fromEntries(
+        Object.entries(series.errors).map(([kind, values]) => [kind, cut(values)]),
+      ) as TimelineSeries["errors"],
+    },
+  };
 }
 
 function Charts(
@@ -133,7 +176,7 @@ function Charts(
         <figcaption>
           <h3>Events received</h3>
           <p>
-            <b>{formatCount(events)}</b> in {window}
+            <b>{formatCount(events)}</b> {window}
           </p>
           <p class="muted">{per}, by type</p>
         </figcaption>
@@ -141,11 +184,11 @@ function Charts(
           id="events-chart"
           title={`Events received ${per} by type, ${window}`}
           description={events === 0
-            ? `No events in ${window}.`
-            : `${formatCount(events)} events in ${window}, at most ${
+            ? `No events ${window}.`
+            : `${formatCount(events)} events ${window}, at most ${
               formatCount(peakEvents)
             } ${per}. ${types.map((s) => `${s.name}: ${formatCount(sum(s.values))}`).join(", ")}.`}
-          emptyText={props.eventsTotal === 0 ? "No traffic yet" : `No events in ${window}`}
+          emptyText={props.eventsTotal === 0 ? "No traffic yet" : `No events ${window}`}
           axis={axis}
           series={types}
           unit="events"
@@ -163,9 +206,9 @@ function Charts(
         <figcaption>
           <h3>Delivery latency</h3>
           <p>
-            {p50 === null || p99 === null ? <>no deliveries in {window}</> : (
+            {p50 === null || p99 === null ? <>no deliveries {window}</> : (
               <>
-                p50 <b>{formatMs(p50)}</b> · p99 <b>{formatMs(p99)}</b> in {window}
+                p50 <b>{formatMs(p50)}</b> · p99 <b>{formatMs(p99)}</b> {window}
               </>
             )}
           </p>
@@ -175,13 +218,13 @@ function Charts(
           id="latency-chart"
           title={`Delivery latency ${per}, p50 and p99, ${window}`}
           description={p50 === null || p99 === null
-            ? `No deliveries in ${window}.`
+            ? `No deliveries ${window}.`
             : `From receiving an event to its confirmed delivery, over ${
               formatCount(deliveries)
-            } first-attempt deliveries in ${window}: median ${formatMs(p50)}, 99th percentile ${
+            } first-attempt deliveries ${window}: median ${formatMs(p50)}, 99th percentile ${
               formatMs(p99)
             }.`}
-          emptyText={props.eventsTotal === 0 ? "No deliveries yet" : `No deliveries in ${window}`}
+          emptyText={props.eventsTotal === 0 ? "No deliveries yet" : `No deliveries ${window}`}
           axis={axis}
           series={[
             { name: "p50", color: P50, values: t.latency_p50_ms },
@@ -198,9 +241,9 @@ function Charts(
         <figcaption>
           <h3>Errors</h3>
           <p>
-            {errors === 0 ? <>none in {window}</> : (
+            {errors === 0 ? <>none {window}</> : (
               <>
-                <b class="bad">{formatCount(errors)}</b> in {window}
+                <b class="bad">{formatCount(errors)}</b> {window}
               </>
             )}
           </p>
@@ -210,11 +253,11 @@ function Charts(
           id="errors-chart"
           title={`Errors ${per}, ${window}`}
           description={errors === 0
-            ? `No delivery failures, rejected events or long-poll faults in ${window}.`
-            : `${formatCount(errors)} errors in ${window}: ${
+            ? `No delivery failures, rejected events or long-poll faults ${window}.`
+            : `${formatCount(errors)} errors ${window}: ${
               errorSeries.map((s) => `${s.name} ${formatCount(sum(s.values))}`).join(", ")
             }.`}
-          emptyText={`No errors in ${window}`}
+          emptyText={`No errors ${window}`}
           axis={axis}
           series={errorSeries}
           unit="errors"

@@ -70,15 +70,15 @@ const TICK_INTERVALS_S = [10, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200];
 /** Labelled bucket boundaries (0..count) at round intervals, ending with "now" at the right. */
 export function timeTicks(count: number, stepS: number): { at: number; label: string }[] {
   const span = count * stepS;
-  const interval = TICK_INTERVALS_S.find((s) => span / s <= 5 && s % stepS === 0) ?? span;
+  // At most five intervals, or six of short labels ("−50 s").
+  const interval = TICK_INTERVALS_S.find((s) => span / s <= (s < 60 ? 6 : 5) && s % stepS === 0) ??
+    span;
   const every = Math.max(1, Math.round(interval / stepS));
   const ticks: { at: number; label: string }[] = [];
   for (let at = count; at >= 0; at -= every) {
     const ago = (count - at) * stepS;
-    ticks.unshift({
-      at,
-      label: ago === 0 ? "now" : `−${ago >= 60 ? `${ago / 60} min` : `${ago} s`}`,
-    });
+    const label = ago === 0 ? "now" : interval < 60 ? `−${ago} s` : `−${ago / 60} min`;
+    ticks.unshift({ at, label });
   }
   return ticks;
 }
@@ -267,8 +267,8 @@ export function StackedBarChart(
 
 /**
  * Lines through the buckets' values on a log scale, which keeps a p50 of a few ms
- * readable under a p99 of seconds; gaps where a value is null, dots where a point stands
- * alone (or on every point of a short series).
+ * readable under a p99 of seconds; gaps where a value is null, dots (zero-length round
+ * strokes) where a point stands alone, or on every point of a short series.
  */
 export function LineChart(
   props: ChartText & {
@@ -312,7 +312,17 @@ export function LineChart(
                 />
               )
               : null}
-            {alone.map(([i, v]) => <circle key={i} cx={cx(i)} cy={cy(v)} r="2.5" fill={s.color} />)}
+            {alone.length > 0
+              ? (
+                <path
+                  class="dots"
+                  d={alone.map(([i, v]) => `M${cx(i)} ${cy(v)}h0`).join("")}
+                  stroke={s.color}
+                  stroke-width="5"
+                  stroke-linecap="round"
+                />
+              )
+              : null}
           </g>
         );
       })}

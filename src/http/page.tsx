@@ -180,6 +180,7 @@ export function StatusPage(
             timeline={s.timeline}
             range={chartRange(props.range, s.uptime_s)}
             eventsTotal={s.events_received_total}
+            startedAt={s.started_at}
           />
           <section class="span2" id="communities">
             <h2>Communities</h2>
