@@ -8,9 +8,8 @@
  */
 import type { JSX } from "hono/jsx/jsx-runtime";
 
-/** Size of a chart in SVG units; the page scales it to its card's width. */
-export const CHART_WIDTH = 380;
-/** @see {@linkcode CHART_WIDTH} */
+const CHART_WIDTH = 380;
+/** Height of a chart in SVG units (380 wide); the page scales it to its card's width. */
 export const CHART_HEIGHT = 170;
 const MARGIN = { top: 10, right: 10, bottom: 22, left: 46 } as const;
 const PLOT_W = CHART_WIDTH - MARGIN.left - MARGIN.right;
