@@ -99,7 +99,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         }
         const body = JSON.stringify(event);
         for (const destination of destinations) {
-          items.push({ destination, eventId: event.event_id, eventType: event.event_type, body });
+          items.push({
+            destination,
+            eventId: event.event_id,
+            eventType: event.event_type,
+            body,
+            receivedAt: receivedAtMs,
+          });
         }
         options.onEvent?.(event, destinations);
       }

@@ -25,6 +25,7 @@ import { connectRedis, type RedisHandle } from "./redis/connection.ts";
 import { Metrics } from "./status/metrics.ts";
 import { createObserver, type RouterObserver } from "./status/observer.ts";
 import { ServiceStatus } from "./status/status.ts";
+import { Timeline } from "./status/timeline.ts";
 import { openKvStore } from "./store/kv_store.ts";
 import { createRedisStore } from "./store/redis_store.ts";
 import type { StateStore } from "./store/state_store.ts";
@@ -109,7 +110,8 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
   const fetchOption = io.fetch ? { fetch: io.fetch } : {};
   const groupIds = config.communities.map((c) => c.groupId);
 
-  const metrics = new Metrics();
+  const timeline = new Timeline(); // the status page's charts, fed by every metrics.inc/observe
+  const metrics = new Metrics(timeline);
   const status = new ServiceStatus(groupIds, config.vk.longPoll);
   const observer = createObserver(status, metrics);
   const redis = config.redis
@@ -203,8 +205,9 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       store,
       routes,
       enrichStats,
+      timeline,
     }),
-    samples: () => Promise.resolve(metrics.samples()),
+    samples: () => Promise.resolve([...metrics.samples(), ...metrics.histogramSamples()]),
     readiness: () =>
       withTimeout(store.ping(), 1000).then(() => null, (e) => `state store: ${errorMessage(e)}`),
     statusToken: config.statusToken,

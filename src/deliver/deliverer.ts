@@ -22,6 +22,8 @@ export const DEFAULT_RETRY_SCHEDULE_S: readonly number[] = [5, 300, 1800, 7200, 
 /** One event for one named destination. */
 export interface Routed extends Delivery {
   destination: string;
+  /** When the router received the event (ms since epoch), for the delivery latency. */
+  receivedAt?: number;
 }
 
 /** Options for {@linkcode createDeliverer}. */
@@ -55,9 +57,12 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const schedule = options.scheduleS ?? DEFAULT_RETRY_SCHEDULE_S;
   const now = options.now ?? Date.now;
 
-  /** Sends items grouped by destination, all destinations at once. */
-  async function attempt(items: readonly Routed[]): Promise<Outcome[]> {
+  /** Sends items grouped by destination, all destinations at once; notes when each answered. */
+  async function attempt(
+    items: readonly Routed[],
+  ): Promise<{ outcomes: Outcome[]; answeredAt: number[] }> {
     const outcomes: Outcome[] = new Array(items.length);
+    const answeredAt: number[] = new Array(items.length);
     const byDestination = new Map<string, number[]>();
     items.forEach((item, i) => {
       const list = byDestination.get(item.destination) ?? [];
@@ -73,9 +78,13 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         return;
       }
       const results = await sink.deliver(indexes.map((i) => items[i]!));
-      indexes.forEach((i, j) => outcomes[i] = results[j]!);
+      const t = now();
+      indexes.forEach((i, j) => {
+        outcomes[i] = results[j]!;
+        answeredAt[i] = t;
+      });
     }));
-    return outcomes;
+    return { outcomes, answeredAt };
   }
 
   function countDelivered(destination: string, o: Outcome & { status: "delivered" }): void {
@@ -149,7 +158,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     deadLetter,
 
     async deliver(items) {
-      const outcomes = await attempt(items);
+      const { outcomes, answeredAt } = await attempt(items);
       const parked: ParkedDelivery[] = [];
       const dead: DeadLetter[] = [];
       const t = now();
@@ -157,6 +166,14 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         const o = outcomes[i]!;
         if (o.status === "delivered") {
           countDelivered(item.destination, o);
+          if (!o.duplicate && item.receivedAt !== undefined) {
+            const latencyS = Math.max(0, answeredAt[i]! - item.receivedAt) / 1000;
+            metrics.observe(
+              "vk_router_delivery_latency_seconds",
+              { destination: item.destination },
+              latencyS,
+            );
+          }
           return;
         }
         metrics.inc("vk_router_delivery_failures_total", { destination: item.destination });
@@ -195,7 +212,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     async retryDue(limit = 100) {
       const due = await store.due(now(), limit);
       if (due.length === 0) return 0;
-      const outcomes = await attempt(due);
+      const { outcomes } = await attempt(due);
       const done: string[] = [];
       const again: ParkedDelivery[] = [];
       const dead: DeadLetter[] = [];

@@ -121,7 +121,8 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   app.get("/", async (c) => {
-    return c.html(<StatusPage s={await deps.snapshot(token !== null)} canReplay />);
+    const s = await deps.snapshot(token !== null);
+    return c.html(<StatusPage s={s} canReplay range={c.req.query("range")} />);
   });
   app.get("/api/status", async (c) => c.json(await deps.snapshot(token !== null)));
   app.get("/metrics", async (c) => {

@@ -1,25 +1,103 @@
 /** @jsxImportSource hono/jsx */
 /**
- * The status page: server-rendered HTML, no build step, refreshes itself.
+ * The status page: server-rendered HTML, no build step, no script, no external asset,
+ * refreshes itself. One column on a phone, two or three on wider screens; wide tables
+ * scroll inside their card, never the page.
  * @module
  */
+import { raw } from "hono/html";
 import type { JSX } from "hono/jsx/jsx-runtime";
+import { Activity, chartRange, typeColor } from "./activity.tsx";
+import { formatCount } from "./charts.tsx";
 import type { StatusSnapshot } from "./snapshot.ts";
 
+/** Inserted raw, so that its quotes stay quotes: a constant, never data. */
 const STYLE = `
-body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
-header{background:#27374d;color:#fff;padding:12px 20px;display:flex;gap:20px;align-items:baseline}
-header h1{font-size:18px;margin:0}
-main{padding:16px 20px;display:grid;gap:16px;grid-template-columns:repeat(auto-fit,minmax(420px,1fr))}
-section{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding:12px 14px}
-h2{font-size:15px;margin:0 0 8px}
+:root{--bg:#f3f5f8;--card:#fff;--line:#e1e5eb;--rule:#eef1f4;--text:#1b2330;--muted:#667185;
+--ok:#157347;--bad:#b42318;--warn:#955a00;--head:#1d2a3a;--accent:#2f6db5}
+*{box-sizing:border-box}
+html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
+body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;
+background:var(--bg);color:var(--text)}
+header{background:var(--head);color:#c3cdda}
+.bar{max-width:1400px;margin:0 auto;padding:12px 16px;display:flex;flex-wrap:wrap;
+align-items:center;gap:6px 20px}
+header h1{font-size:17px;font-weight:650;margin:0;color:#fff;letter-spacing:.01em}
+header .fact{white-space:nowrap}
+header .fact b{color:#fff;font-weight:600}
+.pill{display:inline-block;padding:1px 10px;border-radius:999px;font-size:12.5px;font-weight:600;
+white-space:nowrap}
+.pill.ok{background:#d5f0e0;color:#0f5132}.pill.warn{background:#fde9c4;color:#6d4200}
+.pill.bad{background:#fbd5d2;color:#8a1c12}
+main{max-width:1400px;margin:0 auto;padding:16px;display:grid;gap:16px;
+grid-template-columns:minmax(0,1fr);grid-auto-flow:row dense}
+@media (min-width:760px){main{grid-template-columns:repeat(2,minmax(0,1fr))}.span2{grid-column:span 2}}
+@media (min-width:1180px){main{grid-template-columns:repeat(3,minmax(0,1fr))}}
+@media (max-width:480px){main{padding:10px;gap:10px}.bar{padding:10px}}
+.wide{grid-column:1/-1}
+section{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:14px 16px;
+min-width:0}
+h2{font-size:15px;font-weight:650;margin:0 0 10px}
+.section-head{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;
+gap:8px;margin-bottom:10px}
+.section-head h2{margin:0}
+.scroll{overflow-x:auto}
 table{border-collapse:collapse;width:100%}
-td,th{text-align:left;padding:3px 6px;border-bottom:1px solid #eef0f3;vertical-align:top}
-th{font-weight:600;color:#5a6372}
-.num{text-align:right;font-variant-numeric:tabular-nums}
-.ok{color:#17803d;font-weight:600}.bad{color:#b42318;font-weight:600}.warn{color:#a15c07;font-weight:600}
-.muted{color:#7a8394}
+td,th{text-align:left;padding:5px 8px;border-bottom:1px solid var(--rule);vertical-align:top}
+td:first-child,th:first-child{padding-left:0}td:last-child,th:last-child{padding-right:0}
+tr:last-child td{border-bottom:0}
+th{font-weight:600;color:var(--muted);font-size:12.5px;white-space:nowrap}
+.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.nowrap{white-space:nowrap}
+.text{min-width:14em;overflow-wrap:anywhere}
+.ok{color:var(--ok);font-weight:600}.bad{color:var(--bad);font-weight:600}
+.warn{color:var(--warn);font-weight:600}
+.muted{color:var(--muted)}
+.tag{display:inline-block;font-size:11.5px;color:var(--muted);border:1px solid var(--line);
+border-radius:4px;padding:0 5px;margin-left:4px;vertical-align:1px}
+.dot{display:inline-block;width:9px;height:9px;border-radius:2px;margin-right:6px;
+background:var(--swatch)}
+p{margin:0 0 6px}
 form{display:inline}
+button{font:inherit;padding:5px 12px;border-radius:6px;border:1px solid #b9c2cf;background:#fff;
+cursor:pointer}
+button:hover{background:#f0f3f7}
+input{font:inherit;padding:5px 8px;border:1px solid #b9c2cf;border-radius:6px;max-width:100%}
+.tabs{display:flex;border:1px solid var(--line);border-radius:6px;overflow:hidden;font-size:13px}
+.tabs a{padding:4px 12px;color:var(--muted);text-decoration:none}
+.tabs a+a{border-left:1px solid var(--line)}
+.tabs a[aria-current]{background:var(--accent);color:#fff;font-weight:600}
+.charts{display:grid;gap:12px 28px;grid-template-columns:repeat(auto-fit,minmax(min(100%,300px),1fr))}
+figure{margin:0;min-width:0}
+figcaption h3{font-size:13px;font-weight:600;color:var(--muted);margin:0;text-transform:uppercase;
+letter-spacing:.04em}
+figcaption p{margin:2px 0 0;font-size:13px}
+figcaption p:first-of-type{font-size:15px;line-height:24px}
+figcaption b{font-size:18px;font-weight:650}
+.chart{display:block;width:100%;height:auto;max-width:640px;margin-top:6px}
+.chart text{font-size:11px;fill:#6b7587;font-variant-numeric:tabular-nums}
+.chart .grid line{stroke:#e8ebf0}
+.chart .axis{stroke:#b6bec9}
+.chart .empty{font-size:13px;fill:#8b94a3;text-anchor:middle}
+.chart .live{opacity:.55}
+.chart .hover rect{fill:transparent}
+.chart .hover rect:hover{fill:rgba(47,109,181,.07)}
+.legend{list-style:none;margin:6px 0 0;padding:0;display:flex;flex-wrap:wrap;gap:2px 14px;
+font-size:12.5px}
+.legend li{display:flex;align-items:center;gap:5px;white-space:nowrap}
+.swatch{width:10px;height:10px;border-radius:2px;background:var(--swatch)}
+.login{max-width:440px;grid-template-columns:minmax(0,1fr)}
+@media (max-width:640px){
+table.cards thead{display:none}
+table.cards tr{display:grid;grid-template-columns:repeat(2,minmax(0,1fr));gap:2px 12px;
+padding:8px 0;border-bottom:1px solid var(--rule)}
+table.cards tr:last-child{border-bottom:0}
+table.cards td{border:0;padding:0;text-align:left;min-width:0}
+table.cards td.full{grid-column:1/-1}
+table.cards td:first-child{font-weight:600}
+table.cards td[data-label]::before{content:attr(data-label) ": ";color:var(--muted);
+font-weight:400}
+}
 `;
 
 function ago(ms: number | null, now: number): string {
@@ -32,6 +110,15 @@ function ago(ms: number | null, now: number): string {
     : `${Math.round(s / 3600)} h ago`;
 }
 
+/** "42 s", "12 min", "3 h 5 min", "2 d 4 h". */
+function duration(seconds: number): string {
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
+}
+
 function stateClass(state: string): string {
   return state === "polling" || state === "callback-only"
     ? "ok"
@@ -40,100 +127,154 @@ function stateClass(state: string): string {
     : "warn";
 }
 
-/** The whole page. */
+/** One pill for the whole service: what an operator reads first. */
+function Health(props: { s: StatusSnapshot }): JSX.Element {
+  const { s } = props;
+  const problems = [
+    ...s.communities.filter((c) => stateClass(c.state) !== "ok").map((c) =>
+      `community ${c.group_id} ${c.state}`
+    ),
+    ...(s.store.reachable ? [] : ["state store unreachable"]),
+  ];
+  const fatal = s.communities.some((c) => c.state === "fatal") || !s.store.reachable;
+  return problems.length === 0
+    ? <span class="pill ok" id="health">healthy</span>
+    : <span class={fatal ? "pill bad" : "pill warn"} id="health">{problems.join(", ")}</span>;
+}
+
+/** The whole page; `range` is the `?range=` of the charts. */
 export function StatusPage(
-  props: { s: StatusSnapshot; canReplay: boolean },
+  props: { s: StatusSnapshot; canReplay: boolean; range?: string | undefined },
 ): JSX.Element {
   const { s } = props;
+  const received = Object.entries(s.events_received).sort((a, b) =>
+    b[1] - a[1] || a[0].localeCompare(b[0])
+  );
   return (
     <html lang="en">
       <head>
         <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta http-equiv="refresh" content="5" />
         <title>vk-event-router status</title>
-        <style>{STYLE}</style>
+        <style>{raw(STYLE)}</style>
       </head>
       <body>
         <header>
-          <h1>vk-event-router</h1>
-          <span>version {s.version}</span>
-          <span>up {Math.round(s.uptime_s)} s</span>
-          <span id="events-total">events received: {s.events_received_total}</span>
+          <div class="bar">
+            <h1>vk-event-router</h1>
+            <Health s={s} />
+            <span class="fact">
+              version <b>{s.version}</b>
+            </span>
+            <span class="fact">
+              up <b>{duration(s.uptime_s)}</b>
+            </span>
+            <span class="fact" id="events-total">
+              events received: <b>{formatCount(s.events_received_total)}</b>
+            </span>
+          </div>
         </header>
         <main>
-          <section>
+          <Activity
+            timeline={s.timeline}
+            range={chartRange(props.range, s.uptime_s)}
+            eventsTotal={s.events_received_total}
+            startedAt={s.started_at}
+          />
+          <section class="span2" id="communities">
             <h2>Communities</h2>
+            <div class="scroll">
+              <table class="cards">
+                <thead>
+                  <tr>
+                    <th>community</th>
+                    <th>connection</th>
+                    <th>ts</th>
+                    <th>last event</th>
+                    <th class="num">failed: 1</th>
+                  </tr>
+                </thead>
+                {s.communities.map((c) => (
+                  <tr>
+                    <td class="full">{c.group_id}</td>
+                    <td data-label="connection">
+                      <span class={stateClass(c.state)}>{c.state}</span>
+                      {c.detail ? <div class="muted">{c.detail}</div> : null}
+                      {c.warnings.map((w) => <div key={w} class="warn">{w}</div>)}
+                    </td>
+                    <td class="nowrap" data-label="ts">{c.ts ?? "—"}</td>
+                    <td class="nowrap" data-label="last event">{ago(c.last_event_at, s.now)}</td>
+                    <td class="num" data-label="failed: 1">
+                      {c.history_lost > 0
+                        ? <span class="bad">{c.history_lost} (events may have been lost)</span>
+                        : "0"}
+                    </td>
+                  </tr>
+                ))}
+              </table>
+            </div>
+          </section>
+          <section id="enrichment">
+            <h2>Enrichment</h2>
             <table>
               <tr>
-                <th>community</th>
-                <th>connection</th>
-                <th>ts</th>
-                <th>last event</th>
-                <th>failed: 1</th>
-              </tr>
-              {s.communities.map((c) => (
-                <tr>
-                  <td>{c.group_id}</td>
-                  <td>
-                    <span class={stateClass(c.state)}>{c.state}</span>
-                    {c.detail ? <div class="muted">{c.detail}</div> : null}
-                    {c.warnings.map((w) => <div key={w} class="warn">{w}</div>)}
-                  </td>
-                  <td>{c.ts ?? "—"}</td>
-                  <td>{ago(c.last_event_at, s.now)}</td>
-                  <td class="num">
-                    {c.history_lost > 0
-                      ? <span class="bad">{c.history_lost} (events may have been lost)</span>
-                      : "0"}
-                  </td>
-                </tr>
-              ))}
-            </table>
-          </section>
-          <section>
-            <h2>Events in, by type</h2>
-            <table>
-              {Object.entries(s.events_received).map(([type, n]) => (
-                <tr>
-                  <td>{type}</td>
-                  <td class="num">{n}</td>
-                </tr>
-              ))}
-              <tr>
-                <td>rejected (invalid)</td>
-                <td class="num">{s.events_rejected_total}</td>
+                <td>cache hit rate</td>
+                <td class="num">
+                  {s.enrichment.hit_rate === null
+                    ? "—"
+                    : `${Math.round(s.enrichment.hit_rate * 100)} %`}
+                </td>
               </tr>
               <tr>
-                <td>unrouted</td>
-                <td class="num">{s.events_unrouted_total}</td>
+                <td>VK API calls</td>
+                <td class="num">
+                  {formatCount(s.enrichment.vk_api_calls)}{" "}
+                  <span class="muted">({s.enrichment.vk_api_calls_per_s.toFixed(2)}/s)</span>
+                </td>
+              </tr>
+              <tr>
+                <td>lookups failed</td>
+                <td class={s.enrichment.lookups_failed > 0 ? "num warn" : "num"}>
+                  {formatCount(s.enrichment.lookups_failed)}
+                </td>
               </tr>
             </table>
           </section>
-          <section>
+          <section class="span2" id="destinations">
             <h2>Destinations</h2>
-            <table>
-              <tr>
-                <th>destination</th>
-                <th class="num">delivered</th>
-                <th class="num">retried</th>
-                <th class="num">parked</th>
-                <th class="num">dead-lettered</th>
-              </tr>
-              {s.destinations.map((d) => (
-                <tr>
-                  <td>
-                    {d.name} <span class="muted">{d.kind}</span>
-                  </td>
-                  <td class="num">{d.delivered}</td>
-                  <td class="num">{d.retried}</td>
-                  <td class="num">{d.parked}</td>
-                  <td class="num">{d.dead_lettered}</td>
-                </tr>
-              ))}
-            </table>
-            <p>
-              Parked now: {s.store.parked} · dead letters in the store: {s.store.dead_letters}{" "}
-              · store: {s.store.kind}{" "}
+            <div class="scroll">
+              <table class="cards">
+                <thead>
+                  <tr>
+                    <th>destination</th>
+                    <th class="num">delivered</th>
+                    <th class="num">retried</th>
+                    <th class="num">parked</th>
+                    <th class="num">dead-lettered</th>
+                  </tr>
+                </thead>
+                {s.destinations.map((d) => (
+                  <tr>
+                    <td class="full">
+                      {d.name}
+                      <span class="tag">{d.kind}</span>
+                    </td>
+                    <td class="num" data-label="delivered">{formatCount(d.delivered)}</td>
+                    <td class="num" data-label="retried">{formatCount(d.retried)}</td>
+                    <td class={d.parked > 0 ? "num warn" : "num"} data-label="parked">
+                      {formatCount(d.parked)}
+                    </td>
+                    <td class={d.dead_lettered > 0 ? "num bad" : "num"} data-label="dead-lettered">
+                      {formatCount(d.dead_lettered)}
+                    </td>
+                  </tr>
+                ))}
+              </table>
+            </div>
+            <p style="margin-top:10px">
+              Parked now: {formatCount(s.store.parked)} · dead letters in the store:{" "}
+              {formatCount(s.store.dead_letters)} · store: {s.store.kind}{" "}
               <span class={s.store.reachable ? "ok" : "bad"}>
                 {s.store.reachable ? "reachable" : "unreachable"}
               </span>
@@ -146,54 +287,75 @@ export function StatusPage(
               )
               : null}
           </section>
-          <section>
-            <h2>Enrichment</h2>
-            <p>
-              Cache hit rate:{" "}
-              {s.enrichment.hit_rate === null
-                ? "—"
-                : `${Math.round(s.enrichment.hit_rate * 100)} %`} · VK API calls:{" "}
-              {s.enrichment.vk_api_calls} ({s.enrichment.vk_api_calls_per_s.toFixed(2)}/s){" "}
-              · lookups failed: {s.enrichment.lookups_failed}
-            </p>
+          <section id="events-by-type">
+            <h2>Events in, by type</h2>
+            <table>
+              {received.map(([type, n]) => (
+                <tr>
+                  <td>
+                    <span class="dot" style={`--swatch:${typeColor(type)}`} />
+                    {type}
+                  </td>
+                  <td class="num">{formatCount(n)}</td>
+                </tr>
+              ))}
+              <tr>
+                <td>rejected (invalid)</td>
+                <td class="num">{formatCount(s.events_rejected_total)}</td>
+              </tr>
+              <tr>
+                <td>unrouted</td>
+                <td class="num">{formatCount(s.events_unrouted_total)}</td>
+              </tr>
+            </table>
           </section>
-          <section>
+          <section class="wide" id="recent-errors">
             <h2>Recent errors</h2>
             {s.recent_errors.length === 0 ? <p class="muted">none</p> : (
               <table>
                 {s.recent_errors.map((e) => (
                   <tr>
-                    <td class="muted">{ago(e.at, s.now)}</td>
-                    <td>{e.message}</td>
+                    <td class="muted nowrap">{ago(e.at, s.now)}</td>
+                    <td class="text">{e.message}</td>
                   </tr>
                 ))}
               </table>
             )}
           </section>
-          <section>
+          <section class="wide">
             <h2>Last 20 events</h2>
-            <table id="recent-events">
-              <tr>
-                <th>when</th>
-                <th>type</th>
-                <th>who / where</th>
-                <th>text</th>
-                <th>to</th>
-              </tr>
-              {s.recent_events.map((e) => (
-                <tr>
-                  <td class="muted">{ago(e.at, s.now)}</td>
-                  <td>{e.event_type}</td>
-                  <td>
-                    {e.user_name ?? "—"} <span class="muted">{e.peer_name ?? ""}</span>
-                  </td>
-                  <td>
-                    {e.text_hidden ? <span class="muted">hidden</span> : e.text ?? ""}
-                  </td>
-                  <td>{e.destinations.join(", ") || <span class="muted">unrouted</span>}</td>
-                </tr>
-              ))}
-            </table>
+            <div class="scroll">
+              <table id="recent-events" class="cards">
+                <thead>
+                  <tr>
+                    <th>when</th>
+                    <th>type</th>
+                    <th>who / where</th>
+                    <th>text</th>
+                    <th>to</th>
+                  </tr>
+                </thead>
+                {s.recent_events.map((e) => (
+                  <tr>
+                    <td class="muted nowrap">{ago(e.at, s.now)}</td>
+                    <td class="nowrap">
+                      <span class="dot" style={`--swatch:${typeColor(e.event_type)}`} />
+                      {e.event_type}
+                    </td>
+                    <td class="full">
+                      {e.user_name ?? "—"} <span class="muted">{e.peer_name ?? ""}</span>
+                    </td>
+                    <td class="text full">
+                      {e.text_hidden ? <span class="muted">hidden</span> : e.text ?? ""}
+                    </td>
+                    <td class="full" data-label="to">
+                      {e.destinations.join(", ") || <span class="muted">unrouted</span>}
+                    </td>
+                  </tr>
+                ))}
+              </table>
+            </div>
+            {s.recent_events.length === 0 ? <p class="muted">none yet</p> : null}
           </section>
         </main>
       </body>
@@ -207,21 +369,27 @@ export function LoginPage(props: { failed: boolean }): JSX.Element {
     <html lang="en">
       <head>
         <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>vk-event-router: log in</title>
-        <style>{STYLE}</style>
+        <style>{raw(STYLE)}</style>
       </head>
       <body>
         <header>
-          <h1>vk-event-router</h1>
+          <div class="bar">
+            <h1>vk-event-router</h1>
+          </div>
         </header>
-        <main>
+        <main class="login">
           <section>
             <h2>Log in</h2>
             {props.failed ? <p class="bad">Wrong token.</p> : null}
             <form method="post" action="/login">
-              <label>
-                Status token <input type="password" name="token" autocomplete="current-password" />
-              </label>{" "}
+              <p>
+                <label>
+                  Status token{" "}
+                  <input type="password" name="token" autocomplete="current-password" />
+                </label>
+              </p>
               <button type="submit">Log in</button>
             </form>
           </section>

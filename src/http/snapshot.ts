@@ -8,6 +8,7 @@ import type { EnricherStats } from "../enrich/enricher.ts";
 import type { Metrics, Sample } from "../status/metrics.ts";
 import type { RecentError, RecentEvent, ServiceStatus } from "../status/status.ts";
 import type { StateStore } from "../store/state_store.ts";
+import type { Timeline, TimelineSnapshot } from "../status/timeline.ts";
 
 /** Everything the status endpoints read. */
 export interface SnapshotSources {
@@ -17,6 +18,8 @@ export interface SnapshotSources {
   store: StateStore;
   routes: Routes;
   enrichStats: () => EnricherStats;
+  /** Traffic over time for the charts; the serverless worker has none (yet). */
+  timeline?: Timeline;
   now?: () => number;
 }
 
@@ -61,6 +64,8 @@ export interface StatusSnapshot {
   recent_errors: RecentError[];
   /** `text` is null and `text_hidden` true when the viewer may not read messages. */
   recent_events: (RecentEvent & { text_hidden: boolean })[];
+  /** Events, latency and errors over time; null where no timeline is kept (the worker). */
+  timeline: TimelineSnapshot | null;
 }
 
 /** Builds snapshots; remembers recent VK call counts to report a rate over the last minute. */
@@ -148,6 +153,7 @@ export function createSnapshots(
         text: showText ? r.text : null,
         text_hidden: !showText && r.text !== null,
       })),
+      timeline: sources.timeline?.series() ?? null,
     };
   };
 }

@@ -1,6 +1,6 @@
 /**
- * In-process counters and gauges with labels: the one source for the status page,
- * `/api/status` and `/metrics`. Stages increment; nothing here does I/O.
+ * In-process counters, gauges and histograms with labels: the one source for the status
+ * page, `/api/status` and `/metrics`. Stages increment; nothing here does I/O.
  * @module
  */
 
@@ -14,14 +14,83 @@ export interface Sample {
   value: number;
 }
 
-/** Counters and gauges by name and labels. */
+/**
+ * Told of every counter increment and histogram observation, e.g. the status page's
+ * timeline, which keeps them per minute. Called synchronously: keep it O(1).
+ */
+export interface MetricsObserver {
+  inc(name: string, labels: Labels, by: number): void;
+  observe(name: string, labels: Labels, value: number): void;
+}
+
+/**
+ * Upper bounds of every histogram's buckets, in seconds: the Prometheus clients' defaults
+ * from 1 ms, widened to a minute for slow webhooks.
+ */
+export const HISTOGRAM_BUCKETS_S: readonly number[] = [
+  0.001,
+  0.0025,
+  0.005,
+  0.01,
+  0.025,
+  0.05,
+  0.1,
+  0.25,
+  0.5,
+  1,
+  2.5,
+  5,
+  10,
+  30,
+  60,
+];
+
+interface Histogram {
+  name: string;
+  labels: Labels;
+  /** Per bucket of {@linkcode HISTOGRAM_BUCKETS_S}, then the +Inf bucket; not cumulative. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** Counters, gauges and histograms by name and labels. */
 export class Metrics {
   readonly #values = new Map<string, Sample>();
+  readonly #histograms = new Map<string, Histogram>();
+  readonly #observer: MetricsObserver | null;
+
+  constructor(observer?: MetricsObserver) {
+    this.#observer = observer ?? null;
+  }
 
   /** Adds `by` (default 1) to a counter. */
   inc(name: string, labels: Labels = {}, by = 1): void {
     const sample = this.#sample(name, labels);
     sample.value += by;
+    this.#observer?.inc(name, labels, by);
+  }
+
+  /** Adds one observation (in seconds, by Prometheus convention) to a histogram. */
+  observe(name: string, labels: Labels, value: number): void {
+    if (!Number.isFinite(value)) return;
+    const k = key(name, labels);
+    let h = this.#histograms.get(k);
+    if (!h) {
+      h = {
+        name,
+        labels: { ...labels },
+        counts: new Array(HISTOGRAM_BUCKETS_S.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+      };
+      this.#histograms.set(k, h);
+    }
+    const i = HISTOGRAM_BUCKETS_S.findIndex((bound) => value <= bound);
+    h.counts[i === -1 ? HISTOGRAM_BUCKETS_S.length : i]!++;
+    h.sum += value;
+    h.count++;
+    this.#observer?.observe(name, labels, value);
   }
 
   /** Sets a gauge. */
@@ -54,11 +123,30 @@ export class Metrics {
 
   /** Every series, sorted by name then labels. */
   samples(): Sample[] {
-    return [...this.#values.values()].sort((a, b) =>
-      a.name === b.name
-        ? key("", a.labels).localeCompare(key("", b.labels))
-        : a.name.localeCompare(b.name)
-    );
+    return [...this.#values.values()].sort(bySeries);
+  }
+
+  /**
+   * Every histogram as Prometheus series: cumulative `<name>_bucket` (with `le`), then
+   * `<name>_sum` and `<name>_count`. Apart from {@linkcode samples}, whose counters the
+   * worker adds up in Redis with integer increments.
+   */
+  histogramSamples(): Sample[] {
+    const histograms = [...this.#histograms.values()].sort(bySeries);
+    const out: Sample[] = [];
+    for (const [name, family] of Map.groupBy(histograms, (h) => h.name)) {
+      for (const h of family) {
+        let cumulative = 0;
+        h.counts.forEach((n, i) => {
+          cumulative += n;
+          const le = i < HISTOGRAM_BUCKETS_S.length ? String(HISTOGRAM_BUCKETS_S[i]) : "+Inf";
+          out.push({ name: `${name}_bucket`, labels: { ...h.labels, le }, value: cumulative });
+        });
+      }
+      for (const h of family) out.push({ name: `${name}_sum`, labels: h.labels, value: h.sum });
+      for (const h of family) out.push({ name: `${name}_count`, labels: h.labels, value: h.count });
+    }
+    return out;
   }
 
   #sample(name: string, labels: Labels): Sample {
@@ -70,6 +158,16 @@ export class Metrics {
     }
     return sample;
   }
+}
+
+/** Orders series by name, then labels. */
+function bySeries(
+  a: { name: string; labels: Labels },
+  b: { name: string; labels: Labels },
+): number {
+  return a.name === b.name
+    ? key("", a.labels).localeCompare(key("", b.labels))
+    : a.name.localeCompare(b.name);
 }
 
 function key(name: string, labels: Labels): string {

@@ -26,17 +26,36 @@ const HELP: Record<string, string> = {
   vk_router_dead_letters: "Dead letters kept in the state store now.",
   vk_router_up: "1 while the community's long poll is connected, by community.",
   vk_router_uptime_seconds: "Seconds since the service started.",
+  vk_router_delivery_latency_seconds:
+    "Seconds from receiving an event to its confirmed first-attempt delivery, by destination.",
 };
 
-/** Renders samples; names ending in `_total` are counters, the rest gauges. */
+/** Histograms, whose `_bucket`, `_sum` and `_count` series share one header. */
+const HISTOGRAMS: ReadonlySet<string> = new Set(["vk_router_delivery_latency_seconds"]);
+
+/** The metric a series belongs to: its own name, or the histogram it is part of. */
+function family(name: string): string {
+  const base = name.replace(/_(bucket|sum|count)$/, "");
+  return HISTOGRAMS.has(base) ? base : name;
+}
+
+function typeOf(metric: string): string {
+  return HISTOGRAMS.has(metric) ? "histogram" : metric.endsWith("_total") ? "counter" : "gauge";
+}
+
+/**
+ * Renders samples, each metric's series together; names ending in `_total` are counters,
+ * those in {@linkcode HISTOGRAMS} histograms, the rest gauges.
+ */
 export function renderPrometheus(samples: readonly Sample[]): string {
   const lines: string[] = [];
   let current = "";
   for (const s of samples) {
-    if (s.name !== current) {
-      current = s.name;
-      lines.push(`# HELP ${s.name} ${HELP[s.name] ?? s.name}`);
-      lines.push(`# TYPE ${s.name} ${s.name.endsWith("_total") ? "counter" : "gauge"}`);
+    const metric = family(s.name);
+    if (metric !== current) {
+      current = metric;
+      lines.push(`# HELP ${metric} ${HELP[metric] ?? metric}`);
+      lines.push(`# TYPE ${metric} ${typeOf(metric)}`);
     }
     const labels = Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabel(String(v))}"`)
       .join(",");
