@@ -35,8 +35,18 @@ export interface PreparedBatch {
 
 /** Handles batches of raw events. */
 export interface Pipeline {
-  /** Validates, transforms, enriches and routes; touches no destination. */
-  prepare(updates: readonly unknown[], receivedAtMs: number): Promise<PreparedBatch>;
+  /**
+   * Validates, transforms, enriches and routes; touches no destination. `replayed` are the
+   * dead letters the updates come from, when rejected events are replayed: one still
+   * invalid comes back as the same letter (first reason, `failed_at` and issues kept) with
+   * one more attempt, and is not counted again, since `events_rejected_total` counts
+   * events, not replays.
+   */
+  prepare(
+    updates: readonly unknown[],
+    receivedAtMs: number,
+    replayed?: readonly DeadLetter[],
+  ): Promise<PreparedBatch>;
   /** Delivers a prepared batch: each event delivered, parked or dead-lettered, durably. */
   commit(prepared: PreparedBatch): Promise<void>;
   /** Joins prepared batches, in order. */
@@ -49,11 +59,11 @@ export interface Pipeline {
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { metrics } = options;
   const pipeline: Pipeline = {
-    async prepare(updates, receivedAtMs) {
+    async prepare(updates, receivedAtMs, replayed) {
       const receivedAt = Math.floor(receivedAtMs / 1000);
       const events: CustomEvent[] = [];
       const rejected: DeadLetter[] = [];
-      for (const raw of updates) {
+      for (const [index, raw] of updates.entries()) {
         const result = transform(raw, {
           receivedAt,
           timezone: options.timezone,
@@ -62,6 +72,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         if (result.ok) {
           events.push(result.event);
           metrics.inc("vk_router_events_received_total", { event_type: result.event.event_type });
+        } else if (replayed?.[index]) {
+          rejected.push({ ...replayed[index], attempts: replayed[index].attempts + 1 });
         } else {
           const r = result.rejection;
           metrics.inc("vk_router_events_rejected_total", { raw_type: r.raw_type ?? "(none)" });

@@ -18,6 +18,7 @@ import { createPipeline, type Pipeline } from "./pipeline.ts";
 import { connectRedis, type RedisHandle } from "./redis/connection.ts";
 import { createApp } from "./http/app.tsx";
 import { createSnapshots } from "./http/snapshot.ts";
+import { appSecurity, warnAboutSecurity } from "./http/security_options.ts";
 import { Metrics } from "./status/metrics.ts";
 import { ServiceStatus } from "./status/status.ts";
 import { openKvStore } from "./store/kv_store.ts";
@@ -213,12 +214,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       }
       return null;
     },
-    statusToken: config.statusToken,
-    callback: {
-      confirmation: config.callback.confirmation,
-      secret: config.callback.secret,
-      groupIds: config.communities.map((c) => c.groupId),
-    },
+    ...appSecurity(config, routes, store),
     accept: (update) => pipeline.handle([update], Date.now()),
     replayDeadLetters: createReplay({
       store,
@@ -234,6 +230,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     config.host.includes(":") ? `[${config.host}]` : config.host
   }:${server.addr.port}`;
   log.info("Status page at {url}/", { url });
+  warnAboutSecurity(config);
 
   let stopping: Promise<void> | null = null;
   const stop = () =>

@@ -1,15 +1,20 @@
 /**
  * Dead-letter replay: takes dead letters back (from the dead-letter Redis list when one is
  * configured, else from the state store) and sends them through again: failed deliveries
- * to their destination, rejected raw events through the whole pipeline (they are rejected
- * again unless the cause was fixed).
+ * to their destination, rejected raw events through validation. A rejected event that
+ * validates now is routed like any other; one still invalid goes back where it came from
+ * as the same letter (its first reason and `failed_at`, one more attempt), neither a new
+ * letter nor a new rejection, so replaying never grows a counter without a new event.
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import type { Destination } from "../config/routes.ts";
 import type { Pipeline } from "../pipeline.ts";
 import type { RedisClient } from "../redis/connection.ts";
 import type { DeadLetter, StateStore } from "../store/state_store.ts";
 import type { Deliverer } from "./deliverer.ts";
+
+const log = getLogger(["vk-event-router", "deliver"]);
 
 /** Options for {@linkcode createReplay}. */
 export interface ReplayOptions {
@@ -23,24 +28,42 @@ export interface ReplayOptions {
 /** Returns a function that replays up to `limit` dead letters and says how many. */
 export function createReplay(options: ReplayOptions): (limit?: number) => Promise<number> {
   const { deadLetter, redis } = options;
+  const list = deadLetter?.kind === "redis-list" && redis ? { ...deadLetter, redis } : null;
   const take = async (limit: number): Promise<DeadLetter[]> => {
-    if (deadLetter?.kind === "redis-list" && redis) {
+    if (list) {
       // Oldest first: the end the consumers would take from.
-      const raw = deadLetter.push === "lpush"
-        ? await redis.rpop<string[]>(deadLetter.key, limit)
-        : await redis.lpop<string[]>(deadLetter.key, limit);
+      const raw = list.push === "lpush"
+        ? await list.redis.rpop<string[]>(list.key, limit)
+        : await list.redis.lpop<string[]>(list.key, limit);
       return (raw ?? []).map((s) => JSON.parse(s) as DeadLetter);
     }
     return await options.store.takeDeadLetters(limit);
   };
+  /**
+   * Puts letters back where `take` found them, at the newest end. Not through the
+   * deliverer: that would count them as dead-lettered again, and its dedup marker (the
+   * letter's id and `failed_at`, unchanged) would drop them from the list as duplicates.
+   */
+  const putBack = async (letters: readonly DeadLetter[]): Promise<void> => {
+    if (letters.length === 0) return;
+    if (!list) return await options.store.addDeadLetters(letters);
+    const items = letters.map((l) => JSON.stringify(l));
+    if (list.push === "lpush") await list.redis.lpush(list.key, ...items);
+    else await list.redis.rpush(list.key, ...items);
+  };
   return async (limit = 100) => {
     const letters = await take(limit);
-    const rejected = letters.filter((l) => l.reason === "rejected").map((l) => l.event);
+    const rejected = letters.filter((l) => l.reason === "rejected");
     const failed = letters.filter((l) =>
       l.reason === "delivery_failed" && l.destination !== null && l.event_id !== null
     );
     try {
-      if (rejected.length > 0) await options.pipeline.handle(rejected, Date.now());
+      const prepared = await options.pipeline.prepare(
+        rejected.map((l) => l.event),
+        Date.now(),
+        rejected,
+      );
+      await options.pipeline.commit({ items: prepared.items, rejected: [] });
       await options.deliverer.deliver(
         failed.map((l) => ({
           destination: l.destination!,
@@ -48,8 +71,14 @@ export function createReplay(options: ReplayOptions): (limit?: number) => Promis
           body: JSON.stringify(l.event),
         })),
       );
+      await putBack(prepared.rejected); // last: a failure above puts every letter back instead
+      if (prepared.rejected.length > 0) {
+        log.info("{count} replayed rejected events still fail validation: kept as they were", {
+          count: prepared.rejected.length,
+        });
+      }
     } catch (error) {
-      await options.store.addDeadLetters(letters); // nothing taken is lost
+      await putBack(letters); // nothing taken is lost
       throw error;
     }
     return letters.length;

@@ -42,7 +42,7 @@ function stateClass(state: string): string {
 
 /** The whole page. */
 export function StatusPage(
-  props: { s: StatusSnapshot; canReplay: boolean },
+  props: { s: StatusSnapshot; canReplay: boolean; canLogout: boolean },
 ): JSX.Element {
   const { s } = props;
   return (
@@ -59,6 +59,16 @@ export function StatusPage(
           <span>version {s.version}</span>
           <span>up {Math.round(s.uptime_s)} s</span>
           <span id="events-total">events received: {s.events_received_total}</span>
+          {s.view === "aggregates"
+            ? <span>counts only: set STATUS_TOKEN to see names and texts, and to act</span>
+            : null}
+          {props.canLogout
+            ? (
+              <form method="post" action="/logout">
+                <button type="submit">Log out</button>
+              </form>
+            )
+            : null}
         </header>
         <main>
           <section>

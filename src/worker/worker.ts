@@ -19,6 +19,8 @@ import { TtlCache } from "../enrich/ttl_cache.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { createApp } from "../http/app.tsx";
 import { createSnapshots } from "../http/snapshot.ts";
+import { createLoginThrottle } from "../http/login_throttle.ts";
+import { appSecurity } from "../http/security_options.ts";
 import { createPipeline } from "../pipeline.ts";
 import { Metrics } from "../status/metrics.ts";
 import { ServiceStatus } from "../status/status.ts";
@@ -63,6 +65,7 @@ export async function createWorker(
   checkRoutesAgainstConfig(routes, config);
   const groupIds = config.communities.map((c) => c.groupId);
   const nameCache = new TtlCache<string, unknown>({ maxEntries: 10_000 });
+  const loginThrottle = createLoginThrottle(); // per isolate, across its requests
 
   async function handle(request: Request): Promise<Response> {
     const scope = new RequestScope();
@@ -136,12 +139,8 @@ export async function createWorker(
       },
       samples: async () => (await shared()).metrics.samples(),
       readiness: () => store.ping().then(() => null, (e) => `Upstash: ${errorMessage(e)}`),
-      statusToken: config.statusToken,
-      callback: {
-        confirmation: config.callback.confirmation,
-        secret: config.callback.secret,
-        groupIds,
-      },
+      ...appSecurity(config, routes, store),
+      loginThrottle,
       accept: (update) => pipeline.handle([update], Date.now()),
       replayDeadLetters: createReplay({
         store,

@@ -1,0 +1,76 @@
+/**
+ * A deadline for reading a request body, so that a client that sends its headers and then
+ * trickles (or never sends) the body cannot hold a connection and a handler open.
+ *
+ * Hand-written because nothing else bounds it: Hono's `timeout` middleware bounds the
+ * whole handler (a callback legitimately waits for its delivery), `bodyLimit` bounds only
+ * the size, and `Deno.serve` has no read timeouts at all (denoland/deno#3515).
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+
+/** How long a request body may take to arrive by default. */
+export const BODY_READ_TIMEOUT_MS = 10_000;
+
+/**
+ * Middleware that errors the request body `ms` after the request arrived, unless it has
+ * been read by then: the handler's read (or `bodyLimit`'s) throws an `HTTPException` whose
+ * response is a 408 that also closes the connection. Put it before `bodyLimit`.
+ */
+export function bodyReadTimeout(ms: number = BODY_READ_TIMEOUT_MS): MiddlewareHandler {
+  return async function bodyReadTimeout(c, next) {
+    const body = c.req.raw.body;
+    if (!body) return await next();
+    const reader = body.getReader();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      reader.cancel().catch(() => {});
+    }, ms);
+    const source = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        const { done, value } = await reader.read().catch((error) => {
+          clearTimeout(timer);
+          throw error;
+        });
+        if (timedOut) return controller.error(tooSlow(ms));
+        if (done) {
+          clearTimeout(timer);
+          controller.close();
+        } else controller.enqueue(value);
+      },
+      cancel(reason) {
+        clearTimeout(timer);
+        return reader.cancel(reason);
+      },
+    });
+    c.req.raw = new Request(c.req.raw, { body: source });
+    try {
+      await next();
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
+/**
+ * The 408 that cuts a slow sender off. A `Deno.serve` handler cannot close its connection,
+ * and Deno keeps it open for the rest of an unread body even after `Connection: close`; a
+ * response body shorter than its `Content-Length` is the one thing that makes it drop the
+ * connection, silently. The client gets the status and the message, then the close.
+ */
+function tooSlow(ms: number): HTTPException {
+  const message = new TextEncoder().encode(
+    `request body not received within ${ms} ms: the connection is closed\n`,
+  );
+  const res = new Response(message, {
+    status: 408,
+    headers: {
+      "content-type": "text/plain; charset=utf-8",
+      "content-length": String(message.length + 1),
+      connection: "close",
+    },
+  });
+  return new HTTPException(408, { res, message: "request body timeout" });
+}
