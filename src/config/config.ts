@@ -3,13 +3,13 @@
  * One valibot schema turns raw variables into a fully defaulted, typed {@linkcode Config};
  * every problem becomes one line of a {@linkcode ConfigError}, and every line of every
  * problem is reported in one run. No secret is ever echoed: a line shows an offending value
- * only when it cannot be one (see {@linkcode shown}), and every line is redacted of the
- * values of the secret variables besides.
+ * only when it is too short to be one (see {@linkcode shown}), and every line is redacted
+ * of the values of the secret variables besides.
  * @module
  */
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
-import { distinctSecrets, redact, redactionPatterns, urlPassword } from "../redact.ts";
+import { distinctSecrets, redact, REDACTED, redactionPatterns, urlPassword } from "../redact.ts";
 
 /** The shortest `STATUS_TOKEN` and `VK_CALLBACK_SECRET` accepted: long enough not to guess. */
 export const MIN_SECRET_LENGTH = 16;
@@ -75,36 +75,36 @@ export type LogLevel = "debug" | "info" | "warning" | "error";
 const SHOWN_MAX = MIN_SECRET_LENGTH - 1;
 
 /**
- * How an error line shows an offending value: whole only when it cannot be a secret. A URL
- * is shown without its user info and query; any other value longer than a secret's minimum
- * is described by its length only, and anything shaped like a token is redacted.
+ * How an error line shows an offending value: whole only when it is too short to be a
+ * secret, else by its length only.
  */
 export function shown(value: unknown): string {
   const text = String(value);
-  const url = /^([a-z][a-z0-9+.-]*:\/\/)(?:[^@/?#]*@)?([^?#]*)(\?[^#]*)?/i.exec(text);
-  if (url) {
-    const userInfo = /^[a-z][a-z0-9+.-]*:\/\/[^@/?#]*@/i.test(text) ? "[REDACTED]@" : "";
-    return redact(
-      `${url[1]}${userInfo}${url[2]}${url[3] ? "?[REDACTED]" : ""}`,
-      redactionPatterns([]),
-    );
-  }
-  const safe = redact(text, redactionPatterns([]));
-  if (safe !== text) return safe;
   return text.length <= SHOWN_MAX
     ? text
     : `a ${text.length}-character value (not shown: it may be a secret)`;
 }
 
+/** How an error line shows an offending URL: its scheme and host, never its user info, path or query. */
+export function shownUrl(value: unknown): string {
+  const text = String(value);
+  const url = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/is.exec(text);
+  if (!url) return shown(text);
+  const [, scheme, userInfo, host, rest] = url;
+  return `${scheme}${userInfo ? `${REDACTED}@` : ""}${host}${rest ? "/…" : ""}`;
+}
+
 /** Variables whose values are secret: none of them may appear in an error line. */
-const SECRET_NAME = /^VK_TOKEN(_\d+)?$|_(TOKEN|SECRET|PASSWORD|KEY)$/;
+const isSecretName = (name: string) =>
+  /^VK_TOKEN(_\d+)?$|_(TOKEN|SECRET|PASSWORD|KEY)$/.test(name) &&
+  name !== "VK_CALLBACK_INSECURE_NO_SECRET"; // a switch, not a secret
 
 /** The secret values in `env`: the secret variables', and passwords inside URLs. */
 function secretValues(env: Readonly<Record<string, string>>): string[] {
   return distinctSecrets(
     Object.entries(env).flatMap(([name, value]) => [
-      SECRET_NAME.test(name) ? value : null,
-      SECRET_NAME.test(name) ? value.trim() : null,
+      isSecretName(name) ? value : null,
+      isSecretName(name) ? value.trim() : null,
       urlPassword(value.trim()),
     ]),
   );
@@ -151,7 +151,7 @@ function httpUrl(name: string) {
     v.trim(),
     v.check(
       (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol),
-      (i) => `${name}: expected an http(s) URL, got ${shown(i.input)}`,
+      (i) => `${name}: expected an http(s) URL, got ${shownUrl(i.input)}`,
     ),
     v.transform((s) => s.replace(/\/+$/, "")),
   );
