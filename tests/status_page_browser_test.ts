@@ -19,7 +19,7 @@ Deno.test("the status page shows events arriving, after logging in with the toke
     VK_GROUP_ID: "42",
     VK_API_URL: vk.apiUrl,
     VK_LONGPOLL_WAIT: "1",
-    STATUS_TOKEN: "let-me-in",
+    STATUS_TOKEN: "let-me-in-0123456789",
     HOST: "127.0.0.1",
     PORT: "0",
   });
@@ -40,7 +40,7 @@ Deno.test("the status page shows events arriving, after logging in with the toke
     const page = await browser.newPage();
     await page.goto(`${url}/`);
     assert.match(page.url(), /\/login$/, "the page asks for the token first");
-    await page.fill("input[name=token]", "let-me-in");
+    await page.fill("input[name=token]", "let-me-in-0123456789");
     await page.click("button[type=submit]");
     await page.waitForSelector("#events-total");
     const total = async () =>

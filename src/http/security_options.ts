@@ -51,7 +51,7 @@ export function securityWarnings(config: Config): string[] {
   return warnings;
 }
 
-/** Logs {@linkcode securityWarnings}, one warning line each. */
+/** Logs {@linkcode securityWarnings}, one warning line each (our text: no placeholders). */
 export function warnAboutSecurity(config: Config): void {
-  for (const warning of securityWarnings(config)) log.warn("{warning}", { warning });
+  for (const warning of securityWarnings(config)) log.warn(warning);
 }
