@@ -111,6 +111,20 @@ function login(
   return app.request(url, { method: "POST", body: new URLSearchParams({ token }), headers });
 }
 
+/** Sends every log record of the router to `records` until disposed. */
+async function captureLogs() {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { memory: (r) => records.push(r) },
+    loggers: [
+      { category: ["vk-event-router"], lowestLevel: "debug", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["memory"] },
+    ],
+  });
+  return { records, [Symbol.asyncDispose]: () => reset() };
+}
+
 /** The `name=value` part of a response's session cookie. */
 function sessionCookie(res: Response): string {
   const cookie = res.headers.get("set-cookie");
@@ -351,38 +365,26 @@ Deno.test("the session cookie is Secure over HTTPS, or behind a trusted proxy th
 });
 
 Deno.test("logins are throttled per address, and the submitted value is never logged", async () => {
-  const records: LogRecord[] = [];
-  await configure({
-    reset: true,
-    sinks: { memory: (r) => records.push(r) },
-    loggers: [
-      { category: ["vk-event-router"], lowestLevel: "debug", sinks: ["memory"] },
-      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["memory"] },
-    ],
-  });
-  try {
-    await using s = await setup({ trustProxy: true });
-    const from = (address: string) => ({ "x-forwarded-for": `203.0.113.9, ${address}` });
-    for (let i = 0; i < 5; i++) {
-      assert.equal((await login(s.app, `guess-number-${i}`, from("198.51.100.1"))).status, 401);
-    }
-    const blocked = await login(s.app, "guess-number-5", from("198.51.100.1"));
-    assert.equal(blocked.status, 429);
-    assert.ok(Number(blocked.headers.get("retry-after")) > 0);
-    assert.equal(
-      (await login(s.app, TOKEN, from("198.51.100.1"))).status,
-      429,
-      "the right token too, while blocked",
-    );
-    assert.equal((await login(s.app, TOKEN, from("198.51.100.2"))).status, 303, "another address");
-    const lines = records.map((r) => JSON.stringify(r));
-    assert.ok(lines.some((l) => l.includes("198.51.100.1")), "refusals are logged");
-    assert.ok(lines.some((l) => /Refusing status-page logins/.test(l)));
-    for (const line of lines) {
-      assert.doesNotMatch(line, /guess-number|status-token-0123456789/);
-    }
-  } finally {
-    await reset();
+  await using logs = await captureLogs();
+  await using s = await setup({ trustProxy: true });
+  const from = (address: string) => ({ "x-forwarded-for": `203.0.113.9, ${address}` });
+  for (let i = 0; i < 5; i++) {
+    assert.equal((await login(s.app, `guess-number-${i}`, from("198.51.100.1"))).status, 401);
+  }
+  const blocked = await login(s.app, "guess-number-5", from("198.51.100.1"));
+  assert.equal(blocked.status, 429);
+  assert.ok(Number(blocked.headers.get("retry-after")) > 0);
+  assert.equal(
+    (await login(s.app, TOKEN, from("198.51.100.1"))).status,
+    429,
+    "the right token too, while blocked",
+  );
+  assert.equal((await login(s.app, TOKEN, from("198.51.100.2"))).status, 303, "another address");
+  const lines = logs.records.map((r) => JSON.stringify(r));
+  assert.ok(lines.some((l) => l.includes("198.51.100.1")), "refusals are logged");
+  assert.ok(lines.some((l) => /Refusing status-page logins/.test(l)));
+  for (const line of lines) {
+    assert.doesNotMatch(line, /guess-number|status-token-0123456789/);
   }
 });
 
@@ -639,6 +641,32 @@ Deno.test("a client that sends half a body and stalls is answered 408 at the dea
       });
       assert.equal(await res.text(), "ok");
     });
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("on a real socket, logins are throttled by the peer's address", async () => {
+  await using logs = await captureLogs();
+  await using s = await setup();
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, s.app.fetch);
+  try {
+    const attempt = async (token: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`http://127.0.0.1:${server.addr.port}/login`, {
+        method: "POST",
+        body: new URLSearchParams({ token }),
+        headers,
+        redirect: "manual",
+      });
+      await res.body?.cancel();
+      return res.status;
+    };
+    for (let i = 0; i < 5; i++) assert.equal(await attempt(`guess-${i}`), 401);
+    // An untrusted X-Forwarded-For changes nothing: the address is the socket's.
+    assert.equal(await attempt(TOKEN, { "x-forwarded-for": "198.51.100.7" }), 429);
+    const addresses = logs.records.map((r) => r.properties.address).filter(Boolean);
+    assert.ok(addresses.length >= 5);
+    assert.ok(addresses.every((a) => a === "127.0.0.1"), `logged ${addresses.join(", ")}`);
   } finally {
     await server.shutdown();
   }

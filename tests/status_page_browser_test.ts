@@ -1,6 +1,6 @@
 /**
  * What a person sees: headless Chromium (Debian's) opens the status page of a running
- * service fed by the fake VK, logs in with the token and watches the counters rise.
+ * service fed by the fake VK, logs in with the token, watches the counters rise, and logs out.
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
@@ -82,6 +82,12 @@ Deno.test("the status page shows events arriving, after logging in with the toke
     const shot = `${dir}/status-page.png`;
     await page.screenshot({ path: shot, fullPage: true });
     assert.ok((await Deno.stat(shot)).size > 10_000, "a real screenshot was saved");
+
+    // Logging out ends the session on the server: the page asks for the token again.
+    await page.click("text=Log out");
+    await page.waitForURL(/\/login$/);
+    await page.goto(`${url}/`);
+    assert.match(page.url(), /\/login$/, "the old session no longer opens the page");
   } finally {
     await browser.close();
   }
