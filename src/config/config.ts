@@ -78,7 +78,7 @@ const SHOWN_MAX = MIN_SECRET_LENGTH - 1;
  * How an error line shows an offending value: whole only when it is too short to be a
  * secret, else by its length only.
  */
-export function shown(value: unknown): string {
+function shown(value: unknown): string {
   const text = String(value);
   return text.length <= SHOWN_MAX
     ? text
@@ -86,7 +86,7 @@ export function shown(value: unknown): string {
 }
 
 /** How an error line shows an offending URL: its scheme and host, never its user info, path or query. */
-export function shownUrl(value: unknown): string {
+function shownUrl(value: unknown): string {
   const text = String(value);
   const url = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/is.exec(text);
   if (!url) return shown(text);
