@@ -20,7 +20,9 @@ COPY --chown=deno:deno routes.json ./
 RUN deno cache --frozen src/main.ts && mkdir -p data logs
 
 # Paths relative to /service, so the narrow permission flags below cover them.
-ENV ROUTES_FILE=routes.json DATA_DIR=./data LOG_DIR=./logs LOG_FORMAT=json PORT=8080
+# HOST=0.0.0.0: the container is reached through its published port (the default,
+# 127.0.0.1, is for a process on the host itself).
+ENV ROUTES_FILE=routes.json DATA_DIR=./data LOG_DIR=./logs LOG_FORMAT=json HOST=0.0.0.0 PORT=8080
 
 EXPOSE 8080
 VOLUME ["/service/data", "/service/logs"]

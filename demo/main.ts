@@ -9,7 +9,8 @@
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/config.ts";
 import { parseRoutes } from "../src/config/routes.ts";
-import { collectSecrets, configureLogging } from "../src/logging.ts";
+import { configureLogging } from "../src/logging.ts";
+import { collectSecrets } from "../src/redact.ts";
 import { startService } from "../src/service.ts";
 import { startVkSimulator } from "../tests/support/vk_simulator.ts";
 

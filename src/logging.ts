@@ -1,8 +1,9 @@
 /**
  * Logging set-up, called by `main.ts` only: every other module just asks LogTape for a
  * category logger. Pretty coloured lines in a terminal, JSON lines otherwise, and rotating
- * JSON files under `LOG_DIR`. Every configured secret is redacted from every line, as a
- * second line of defence behind modules that never log them in the first place.
+ * JSON files under `LOG_DIR`. Every configured secret is redacted from every line (by
+ * `redact.ts`, as every HTTP answer is), a second line of defence behind modules that
+ * never log them in the first place.
  * @module
  */
 import {
@@ -15,43 +16,9 @@ import {
   type TextFormatter,
 } from "@logtape/logtape";
 import { getRotatingFileSink } from "@logtape/file";
-import { redactByPattern, type RedactionPattern } from "@logtape/redaction";
+import { redactByPattern } from "@logtape/redaction";
 import type { Config } from "./config/config.ts";
-import type { Routes } from "./config/routes.ts";
-import { allDestinations } from "./config/startup_checks.ts";
-import { destinationSecrets } from "./deliver/kinds/registry.ts";
-
-/** What replaces a secret in log lines. */
-export const REDACTED = "[REDACTED]";
-
-/** Every secret value the configuration holds: tokens, keys, passwords. */
-export function collectSecrets(config: Config, routes: Routes | null): string[] {
-  const secrets = [
-    ...config.communities.map((c) => c.token),
-    config.callback.secret,
-    config.statusToken,
-    config.redis?.kind === "upstash" ? config.redis.token : null,
-    config.redis?.kind === "native" ? decodeURIComponent(new URL(config.redis.url).password) : null,
-    ...(routes ? allDestinations(routes).flatMap(destinationSecrets) : []),
-  ];
-  return [...new Set(secrets.filter((s): s is string => typeof s === "string" && s.length >= 4))];
-}
-
-/** Patterns for the given secrets, plus shapes that are secret whatever their value. */
-export function redactionPatterns(secrets: readonly string[]): RedactionPattern[] {
-  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  return [
-    // Longest first, so a secret that contains another is replaced whole.
-    ...[...secrets].sort((a, b) => b.length - a.length).map((s) => ({
-      pattern: new RegExp(escape(s), "g"),
-      replacement: REDACTED,
-    })),
-    { pattern: /vk1\.a\.[A-Za-z0-9_-]{10,}/g, replacement: REDACTED },
-    { pattern: /whsec_[A-Za-z0-9+/=]{8,}/g, replacement: REDACTED },
-    { pattern: /([?&](?:key|access_token)=)[^&\s"']+/g, replacement: `$1${REDACTED}` },
-    { pattern: /(rediss?:\/\/[^:/@\s"]*:)[^@\s"]+@/g, replacement: `$1${REDACTED}@` },
-  ];
-}
+import { redactionPatterns } from "./redact.ts";
 
 /** Configures LogTape's sinks for the whole process. */
 export async function configureLogging(

@@ -10,7 +10,8 @@ import { mergeEnv, parseDotEnv } from "./config/env_file.ts";
 import { BUILT_IN_ROUTES, loadRoutesFile, parseRoutes, type Routes } from "./config/routes.ts";
 import { checkRoutesAgainstConfig } from "./config/startup_checks.ts";
 import { ConfigError } from "./errors.ts";
-import { collectSecrets, configureLogging } from "./logging.ts";
+import { configureLogging } from "./logging.ts";
+import { collectSecrets } from "./redact.ts";
 import { startService } from "./service.ts";
 
 async function readDotEnv(): Promise<Record<string, string>> {

@@ -32,6 +32,8 @@ export interface RawBatch {
   updates: readonly unknown[];
   /** When they arrived (ms since epoch). */
   receivedAt: number;
+  /** For a replay of rejected events: the dead letters the updates come from, in order. */
+  replayed?: readonly DeadLetter[];
 }
 
 /** A batch validated, enriched and routed, ready for delivery. */
@@ -42,7 +44,13 @@ export interface PreparedBatch {
 
 /** Handles batches of raw events; ingestion calls it directly (it is a `BatchHandler`). */
 export interface Pipeline {
-  /** Validates, transforms, enriches and routes; touches no destination. */
+  /**
+   * Validates, transforms, enriches and routes; touches no destination. With
+   * `batch.replayed` (the dead letters the updates come from, when rejected events are
+   * replayed) one still invalid comes back as the same letter (first reason, `failed_at`
+   * and issues kept) with one more attempt, and is not counted again, since
+   * `events_rejected_total` counts events, not replays.
+   */
   prepare(batch: RawBatch): Promise<PreparedBatch>;
   /** Delivers a prepared batch: each event delivered, parked or dead-lettered, durably. */
   commit(prepared: PreparedBatch): Promise<void>;
@@ -56,11 +64,11 @@ export interface Pipeline {
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { metrics } = options;
   const pipeline: Pipeline = {
-    async prepare({ updates, receivedAt: receivedAtMs }) {
+    async prepare({ updates, receivedAt: receivedAtMs, replayed }) {
       const receivedAt = Math.floor(receivedAtMs / 1000);
       const events: CustomEvent[] = [];
       const rejected: DeadLetter[] = [];
-      for (const raw of updates) {
+      for (const [index, raw] of updates.entries()) {
         const result = transform(raw, {
           receivedAt,
           timezone: options.timezone,
@@ -69,6 +77,8 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         if (result.ok) {
           events.push(result.event);
           metrics.inc("vk_router_events_received_total", { event_type: result.event.event_type });
+        } else if (replayed?.[index]) {
+          rejected.push({ ...replayed[index], attempts: replayed[index].attempts + 1 });
         } else {
           const r = result.rejection;
           metrics.inc("vk_router_events_rejected_total", { raw_type: r.raw_type ?? "(none)" });

@@ -19,6 +19,7 @@ import { createVkDirectory } from "./enrich/directory.ts";
 import { createEnricher, type Enricher, type EnricherStats } from "./enrich/enricher.ts";
 import { errorMessage } from "./errors.ts";
 import { type AppDeps, createApp } from "./http/app.tsx";
+import { appSecurity } from "./http/security_options.ts";
 import { createSnapshots } from "./http/snapshot.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
 import { connectRedis, type RedisHandle } from "./redis/connection.ts";
@@ -210,12 +211,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     samples: () => Promise.resolve([...metrics.samples(), ...metrics.histogramSamples()]),
     readiness: () =>
       withTimeout(store.ping(), 1000).then(() => null, (e) => `state store: ${errorMessage(e)}`),
-    statusToken: config.statusToken,
-    callback: {
-      confirmation: config.callback.confirmation,
-      secret: config.callback.secret,
-      groupIds,
-    },
+    ...appSecurity(config, routes, store),
     accept: (update) => pipeline.handle({ updates: [update], receivedAt: Date.now() }),
     replayDeadLetters: createReplay({
       store,

@@ -13,6 +13,7 @@ import { runIngestion } from "./ingest/ingestion.ts";
 import { buildRouter, type Router, type RouterCore } from "./router.ts";
 import { withTimeout } from "./util/time.ts";
 import { checkSettings } from "./vk/settings_check.ts";
+import { warnAboutSecurity } from "./http/security_options.ts";
 
 const log = getLogger(["vk-event-router", "service"]);
 
@@ -117,6 +118,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host}:${server.addr.port}`;
   log.info("Status page at {url}/", { url });
+  warnAboutSecurity(config);
 
   let stopping: Promise<void> | null = null;
   const stop = () =>

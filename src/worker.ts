@@ -6,7 +6,9 @@
  * checked when the module loads, so a wrong one fails the deployment, not a request.
  * @module
  */
-import { collectSecrets, configureLogging } from "./logging.ts";
+import { configureLogging } from "./logging.ts";
+import { warnAboutSecurity } from "./http/security_options.ts";
+import { collectSecrets } from "./redact.ts";
 import { createWorker } from "./worker/worker.ts";
 
 const worker = await createWorker(Deno.env.toObject());
@@ -14,6 +16,7 @@ await configureLogging(
   { ...worker.config.log, format: worker.config.log.format ?? "json" },
   collectSecrets(worker.config, worker.routes),
 );
+warnAboutSecurity(worker.config);
 
 export default {
   fetch: (request: Request): Promise<Response> => worker.handle(request),

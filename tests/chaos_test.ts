@@ -109,7 +109,7 @@ Deno.test({
       VK_API_URL: vk.apiUrl,
       VK_LONGPOLL_WAIT: "1",
       VK_CALLBACK_CONFIRMATION: "conf",
-      VK_CALLBACK_SECRET: "cb-secret",
+      VK_CALLBACK_SECRET: "cb-secret-0123456789",
       ROUTES_FILE: "routes.json",
       HOOK_SECRET,
       REDIS_URL: redis.url,
@@ -151,7 +151,7 @@ Deno.test({
         }
         const ok = await fetch(`${url}/callback`, {
           method: "POST",
-          body: JSON.stringify({ ...message(id), secret: "cb-secret" }),
+          body: JSON.stringify({ ...message(id), secret: "cb-secret-0123456789" }),
           signal: AbortSignal.timeout(3000),
         }).then(async (r) => r.status === 200 && await r.text() === "ok", () => false);
         if (ok) pendingCallbacks.shift();
@@ -230,7 +230,7 @@ Deno.test({
       REDIS_TIMEOUT_MS: "1000",
       RETRY_SCHEDULE_S: "0.5",
       ENRICH_DEADLINE_MS: "200",
-      STATUS_TOKEN: "status",
+      STATUS_TOKEN: "status-token-0123456789",
       HOST: "127.0.0.1",
       PORT: "0",
     }, dir);
@@ -297,9 +297,10 @@ Deno.test({
     const health = await fetch(`${url}/healthz`);
     assert.equal(health.status, 200, "the service is still running");
     await health.body?.cancel();
-    const status =
-      await (await fetch(`${url}/api/status`, { headers: { authorization: "Bearer status" } }))
-        .json();
+    const status = await (await fetch(`${url}/api/status`, {
+      headers: { authorization: "Bearer status-token-0123456789" },
+    }))
+      .json();
     const ids = await listIds(redis.url, "faults:list");
     const list = status.destinations.find((d: { name: string }) => d.name === "list");
     const webhook = status.destinations.find((d: { name: string }) => d.name === "hook");

@@ -56,6 +56,8 @@ Deno.test("the container runs deno run directly, with exactly the start task's p
 Deno.test("the Dockerfile checks health, exposes 8080 and declares the volumes", () => {
   assert.match(of("HEALTHCHECK").join(" "), /\/healthz/);
   assert.deepEqual(of("EXPOSE"), ["8080"]);
+  // The service listens on 127.0.0.1 by default; a container must take its published port.
+  assert.match(of("ENV").join(" "), /(^|\s)HOST=0\.0\.0\.0(\s|$)/);
   const volumes = JSON.parse(of("VOLUME")[0]!);
   assert.deepEqual(volumes.sort(), ["/service/data", "/service/logs"]);
 });

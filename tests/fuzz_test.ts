@@ -103,8 +103,10 @@ Deno.test("random Callback API requests get a defined answer, never a crash", as
     }),
     samples: () => Promise.resolve([]),
     readiness: () => Promise.resolve(null),
-    statusToken: "token",
-    callback: { confirmation: "conf", secret: "s3cret", groupIds: [42] },
+    statusToken: "status-token-0123456789",
+    sessionStore: store,
+    secrets: [],
+    callback: { confirmation: "conf", secret: "s3cret-0123456789abcdef", groupIds: [42] },
     accept: (update) => {
       accepted.push(update);
       return Promise.resolve();
@@ -117,7 +119,7 @@ Deno.test("random Callback API requests get a defined answer, never a crash", as
     fc.record({
       type: fc.constantFrom("confirmation", "message_new", "x"),
       group_id: fc.oneof(fc.constant(42), fc.integer()),
-      secret: fc.oneof(fc.constant("s3cret"), fc.string()),
+      secret: fc.oneof(fc.constant("s3cret-0123456789abcdef"), fc.string()),
       object: fc.jsonValue(),
     }, { requiredKeys: [] }).map((v) => JSON.stringify(v)),
     fc.string({ unit: "binary" }),

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { parseRoutes } from "../src/config/routes.ts";
-import { createSink, takeBack } from "../src/deliver/kinds/registry.ts";
+import { createSink, deadLetterAccess } from "../src/deliver/kinds/registry.ts";
 import type { Delivery } from "../src/deliver/types.ts";
 import type { RedisClient } from "../src/redis/connection.ts";
 import { startRedisServer } from "./support/redis_server.ts";
@@ -104,9 +104,14 @@ for (const [transport, open] of transports) {
     await t.step("as the dead letter, entries are taken back oldest first for replay", async () => {
       const { destination, sink } = streamSink(redis, "dead", "stream:dead");
       await sink.deliver(events(0, 4));
-      const taken = await takeBack(destination, redis, 3)!;
+      const held = deadLetterAccess(destination, redis)!;
+      const taken = await held.take(3);
       assert.deepEqual(taken.map((s) => JSON.parse(s).n), [0, 1, 2]);
       assert.equal(await redis.xlen("stream:dead"), 1, "taken entries are removed");
+      await held.putBack(taken.slice(0, 2)); // a replay that failed again
+      const back = await entries(redis, "stream:dead");
+      assert.deepEqual(back.map((e) => JSON.parse(e.fields.event!).n), [3, 0, 1]);
+      assert.deepEqual(back.slice(1).map((e) => e.fields.event_id), ["ev0", "ev1"]);
     });
 
     await t.step(

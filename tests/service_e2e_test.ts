@@ -35,7 +35,7 @@ Deno.test("Callback API events, redeliveries included, and the same event by lon
     VK_API_URL: vk.apiUrl,
     VK_LONGPOLL_WAIT: "1",
     VK_CALLBACK_CONFIRMATION: "d8v2ve07",
-    VK_CALLBACK_SECRET: "cb-secret",
+    VK_CALLBACK_SECRET: "cb-secret-0123456789",
     ROUTES_FILE: "routes.json",
     REDIS_URL: TEST_REDIS_URL,
     REDIS_PREFIX: `${redis.prefix}router:`,
@@ -52,23 +52,36 @@ Deno.test("Callback API events, redeliveries included, and the same event by lon
     return [res.status, await res.text()] as const;
   };
   assert.deepEqual(await callback({ type: "confirmation", group_id: 42 }), [200, "d8v2ve07"]);
-  assert.deepEqual(await callback({ ...event("cb-1"), secret: "cb-secret" }), [200, "ok"]);
+  assert.deepEqual(await callback({ ...event("cb-1"), secret: "cb-secret-0123456789" }), [
+    200,
+    "ok",
+  ]);
   assert.deepEqual(
-    await callback({ ...event("cb-1"), secret: "cb-secret" }, { "x-retry-counter": "1" }),
+    await callback({ ...event("cb-1"), secret: "cb-secret-0123456789" }, {
+      "x-retry-counter": "1",
+    }),
     [200, "ok"],
   );
-  assert.deepEqual(await callback({ ...event("cb-2"), secret: "cb-secret" }), [200, "ok"]);
+  assert.deepEqual(await callback({ ...event("cb-2"), secret: "cb-secret-0123456789" }), [
+    200,
+    "ok",
+  ]);
   assert.deepEqual(await callback({ ...event("cb-3"), secret: "wrong" }), [403, "forbidden"]);
 
   await waitFor(() => (vk.calls.get("a_check") ?? 0) > 0, "the first poll");
   vk.push([event("both-1")], 42);
-  assert.deepEqual(await callback({ ...event("both-1"), secret: "cb-secret" }), [200, "ok"]);
+  assert.deepEqual(await callback({ ...event("both-1"), secret: "cb-secret-0123456789" }), [
+    200,
+    "ok",
+  ]);
   await waitFor(async () => (await redis.handle.redis.llen(list)) >= 3, "three events");
   await new Promise((r) => setTimeout(r, 1500)); // time for a duplicate to show up, if there were one
   const ids = (await redis.handle.redis.lrange(list, 0, -1)).map((s) => JSON.parse(s).event_id)
     .sort();
   assert.deepEqual(ids, ["both-1", "cb-1", "cb-2"]);
-  assert.ok(!(await redis.handle.redis.lrange(list, 0, -1)).some((s) => s.includes("cb-secret")));
+  assert.ok(
+    !(await redis.handle.redis.lrange(list, 0, -1)).some((s) => s.includes("cb-secret-0123456789")),
+  );
   assert.equal(await service.stop(), 0);
   await Deno.remove(dir, { recursive: true });
 });

@@ -4,7 +4,7 @@
  * service fed by a simulated VK community, logs in with the token, watches the counters
  * rise, and checks at a laptop's and a phone's width that the page fits, every section
  * shows and the charts draw the traffic. `SCREENSHOT_DIR=docs` refreshes the README's
- * screenshots.
+ * screenshots. Then it logs out.
  */
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
@@ -237,6 +237,12 @@ Deno.test("the status page fits a laptop and a phone and charts the traffic, aft
       await page.screenshot({ path: shot, fullPage: true });
       assert.ok((await Deno.stat(shot)).size > 20_000, "a real screenshot was saved");
     }
+
+    // Logging out ends the session on the server: the page asks for the token again.
+    await page.click("text=Log out");
+    await page.waitForURL(/\/login$/);
+    await page.goto(`${url}/`);
+    assert.match(page.url(), /\/login$/, "the old session no longer opens the page");
   } finally {
     await browser.close();
   }

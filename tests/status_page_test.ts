@@ -35,6 +35,8 @@ async function setup(options: { timeline: boolean; uptimeMs?: number }) {
     samples: () => Promise.resolve(metrics.samples()),
     readiness: () => Promise.resolve(null),
     statusToken: null,
+    sessionStore: store,
+    secrets: [],
     callback: { confirmation: null, secret: null, groupIds: [42] },
     accept: () => Promise.resolve(),
     replayDeadLetters: () => Promise.resolve(0),

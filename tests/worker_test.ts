@@ -65,6 +65,7 @@ Deno.test("deno serve src/worker.ts refuses to start without Upstash, naming the
   await using worker = await serveWorker({
     VK_GROUP_ID: "42",
     VK_CALLBACK_CONFIRMATION: "x",
+    VK_CALLBACK_SECRET: "worker-secret-0123456789",
     REDIS_URL: TEST_REDIS_URL,
   }, dir);
   assert.notEqual(await worker.exited, 0);
@@ -112,8 +113,8 @@ Deno.test("two worker instances: confirmation, secret, once-only pushes, parked 
   const env = {
     VK_GROUP_ID: "42",
     VK_CALLBACK_CONFIRMATION: "w0rker",
-    VK_CALLBACK_SECRET: "worker-secret",
-    STATUS_TOKEN: "worker-status",
+    VK_CALLBACK_SECRET: "worker-secret-0123456789",
+    STATUS_TOKEN: "worker-status-0123456789",
     UPSTASH_REDIS_REST_URL: gateway.url,
     UPSTASH_REDIS_REST_TOKEN: gateway.token,
     REDIS_PREFIX: `${redis.prefix}router:`,
@@ -132,7 +133,7 @@ Deno.test("two worker instances: confirmation, secret, once-only pushes, parked 
     type: "message_new",
     event_id: id,
     group_id: 42,
-    secret: "worker-secret",
+    secret: "worker-secret-0123456789",
     object: { message: { from_id: 7, peer_id: 7, text: `hi ${id}`, conversation_message_id: 1 } },
   });
 
@@ -169,7 +170,7 @@ Deno.test("two worker instances: confirmation, secret, once-only pushes, parked 
       await new Promise((r) => setTimeout(r, 150));
       const res = await fetch(`${urlB}/tasks/retry`, {
         method: "POST",
-        headers: { authorization: "Bearer worker-status" },
+        headers: { authorization: "Bearer worker-status-0123456789" },
       });
       assert.equal(res.status, 200);
       assert.ok((await res.json()).retried >= 2);
@@ -186,7 +187,7 @@ Deno.test("two worker instances: confirmation, secret, once-only pushes, parked 
   await t.step("both instances report the same counters", async () => {
     const status = async (url: string) =>
       await (await fetch(`${url}/api/status`, {
-        headers: { authorization: "Bearer worker-status" },
+        headers: { authorization: "Bearer worker-status-0123456789" },
       })).json();
     const [sa, sb] = [await status(urlA), await status(urlB)];
     assert.equal(sa.events_received_total, 4, "four accepted callbacks (two of them redeliveries)");
@@ -204,9 +205,10 @@ Deno.test("two worker instances: confirmation, secret, once-only pushes, parked 
     );
     assert.ok(sa.destinations.find((d: { name: string }) => d.name === "hook").delivered >= 2);
     assert.equal(sa.recent_events.length, 4);
-    const metrics =
-      await (await fetch(`${urlB}/metrics`, { headers: { authorization: "Bearer worker-status" } }))
-        .text();
+    const metrics = await (await fetch(`${urlB}/metrics`, {
+      headers: { authorization: "Bearer worker-status-0123456789" },
+    }))
+      .text();
     assert.match(metrics, /^vk_router_events_received_total\{event_type="message_new"\} 4$/m);
     assert.equal((await fetch(`${urlA}/readyz`)).status, 200);
   });

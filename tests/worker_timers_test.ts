@@ -28,6 +28,7 @@ Deno.test("the worker module starts no timers, at import or per request", async 
   const env: Record<string, string> = {
     VK_GROUP_ID: "42",
     VK_CALLBACK_CONFIRMATION: "conf",
+    VK_CALLBACK_SECRET: "timers-secret-0123456789",
     UPSTASH_REDIS_REST_URL: gateway.url,
     UPSTASH_REDIS_REST_TOKEN: gateway.token,
     REDIS_PREFIX: `${redis.prefix}router:`,
@@ -69,6 +70,7 @@ Deno.test("the worker module starts no timers, at import or per request", async 
           type: "message_new",
           event_id: "t-1",
           group_id: 42,
+          secret: "timers-secret-0123456789",
           object: { message: { from_id: 1, peer_id: 1, text: "x" } },
         }),
       }),

@@ -1,12 +1,18 @@
 /**
  * The service's configuration, parsed once at the edge (`main.ts`) from the environment.
  * One valibot schema turns raw variables into a fully defaulted, typed {@linkcode Config};
- * every problem becomes one line of a {@linkcode ConfigError}. No token value is ever
- * echoed in a message.
+ * every problem becomes one line of a {@linkcode ConfigError}, and every line of every
+ * problem is reported in one run. No secret is ever echoed: a line shows an offending value
+ * only when it is too short to be one (see {@linkcode shown}), and every line is redacted
+ * of the values of the secret variables besides.
  * @module
  */
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
+import { distinctSecrets, redact, REDACTED, redactionPatterns, urlPassword } from "../redact.ts";
+
+/** The shortest `STATUS_TOKEN` and `VK_CALLBACK_SECRET` accepted: long enough not to guess. */
+export const MIN_SECRET_LENGTH = 16;
 
 /** A community the router serves, with the token used for its long poll and VK API calls. */
 export interface Community {
@@ -32,7 +38,13 @@ export interface Config {
     /** How long past `wait` an `a_check` may take before it is aborted. */
     graceMs: number;
   };
-  callback: { confirmation: string | null; secret: string | null };
+  callback: {
+    confirmation: string | null;
+    /** Null only with the explicit opt-out `VK_CALLBACK_INSECURE_NO_SECRET` (or no callback). */
+    secret: string | null;
+    /** `VK_CALLBACK_INSECURE_NO_SECRET`: unsigned callbacks accepted, with a warning at start. */
+    insecureNoSecret: boolean;
+  };
   routesFile: string | null;
   commandPrefixes: string[];
   timezone: string;
@@ -49,33 +61,69 @@ export interface Config {
   host: string;
   port: number;
   statusToken: string | null;
+  /** How long a status-page login lasts. */
+  sessionTtlS: number;
+  /** Honour `X-Forwarded-Proto` / `-For` / `-Host`: the service runs behind a reverse proxy. */
+  trustProxy: boolean;
   log: { level: LogLevel; format: "pretty" | "json" | null; dir: string | null };
 }
 
 /** Log levels operators may choose. */
 export type LogLevel = "debug" | "info" | "warning" | "error";
 
+/** Values up to this long may be shown: every secret the router takes is longer. */
+const SHOWN_MAX = MIN_SECRET_LENGTH - 1;
+
+/**
+ * How an error line shows an offending value: whole only when it is too short to be a
+ * secret, else by its length only.
+ */
+function shown(value: unknown): string {
+  const text = String(value);
+  return text.length <= SHOWN_MAX
+    ? text
+    : `a ${text.length}-character value (not shown: it may be a secret)`;
+}
+
+/** How an error line shows an offending URL: its scheme and host, never its user info, path or query. */
+function shownUrl(value: unknown): string {
+  const text = String(value);
+  const url = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/is.exec(text);
+  if (!url) return shown(text);
+  const [, scheme, userInfo, host, rest] = url;
+  return `${scheme}${userInfo ? `${REDACTED}@` : ""}${host}${rest ? "/…" : ""}`;
+}
+
+/** Variables whose values are secret: none of them may appear in an error line. */
+const isSecretName = (name: string) =>
+  /^VK_TOKEN(_\d+)?$|_(TOKEN|SECRET|PASSWORD|KEY)$/.test(name) &&
+  name !== "VK_CALLBACK_INSECURE_NO_SECRET"; // a switch, not a secret
+
+/** The secret values in `env`: the secret variables', and passwords inside URLs. */
+function secretValues(env: Readonly<Record<string, string>>): string[] {
+  return distinctSecrets(
+    Object.entries(env).flatMap(([name, value]) => [
+      isSecretName(name) ? value : null,
+      isSecretName(name) ? value.trim() : null,
+      urlPassword(value.trim()),
+    ]),
+  );
+}
+
 const nonEmpty = (name: string) =>
   v.pipe(v.string(), v.trim(), v.nonEmpty(`${name}: must not be empty`));
 
 function intIn(name: string, min: number, max: number, fallback: number) {
+  const message = (i: { input: unknown }) =>
+    `${name}: expected a whole number from ${min} to ${max}, got ${shown(i.input)}`;
   return v.optional(
     v.pipe(
       v.string(),
       v.trim(),
-      v.regex(
-        /^\d+$/,
-        (i) => `${name}: expected a whole number from ${min} to ${max}, got ${i.input}`,
-      ),
+      v.regex(/^\d+$/, message),
       v.transform(Number),
-      v.minValue(
-        min,
-        (i) => `${name}: expected a whole number from ${min} to ${max}, got ${i.input}`,
-      ),
-      v.maxValue(
-        max,
-        (i) => `${name}: expected a whole number from ${min} to ${max}, got ${i.input}`,
-      ),
+      v.minValue(min, message),
+      v.maxValue(max, message),
     ),
     String(fallback),
   );
@@ -89,7 +137,7 @@ function onOff(name: string, fallback: "on" | "off") {
       v.toLowerCase(),
       v.picklist(
         ["on", "off", "true", "false", "1", "0"],
-        (i) => `${name}: expected on or off, got ${i.input}`,
+        (i) => `${name}: expected on or off, got ${shown(i.input)}`,
       ),
       v.transform((s) => s === "on" || s === "true" || s === "1"),
     ),
@@ -103,9 +151,23 @@ function httpUrl(name: string) {
     v.trim(),
     v.check(
       (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol),
-      (i) => `${name}: expected an http(s) URL, got ${i.input}`,
+      (i) => `${name}: expected an http(s) URL, got ${shownUrl(i.input)}`,
     ),
     v.transform((s) => s.replace(/\/+$/, "")),
+  );
+}
+
+/** A secret the router checks requests against: long enough that guessing it is hopeless. */
+function secret(name: string) {
+  return v.pipe(
+    nonEmpty(name),
+    v.minLength(
+      MIN_SECRET_LENGTH,
+      (i) =>
+        `${name}: must be at least ${MIN_SECRET_LENGTH} characters, got ${
+          String(i.input).length
+        }: generate one with openssl rand -hex 32`,
+    ),
   );
 }
 
@@ -126,7 +188,9 @@ const EnvSchema = v.object({
     v.regex(
       /^\d+(\s*,\s*\d+)*$/,
       (i) =>
-        `VK_GROUP_ID: expected a community id or a comma-separated list of them, got ${i.input}`,
+        `VK_GROUP_ID: expected a community id or a comma-separated list of them, got ${
+          shown(i.input)
+        }`,
     ),
     v.transform((s) => [...new Set(s.split(",").map((id) => Number(id.trim())))]),
     v.check((ids) => ids.every((id) => id > 0), "VK_GROUP_ID: community ids are positive numbers"),
@@ -140,7 +204,8 @@ const EnvSchema = v.object({
   VK_LONGPOLL_WAIT: intIn("VK_LONGPOLL_WAIT", 1, 90, 25),
   VK_LONGPOLL_GRACE_MS: intIn("VK_LONGPOLL_GRACE_MS", 100, 120_000, 10_000),
   VK_CALLBACK_CONFIRMATION: v.optional(nonEmpty("VK_CALLBACK_CONFIRMATION")),
-  VK_CALLBACK_SECRET: v.optional(nonEmpty("VK_CALLBACK_SECRET")),
+  VK_CALLBACK_SECRET: v.optional(secret("VK_CALLBACK_SECRET")),
+  VK_CALLBACK_INSECURE_NO_SECRET: onOff("VK_CALLBACK_INSECURE_NO_SECRET", "off"),
   ROUTES_FILE: v.optional(nonEmpty("ROUTES_FILE")),
   COMMAND_PREFIXES: v.optional(
     v.pipe(
@@ -156,7 +221,8 @@ const EnvSchema = v.object({
       v.trim(),
       v.check(
         isTimeZone,
-        (i) => `EVENT_TIMEZONE: expected an IANA time zone such as Europe/Moscow, got ${i.input}`,
+        (i) =>
+          `EVENT_TIMEZONE: expected an IANA time zone such as Europe/Moscow, got ${shown(i.input)}`,
       ),
     ),
     "Europe/Moscow",
@@ -181,7 +247,9 @@ const EnvSchema = v.object({
       v.regex(
         /^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/,
         (i) =>
-          `RETRY_SCHEDULE_S: expected comma-separated seconds such as 5,300,1800, got ${i.input}`,
+          `RETRY_SCHEDULE_S: expected comma-separated seconds such as 5,300,1800, got ${
+            shown(i.input)
+          }`,
       ),
       v.transform((s) => s.split(",").map(Number)),
     ),
@@ -190,9 +258,19 @@ const EnvSchema = v.object({
   ENRICH_DEADLINE_MS: intIn("ENRICH_DEADLINE_MS", 0, 60_000, 1_500),
   SHUTDOWN_TIMEOUT_MS: intIn("SHUTDOWN_TIMEOUT_MS", 100, 600_000, 20_000),
   DATA_DIR: v.optional(nonEmpty("DATA_DIR"), "./data"),
-  HOST: v.optional(nonEmpty("HOST"), "0.0.0.0"),
+  HOST: v.optional(nonEmpty("HOST"), "127.0.0.1"),
   PORT: intIn("PORT", 0, 65_535, 8080),
-  STATUS_TOKEN: v.optional(nonEmpty("STATUS_TOKEN")),
+  STATUS_TOKEN: v.optional(
+    v.pipe(
+      secret("STATUS_TOKEN"),
+      v.regex(
+        /^[A-Za-z0-9._~+/-]+=*$/,
+        "STATUS_TOKEN: use only letters, digits and - . _ ~ + / (it travels in an Authorization: Bearer header)",
+      ),
+    ),
+  ),
+  SESSION_TTL_S: intIn("SESSION_TTL_S", 60, 30 * 86_400, 12 * 3600),
+  TRUST_PROXY: onOff("TRUST_PROXY", "off"),
   LOG_LEVEL: v.optional(
     v.pipe(
       v.string(),
@@ -200,7 +278,7 @@ const EnvSchema = v.object({
       v.toLowerCase(),
       v.picklist(
         ["debug", "info", "warning", "error"],
-        (i) => `LOG_LEVEL: expected debug, info, warning or error, got ${i.input}`,
+        (i) => `LOG_LEVEL: expected debug, info, warning or error, got ${shown(i.input)}`,
       ),
     ),
     "info",
@@ -210,99 +288,128 @@ const EnvSchema = v.object({
       v.string(),
       v.trim(),
       v.toLowerCase(),
-      v.picklist(["pretty", "json"], (i) => `LOG_FORMAT: expected pretty or json, got ${i.input}`),
+      v.picklist(
+        ["pretty", "json"],
+        (i) => `LOG_FORMAT: expected pretty or json, got ${shown(i.input)}`,
+      ),
     ),
   ),
   LOG_DIR: v.optional(nonEmpty("LOG_DIR")),
 });
 
+type Env = v.InferOutput<typeof EnvSchema>;
+
 /**
  * Parses the environment into a {@linkcode Config}.
  *
  * Empty variables count as unset (a `.env` with `REDIS_URL=` means "no Redis").
- * @throws {ConfigError} listing every problem, one line each.
+ * @throws {ConfigError} listing every problem, one line each: each variable's own, and
+ * those between variables (a token the long poll needs, a secret the Callback API needs).
  */
 export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
-  const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value.trim() !== ""),
+  const present: Record<string, string> = Object.fromEntries(
+    Object.entries(env).filter((entry): entry is [string, string] =>
+      entry[1] !== undefined && entry[1].trim() !== ""
+    ),
   );
-  const parsed = v.safeParse(EnvSchema, present);
-  if (!parsed.success) throw new ConfigError(parsed.issues.map(issueLine));
-  const e = parsed.output;
+  // Each variable on its own, so that one bad value hides no other problem.
+  const e: Partial<Env> = {};
   const problems: string[] = [];
+  for (const [key, schema] of Object.entries(EnvSchema.entries)) {
+    const parsed = v.safeParse(schema, present[key]);
+    if (parsed.success) Object.assign(e, { [key]: parsed.output });
+    else problems.push(...parsed.issues.map((issue) => issueLine(key, issue)));
+  }
 
-  const communities = e.VK_GROUP_ID.map((groupId): Community => ({
+  const communities = (e.VK_GROUP_ID ?? []).map((groupId): Community => ({
     groupId,
     token: present[`VK_TOKEN_${groupId}`] ?? e.VK_TOKEN ?? null,
   }));
-  if (e.VK_LONGPOLL) {
+  if (e.VK_LONGPOLL === true) {
+    const anyToken = Object.keys(present).some((k) => /^VK_TOKEN(_\d+)?$/.test(k));
+    if (e.VK_GROUP_ID === undefined && !anyToken) problems.push(VK_TOKEN_REQUIRED);
     for (const c of communities.filter((c) => c.token === null)) {
       problems.push(
         communities.length === 1
-          ? "VK_TOKEN: required for long poll: a community access token (or set VK_LONGPOLL=off and use the Callback API)"
+          ? VK_TOKEN_REQUIRED
           : `VK_TOKEN_${c.groupId}: required for long poll of community ${c.groupId} (or set VK_TOKEN for all)`,
       );
     }
-  } else if (!e.VK_CALLBACK_CONFIRMATION) {
+  } else if (e.VK_LONGPOLL === false && present.VK_CALLBACK_CONFIRMATION === undefined) {
     problems.push(
       "VK_CALLBACK_CONFIRMATION: required when VK_LONGPOLL=off, or no event can arrive",
     );
   }
+  if (
+    present.VK_CALLBACK_CONFIRMATION !== undefined && present.VK_CALLBACK_SECRET === undefined &&
+    e.VK_CALLBACK_INSECURE_NO_SECRET === false
+  ) {
+    problems.push(
+      `VK_CALLBACK_SECRET: required with VK_CALLBACK_CONFIRMATION, or anyone can post forged events to /callback: choose a secret of at least ${MIN_SECRET_LENGTH} letters and digits, enter it in VK (Community → Manage → API usage → Callback API → Secret key) and set it here (VK_CALLBACK_INSECURE_NO_SECRET=1 accepts unsigned callbacks instead, at your own risk)`,
+    );
+  }
 
   let redis: RedisConnection | null = null;
-  if (e.UPSTASH_REDIS_REST_URL || e.UPSTASH_REDIS_REST_TOKEN) {
-    if (!e.UPSTASH_REDIS_REST_URL) {
+  if (present.UPSTASH_REDIS_REST_URL || present.UPSTASH_REDIS_REST_TOKEN) {
+    if (!present.UPSTASH_REDIS_REST_URL) {
       problems.push("UPSTASH_REDIS_REST_URL: required with UPSTASH_REDIS_REST_TOKEN");
-    } else if (!e.UPSTASH_REDIS_REST_TOKEN) {
+    } else if (!present.UPSTASH_REDIS_REST_TOKEN) {
       problems.push("UPSTASH_REDIS_REST_TOKEN: required with UPSTASH_REDIS_REST_URL");
-    } else {redis = {
-        kind: "upstash",
-        url: e.UPSTASH_REDIS_REST_URL,
-        token: e.UPSTASH_REDIS_REST_TOKEN,
-      };}
+    } else if (e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN) {
+      redis = { kind: "upstash", url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN };
+    }
   } else if (e.REDIS_URL) {
     redis = { kind: "native", url: e.REDIS_URL };
   }
-  if (problems.length > 0) throw new ConfigError(problems);
+  if (problems.length > 0) {
+    const patterns = redactionPatterns(secretValues(present));
+    throw new ConfigError(problems.map((line) => redact(line, patterns)));
+  }
+  const ok = e as Env; // every variable parsed
 
   return {
     communities,
     vk: {
-      apiUrl: e.VK_API_URL,
-      apiVersion: e.VK_API_VERSION,
-      longPoll: e.VK_LONGPOLL,
-      wait: e.VK_LONGPOLL_WAIT,
-      graceMs: e.VK_LONGPOLL_GRACE_MS,
+      apiUrl: ok.VK_API_URL,
+      apiVersion: ok.VK_API_VERSION,
+      longPoll: ok.VK_LONGPOLL,
+      wait: ok.VK_LONGPOLL_WAIT,
+      graceMs: ok.VK_LONGPOLL_GRACE_MS,
     },
     callback: {
-      confirmation: e.VK_CALLBACK_CONFIRMATION ?? null,
-      secret: e.VK_CALLBACK_SECRET ?? null,
+      confirmation: ok.VK_CALLBACK_CONFIRMATION ?? null,
+      secret: ok.VK_CALLBACK_SECRET ?? null,
+      insecureNoSecret: ok.VK_CALLBACK_SECRET === undefined && ok.VK_CALLBACK_INSECURE_NO_SECRET,
     },
-    routesFile: e.ROUTES_FILE ?? null,
-    commandPrefixes: e.COMMAND_PREFIXES,
-    timezone: e.EVENT_TIMEZONE,
+    routesFile: ok.ROUTES_FILE ?? null,
+    commandPrefixes: ok.COMMAND_PREFIXES,
+    timezone: ok.EVENT_TIMEZONE,
     redis,
-    redisPrefix: e.REDIS_PREFIX,
-    redisTimeoutMs: e.REDIS_TIMEOUT_MS,
-    retryScheduleS: e.RETRY_SCHEDULE_S,
-    enrichDeadlineMs: e.ENRICH_DEADLINE_MS,
-    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    dataDir: e.DATA_DIR,
-    host: e.HOST,
-    port: e.PORT,
-    statusToken: e.STATUS_TOKEN ?? null,
-    log: { level: e.LOG_LEVEL, format: e.LOG_FORMAT ?? null, dir: e.LOG_DIR ?? null },
+    redisPrefix: ok.REDIS_PREFIX,
+    redisTimeoutMs: ok.REDIS_TIMEOUT_MS,
+    retryScheduleS: ok.RETRY_SCHEDULE_S,
+    enrichDeadlineMs: ok.ENRICH_DEADLINE_MS,
+    shutdownTimeoutMs: ok.SHUTDOWN_TIMEOUT_MS,
+    dataDir: ok.DATA_DIR,
+    host: ok.HOST,
+    port: ok.PORT,
+    statusToken: ok.STATUS_TOKEN ?? null,
+    sessionTtlS: ok.SESSION_TTL_S,
+    trustProxy: ok.TRUST_PROXY,
+    log: { level: ok.LOG_LEVEL, format: ok.LOG_FORMAT ?? null, dir: ok.LOG_DIR ?? null },
   };
 }
+
+const VK_TOKEN_REQUIRED =
+  "VK_TOKEN: required for long poll: a community access token (or set VK_LONGPOLL=off and use the Callback API)";
 
 const REQUIRED_HINTS: Record<string, string> = {
   VK_GROUP_ID: "the id of your community (a positive number; a comma-separated list for several)",
 };
 
-/** Our messages already name the variable; valibot's built-in ones get the key prefixed. */
-function issueLine(issue: v.BaseIssue<unknown>): string {
-  const key = issue.path?.map((p) => String(p.key)).join(".") ?? "";
+/** Our messages already name the variable; valibot's built-in ones get it prefixed. */
+function issueLine(key: string, issue: v.BaseIssue<unknown>): string {
   if (issue.input === undefined) return `${key}: required: ${REQUIRED_HINTS[key] ?? "set it"}`;
   if (/^[A-Z_]+: /.test(issue.message)) return issue.message;
-  return key ? `${key}: ${issue.message}` : issue.message;
+  return `${key}: ${issue.message}`;
 }

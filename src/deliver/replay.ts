@@ -1,15 +1,20 @@
 /**
  * Dead-letter replay: takes dead letters back (from the dead-letter Redis list when one is
  * configured, else from the state store) and sends them through again: failed deliveries
- * to their destination, rejected raw events through the whole pipeline (they are rejected
- * again unless the cause was fixed).
+ * to their destination, rejected raw events through validation. A rejected event that
+ * validates now is routed like any other; one still invalid goes back where it came from
+ * as the same letter (its first reason and `failed_at`, one more attempt), neither a new
+ * letter nor a new rejection, so replaying never grows a counter without a new event.
  * @module
  */
-import { type Destination, takeBack } from "./kinds/registry.ts";
+import { getLogger } from "@logtape/logtape";
 import type { Pipeline } from "../pipeline.ts";
 import type { RedisClient } from "../redis/connection.ts";
 import type { DeadLetter, StateStore } from "../store/state_store.ts";
 import type { Deliverer } from "./deliverer.ts";
+import { deadLetterAccess, type Destination } from "./kinds/registry.ts";
+
+const log = getLogger(["vk-event-router", "deliver"]);
 
 /** Options for {@linkcode createReplay}. */
 export interface ReplayOptions {
@@ -23,21 +28,35 @@ export interface ReplayOptions {
 /** Returns a function that replays up to `limit` dead letters and says how many. */
 export function createReplay(options: ReplayOptions): (limit?: number) => Promise<number> {
   const { deadLetter, redis } = options;
+  // Letters come from the dead-letter destination when it can give them back, else the store.
+  const held = deadLetter ? deadLetterAccess(deadLetter, redis) : null;
   const take = async (limit: number): Promise<DeadLetter[]> => {
-    const taken = deadLetter ? takeBack(deadLetter, redis, limit) : null;
-    if (taken) return (await taken).map((s) => JSON.parse(s) as DeadLetter);
-    return await options.store.takeDeadLetters(limit);
+    if (!held) return await options.store.takeDeadLetters(limit);
+    return (await held.take(limit)).map((s) => JSON.parse(s) as DeadLetter);
+  };
+  /**
+   * Puts letters back where `take` found them, at the newest end. Not through the
+   * deliverer: that would count them as dead-lettered again, and its dedup marker (the
+   * letter's id and `failed_at`, unchanged) would drop them as duplicates.
+   */
+  const putBack = async (letters: readonly DeadLetter[]): Promise<void> => {
+    if (letters.length === 0) return;
+    if (!held) return await options.store.addDeadLetters(letters);
+    await held.putBack(letters.map((l) => JSON.stringify(l)));
   };
   return async (limit = 100) => {
     const letters = await take(limit);
-    const rejected = letters.filter((l) => l.reason === "rejected").map((l) => l.event);
+    const rejected = letters.filter((l) => l.reason === "rejected");
     const failed = letters.filter((l) =>
       l.reason === "delivery_failed" && l.destination !== null && l.event_id !== null
     );
     try {
-      if (rejected.length > 0) {
-        await options.pipeline.handle({ updates: rejected, receivedAt: Date.now() });
-      }
+      const prepared = await options.pipeline.prepare({
+        updates: rejected.map((l) => l.event),
+        receivedAt: Date.now(),
+        replayed: rejected,
+      });
+      await options.pipeline.commit({ items: prepared.items, rejected: [] });
       await options.deliverer.deliver(
         failed.map((l) => ({
           destination: l.destination!,
@@ -45,8 +64,14 @@ export function createReplay(options: ReplayOptions): (limit?: number) => Promis
           body: JSON.stringify(l.event),
         })),
       );
+      await putBack(prepared.rejected); // last: a failure above puts every letter back instead
+      if (prepared.rejected.length > 0) {
+        log.info("{count} replayed rejected events still fail validation: kept as they were", {
+          count: prepared.rejected.length,
+        });
+      }
     } catch (error) {
-      await options.store.addDeadLetters(letters); // nothing taken is lost
+      await putBack(letters); // nothing taken is lost
       throw error;
     }
     return letters.length;

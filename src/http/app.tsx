@@ -1,33 +1,59 @@
 /**
  * The HTTP face of the service, built by a factory so tests drive it with
  * `app.request()`: the status page, `/api/status`, `/metrics`, `/healthz`, `/readyz`,
- * the login form, the dead-letter replay and the VK Callback API endpoint.
+ * login and logout, the dead-letter replay and the VK Callback API endpoint.
+ *
+ * Secure by default: without `STATUS_TOKEN` the page shows aggregates only and every
+ * action answers 403 (`auth.ts`); logins are server-side sessions (`sessions.ts`),
+ * throttled per address; every POST that carries the session cookie must come from this
+ * site; request bodies have a size and a time limit; and every answer goes through the
+ * same redaction as the logs.
  * @module
  */
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { getCookie, setCookie } from "hono/cookie";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
+import { secureHeaders } from "hono/secure-headers";
+import { timingSafeEqual } from "hono/utils/buffer";
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
+import { createRedactor } from "../redact.ts";
 import type { Sample } from "../status/metrics.ts";
 import { renderPrometheus } from "../status/prometheus.ts";
-import { constantTimeEqual, isAuthorised, SESSION_COOKIE, sessionValue } from "./auth.ts";
+import { requireToken, requireViewer } from "./auth.ts";
+import { BODY_READ_TIMEOUT_MS, bodyReadTimeout } from "./body_timeout.ts";
+import { createLoginThrottle, type LoginThrottle } from "./login_throttle.ts";
 import { LoginPage, StatusPage } from "./page.tsx";
-import { snapshotGauges, type StatusSnapshot } from "./snapshot.ts";
+import { clientAddress, isHttps, publicOrigin } from "./request_info.ts";
+import { createSessions, SESSION_COOKIE, type SessionStore } from "./sessions.ts";
+import { snapshotGauges, type SnapshotView, type StatusSnapshot } from "./snapshot.ts";
 
 const log = getLogger(["vk-event-router", "http"]);
 
 /** Largest Callback API body accepted. */
 export const MAX_CALLBACK_BYTES = 1024 * 1024;
+/** Largest login form accepted: a token and little else. */
+export const MAX_LOGIN_BYTES = 4 * 1024;
 
 /** What the app needs from the service. */
 export interface AppDeps {
-  snapshot: (showText: boolean) => Promise<StatusSnapshot>;
+  snapshot: (view: SnapshotView) => Promise<StatusSnapshot>;
   /** Counter samples for `/metrics` (in-process, or read from Redis by the worker). */
   samples: () => Promise<Sample[]>;
   /** Null when the store or a community is unhealthy, with the reason; null reason when ready. */
   readiness: () => Promise<string | null>;
+  /** Null: the page shows aggregates only and actions are refused. */
   statusToken: string | null;
+  /** Where login sessions are kept (the state store). */
+  sessionStore: SessionStore;
+  /** @default 12 h */
+  sessionTtlMs?: number;
+  /** Honour `X-Forwarded-*` headers: the service runs behind a reverse proxy. @default false */
+  trustProxy?: boolean;
+  /** Secret values redacted from every answer, besides the shapes that are always secret. */
+  secrets: readonly string[];
   callback: { confirmation: string | null; secret: string | null; groupIds: readonly number[] };
   /** Takes one raw event through the pipeline; resolves once it is delivered or durably parked. */
   accept: (update: unknown) => Promise<void>;
@@ -37,23 +63,60 @@ export interface AppDeps {
   stopping: () => boolean;
   /** When set, `POST /tasks/retry` (authorised) runs one round of retries (the worker's cron). */
   retryTask?: () => Promise<number>;
+  /** How long a callback or login body may take to arrive. @default BODY_READ_TIMEOUT_MS */
+  bodyTimeoutMs?: number;
+  /** Failed logins per address. @default 5 a minute */
+  loginThrottle?: LoginThrottle;
 }
 
 /** Builds the app. */
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   const token = deps.statusToken;
-  const authorised = (authorization: string | undefined, cookie: string | undefined) =>
-    token === null || isAuthorised(token, authorization, cookie);
+  const trustProxy = deps.trustProxy ?? false;
+  const redactor = createRedactor(deps.secrets);
+  const sessions = token === null ? null : createSessions({
+    store: deps.sessionStore,
+    token,
+    ...(deps.sessionTtlMs === undefined ? {} : { ttlMs: deps.sessionTtlMs }),
+  });
+  const throttle = deps.loginThrottle ?? createLoginThrottle();
+  const readBodyWithin = bodyReadTimeout(deps.bodyTimeoutMs ?? BODY_READ_TIMEOUT_MS);
+  const view: SnapshotView = token === null ? "aggregates" : "full";
+  const snapshot = async () => redactor.value(await deps.snapshot(view));
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) {
+      return error.res ? error.getResponse() : c.json({ error: error.message }, error.status);
+    }
+    log.error("Cannot answer {method} {path}: {error}", {
+      method: c.req.method,
+      path: c.req.path,
+      error: redactor.text(errorMessage(error)),
+    });
+    return c.json({ error: "internal error" }, 500);
+  });
+  // The page is nobody's frame (its buttons act); no HSTS: TLS is the proxy's business.
+  app.use("*", secureHeaders({ strictTransportSecurity: false }));
+  // A POST that carries the session cookie must come from this site (Hono's check of
+  // Origin / Sec-Fetch-Site); SameSite=Strict already keeps the cookie off cross-site
+  // requests, this holds even where a browser does not.
+  const sameSite = csrf({ origin: (origin, c) => origin === publicOrigin(c, trustProxy) });
+  app.use("*", async (c, next) => {
+    if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
+    if (getCookie(c, SESSION_COOKIE) === undefined) return await next();
+    return await sameSite(c, next);
+  });
 
   app.get("/healthz", (c) => c.text("ok"));
   app.get("/readyz", async (c) => {
     const reason = await deps.readiness();
-    return reason === null ? c.text("ready") : c.text(`not ready: ${reason}`, 503);
+    return reason === null ? c.text("ready") : c.text(`not ready: ${redactor.text(reason)}`, 503);
   });
 
   app.post(
     "/callback",
+    readBodyWithin,
     bodyLimit({ maxSize: MAX_CALLBACK_BYTES, onError: (c) => c.text("payload too large", 413) }),
     async (c) => {
       const { confirmation, secret, groupIds } = deps.callback;
@@ -62,23 +125,20 @@ export function createApp(deps: AppDeps): Hono {
       let body: unknown;
       try {
         body = JSON.parse(await c.req.text());
-      } catch {
+      } catch (error) {
+        if (error instanceof HTTPException) throw error; // too slow: 408
         return c.text("body is not JSON", 400);
       }
       if (body === null || typeof body !== "object" || Array.isArray(body)) {
-        return c.text(
-          "body is not a JSON object",
-          400,
-        );
+        return c.text("body is not a JSON object", 400);
       }
       const event = body as Record<string, unknown>;
-      if (typeof event.group_id === "number" && !groupIds.includes(event.group_id)) {
-        return c.text("unknown community", 403);
-      }
+      // VK always names the community, as a number: anything else is not VK.
+      if (!groupIds.includes(event.group_id as number)) return c.text("unknown community", 403);
       if (event.type === "confirmation") return c.text(confirmation);
       if (
         secret !== null &&
-        (typeof event.secret !== "string" || !constantTimeEqual(event.secret, secret))
+        (typeof event.secret !== "string" || !await timingSafeEqual(event.secret, secret))
       ) {
         log.warn("Refused a callback with a wrong or missing secret");
         return c.text("forbidden", 403);
@@ -88,7 +148,7 @@ export function createApp(deps: AppDeps): Hono {
         await deps.accept(event);
       } catch (error) {
         log.error("Cannot accept a callback event, VK will redeliver it: {error}", {
-          error: errorMessage(error),
+          error: redactor.text(errorMessage(error)),
         });
         return c.text("cannot accept the event now", 500);
       }
@@ -96,47 +156,90 @@ export function createApp(deps: AppDeps): Hono {
     },
   );
 
-  app.get("/login", (c) => c.html(<LoginPage failed={false} />));
-  app.post("/login", async (c) => {
-    if (token === null) return c.redirect("/", 303);
-    const form = await c.req.parseBody();
-    if (typeof form.token === "string" && constantTimeEqual(form.token, token)) {
-      setCookie(c, SESSION_COOKIE, sessionValue(token), {
+  app.get(
+    "/login",
+    (c) => token === null ? c.redirect("/", 303) : c.html(<LoginPage failed={false} />),
+  );
+  app.post(
+    "/login",
+    readBodyWithin,
+    bodyLimit({ maxSize: MAX_LOGIN_BYTES, onError: (c) => c.text("payload too large", 413) }),
+    async (c) => {
+      if (token === null || sessions === null) return c.redirect("/", 303);
+      const address = clientAddress(c, trustProxy);
+      const wait = throttle.retryAfterS(address);
+      if (wait > 0) {
+        return c.text(`too many failed logins: try again in ${wait} s`, 429, {
+          "retry-after": String(wait),
+        });
+      }
+      const form: Record<string, unknown> = await c.req.parseBody().catch((error) => {
+        if (error instanceof HTTPException) throw error; // too slow: 408
+        return {}; // not a form: no token
+      });
+      const submitted = typeof form.token === "string" ? form.token : "";
+      if (!await timingSafeEqual(submitted, token)) {
+        throttle.failed(address);
+        log.warn("Refused a status-page login from {address}: wrong token", { address });
+        return c.html(<LoginPage failed />, 401);
+      }
+      throttle.succeeded(address);
+      setCookie(c, SESSION_COOKIE, await sessions.start(), {
         httpOnly: true,
         sameSite: "Strict",
+        secure: isHttps(c, trustProxy),
         path: "/",
+        maxAge: Math.floor(sessions.ttlMs / 1000),
       });
+      log.info("Status-page login from {address}", { address });
       return c.redirect("/", 303);
-    }
-    return c.html(<LoginPage failed />, 401);
+    },
+  );
+  app.post("/logout", async (c) => {
+    await sessions?.end(getCookie(c, SESSION_COOKIE));
+    deleteCookie(c, SESSION_COOKIE, {
+      httpOnly: true,
+      sameSite: "Strict",
+      secure: isHttps(c, trustProxy),
+      path: "/",
+    });
+    return c.redirect(token === null ? "/" : "/login", 303);
   });
 
-  // Everything below needs the token when one is set.
-  app.use("*", async (c, next) => {
-    if (authorised(c.req.header("authorization"), getCookie(c, SESSION_COOKIE))) {
-      return await next();
-    }
-    if (c.req.method === "GET" && c.req.path === "/") return c.redirect("/login", 303);
-    return c.json({ error: "unauthorized: send Authorization: Bearer <STATUS_TOKEN>" }, 401);
-  });
+  // Everything below needs a session or the token when one is set.
+  app.use("*", requireViewer(token, sessions));
 
   app.get("/", async (c) => {
-    const s = await deps.snapshot(token !== null);
-    return c.html(<StatusPage s={s} canReplay range={c.req.query("range")} />);
+    return c.html(
+      <StatusPage
+        s={await snapshot()}
+        canReplay={token !== null}
+        canLogout={token !== null}
+        range={c.req.query("range")}
+      />,
+    );
   });
-  app.get("/api/status", async (c) => c.json(await deps.snapshot(token !== null)));
+  app.get("/api/status", async (c) => c.json(await snapshot()));
   app.get("/metrics", async (c) => {
-    const gauges = snapshotGauges(await deps.snapshot(false));
+    const gauges = snapshotGauges(await deps.snapshot("aggregates"));
     const samples = [...await deps.samples(), ...gauges].sort((a, b) =>
       a.name.localeCompare(b.name)
     );
-    return c.text(renderPrometheus(samples), 200, {
+    return c.text(redactor.text(renderPrometheus(samples)), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     });
   });
+
+  // Actions change state: they need STATUS_TOKEN, which the guard above then checked.
   const retryTask = deps.retryTask;
-  if (retryTask) app.post("/tasks/retry", async (c) => c.json({ retried: await retryTask() }));
-  app.post("/dead-letters/replay", async (c) => {
+  if (retryTask) {
+    app.post(
+      "/tasks/retry",
+      requireToken(token),
+      async (c) => c.json({ retried: await retryTask() }),
+    );
+  }
+  app.post("/dead-letters/replay", requireToken(token), async (c) => {
     const replayed = await deps.replayDeadLetters();
     if ((c.req.header("accept") ?? "").includes("text/html")) return c.redirect("/", 303);
     return c.json({ replayed });

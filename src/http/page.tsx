@@ -144,7 +144,7 @@ function Health(props: { s: StatusSnapshot }): JSX.Element {
 
 /** The whole page; `range` is the `?range=` of the charts. */
 export function StatusPage(
-  props: { s: StatusSnapshot; canReplay: boolean; range?: string | undefined },
+  props: { s: StatusSnapshot; canReplay: boolean; canLogout: boolean; range?: string | undefined },
 ): JSX.Element {
   const { s } = props;
   const received = Object.entries(s.events_received).sort((a, b) =>
@@ -173,6 +173,20 @@ export function StatusPage(
             <span class="fact" id="events-total">
               events received: <b>{formatCount(s.events_received_total)}</b>
             </span>
+            {s.view === "aggregates"
+              ? (
+                <span class="fact">
+                  counts only: set STATUS_TOKEN to see names and texts, and to act
+                </span>
+              )
+              : null}
+            {props.canLogout
+              ? (
+                <form method="post" action="/logout">
+                  <button type="submit">Log out</button>
+                </form>
+              )
+              : null}
           </div>
         </header>
         <main>

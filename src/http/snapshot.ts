@@ -1,6 +1,9 @@
 /**
  * One read of the service's state, shared by the status page, `/api/status` and
- * `/metrics`, so the three never disagree.
+ * `/metrics`, so the three never disagree. It comes in two views: `full` for a viewer
+ * who proved `STATUS_TOKEN`, and `aggregates` for the open page, which leaves out
+ * everything about people (names, user and event ids, message texts) and keeps counts,
+ * types and states.
  * @module
  */
 import type { Routes } from "../config/routes.ts";
@@ -23,8 +26,21 @@ export interface SnapshotSources {
   now?: () => number;
 }
 
+/** Who looks: `full` once `STATUS_TOKEN` was proven, `aggregates` on the open page. */
+export type SnapshotView = "full" | "aggregates";
+
+/** A recent event as shown: who, where, which and what only in the full view. */
+export type RecentEventView =
+  & Pick<RecentEvent, "at" | "event_type" | "group_id" | "destinations">
+  & Partial<Pick<RecentEvent, "event_id" | "user_name" | "peer_name" | "text">>
+  & {
+    /** True when the event has a text that this view leaves out. */
+    text_hidden: boolean;
+  };
+
 /** The state of the service at one instant (the body of `/api/status`). */
 export interface StatusSnapshot {
+  view: SnapshotView;
   version: string;
   now: number;
   started_at: number;
@@ -62,8 +78,7 @@ export interface StatusSnapshot {
     vk_api_calls_per_s: number;
   };
   recent_errors: RecentError[];
-  /** `text` is null and `text_hidden` true when the viewer may not read messages. */
-  recent_events: (RecentEvent & { text_hidden: boolean })[];
+  recent_events: RecentEventView[];
   /** Events, latency and errors over time; null where no timeline is kept (the worker). */
   timeline: TimelineSnapshot | null;
 }
@@ -71,7 +86,7 @@ export interface StatusSnapshot {
 /** Builds snapshots; remembers recent VK call counts to report a rate over the last minute. */
 export function createSnapshots(
   sources: SnapshotSources,
-): (showText: boolean) => Promise<StatusSnapshot> {
+): (view: SnapshotView) => Promise<StatusSnapshot> {
   const now = sources.now ?? Date.now;
   const callSamples: [number, number][] = [];
 
@@ -89,7 +104,7 @@ export function createSnapshots(
       : { kind: sources.store.kind, reachable: false, parked: 0, dead_letters: 0 };
   }
 
-  return async function snapshot(showText: boolean): Promise<StatusSnapshot> {
+  return async function snapshot(view: SnapshotView): Promise<StatusSnapshot> {
     const t = now();
     const { metrics, status } = sources;
     const received: Record<string, number> = {};
@@ -111,6 +126,7 @@ export function createSnapshots(
     const e = sources.enrichStats();
     const per = (name: string, destination: string) => metrics.get(name, { destination });
     return {
+      view,
       version: sources.version,
       now: t,
       started_at: status.startedAt,
@@ -148,14 +164,18 @@ export function createSnapshots(
         vk_api_calls_per_s: rate,
       },
       recent_errors: [...status.recentErrors],
-      recent_events: status.recentEvents.map((r) => ({
-        ...r,
-        text: showText ? r.text : null,
-        text_hidden: !showText && r.text !== null,
-      })),
+      recent_events: status.recentEvents.map((r) => eventView(r, view)),
       timeline: sources.timeline?.series() ?? null,
     };
   };
+}
+
+/** Picks what `view` may show of a recent event (listing the kept fields, not the dropped). */
+function eventView(r: RecentEvent, view: SnapshotView): RecentEventView {
+  const { at, event_type, group_id, destinations } = r;
+  return view === "full"
+    ? { ...r, text_hidden: false }
+    : { at, event_type, group_id, destinations: [...destinations], text_hidden: r.text !== null };
 }
 
 /** Gauges computed at scrape time, added to the counters for `/metrics`. */

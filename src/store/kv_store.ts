@@ -1,6 +1,7 @@
 /**
  * The embedded state store: a Deno KV file under `DATA_DIR`, used when no Redis is
- * configured. Parked deliveries are indexed by due time; dead letters by a time-ordered id.
+ * configured. Parked deliveries are indexed by due time; dead letters by a time-ordered id;
+ * login sessions carry their expiry time, since KV deletes expired keys only eventually.
  * @module
  */
 import type { DeadLetter, ParkedDelivery, StateStore } from "./state_store.ts";
@@ -78,6 +79,16 @@ export async function openKvStore(dataDir: string): Promise<StateStore> {
       return out;
     },
     deadLetterCount: () => count(["dead"]),
+    async putSession(key, ttlMs) {
+      await kv.set(["session", key], Date.now() + ttlMs, { expireIn: Math.max(1, ttlMs) });
+    },
+    async hasSession(key) {
+      const expiresAt = (await kv.get<number>(["session", key])).value;
+      return expiresAt !== null && expiresAt > Date.now();
+    },
+    async deleteSession(key) {
+      await kv.delete(["session", key]);
+    },
     async ping() {
       await kv.get(["ping"]);
     },

@@ -1,7 +1,7 @@
 /**
  * The state store in Redis, under `REDIS_PREFIX`, sharing the destinations' connection.
  * Parked deliveries are a sorted set by due time plus a hash of their bodies; dead
- * letters a list.
+ * letters a list; login sessions keys that Redis expires itself (`SET … PX`).
  * @module
  */
 import type { RedisClient } from "../redis/connection.ts";
@@ -12,6 +12,7 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
   const dueKey = `${prefix}retry:due`;
   const itemsKey = `${prefix}retry:items`;
   const deadKey = `${prefix}dead`;
+  const sessionKey = (key: string) => `${prefix}session:${key}`;
   const close = () => Promise.resolve();
   return {
     kind: "redis",
@@ -64,6 +65,15 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
     },
     async deadLetterCount() {
       return await redis.llen(deadKey);
+    },
+    async putSession(key, ttlMs) {
+      await redis.set(sessionKey(key), "1", { px: Math.max(1, Math.ceil(ttlMs)) });
+    },
+    async hasSession(key) {
+      return await redis.exists(sessionKey(key)) === 1;
+    },
+    async deleteSession(key) {
+      await redis.del(sessionKey(key));
     },
     async ping() {
       await redis.ping();

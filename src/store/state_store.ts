@@ -2,7 +2,7 @@
  * The router's own durable state behind one small interface with two implementations:
  * Redis when one is configured, an embedded Deno KV file otherwise, so the very first run
  * needs nothing installed. It holds long-poll checkpoints, deliveries parked for retry,
- * and the dead letters that no destination took.
+ * the dead letters that no destination took, and the status page's login sessions.
  * @module
  */
 
@@ -61,6 +61,15 @@ export interface StateStore extends AsyncDisposable {
   /** Removes and returns up to `limit` dead letters, oldest first (for replay). */
   takeDeadLetters(limit: number): Promise<DeadLetter[]>;
   deadLetterCount(): Promise<number>;
+  /**
+   * Keeps a login session for `ttlMs`, under the key the HTTP layer derives from the
+   * session id (never the id itself). In the store, sessions survive a restart.
+   */
+  putSession(key: string, ttlMs: number): Promise<void>;
+  /** Whether a session is kept and not yet expired. */
+  hasSession(key: string): Promise<boolean>;
+  /** Ends a session before it expires (logout). */
+  deleteSession(key: string): Promise<void>;
   /** Throws when the store cannot be reached. */
   ping(): Promise<void>;
   close(): Promise<void>;

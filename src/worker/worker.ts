@@ -78,7 +78,7 @@ export async function createWorker(
     http: ({ redis, store, deliverer }) => {
       const shared = () => loadShared(redis!.redis, config.redisPrefix, groupIds);
       return {
-        snapshot: async (showText) => {
+        snapshot: async (view) => {
           const { metrics, status } = await shared();
           return await createSnapshots({
             version: denoJson.version,
@@ -87,7 +87,7 @@ export async function createWorker(
             store,
             routes,
             enrichStats: () => ({ hits: 0, misses: 0, lookupsFailed: 0, deadlinesMissed: 0 }),
-          })(showText);
+          })(view);
         },
         samples: async () => (await shared()).metrics.samples(),
         retryTask: () => deliverer.retryDue(100),

@@ -78,10 +78,15 @@ export interface DestinationKind<
   check(destination: D, context: CheckContext): string[];
   createSink(destination: D, context: SinkContext): Sink;
   /**
-   * Removes and returns up to `limit` items, oldest first, when this destination holds the
-   * dead letters and they can be taken back for replay. Absent: not replayable from it.
+   * How replay reads the dead letters when this destination holds them. Absent: letters
+   * sent to it cannot be taken back, and replay reads the state store's own list.
    */
-  takeBack?(destination: D, redis: RedisClient, limit: number): Promise<string[]>;
+  deadLetters?: {
+    /** Removes and returns up to `limit` items, oldest first. */
+    take(destination: D, redis: RedisClient, limit: number): Promise<string[]>;
+    /** Puts items back at the newest end (a replay that failed again). */
+    putBack(destination: D, redis: RedisClient, items: readonly string[]): Promise<void>;
+  };
   /** The backlog of a destination that queues for consumers. */
   backlog?(destination: D, redis: RedisClient): Promise<Backlog>;
 }

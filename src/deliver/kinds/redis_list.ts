@@ -89,12 +89,19 @@ export const redisListKind = defineKind<
       push: d.push,
       prefix: context.prefix,
     }),
-  async takeBack(d, redis, limit) {
-    // Oldest first: the end the consumers take from.
-    const items = d.push === "lpush"
-      ? await redis.rpop<string[]>(d.key, limit)
-      : await redis.lpop<string[]>(d.key, limit);
-    return items ?? [];
+  deadLetters: {
+    async take(d, redis, limit) {
+      // Oldest first: the end the consumers take from.
+      const items = d.push === "lpush"
+        ? await redis.rpop<string[]>(d.key, limit)
+        : await redis.lpop<string[]>(d.key, limit);
+      return items ?? [];
+    },
+    async putBack(d, redis, items) {
+      if (items.length === 0) return;
+      if (d.push === "lpush") await redis.lpush(d.key, ...items);
+      else await redis.rpush(d.key, ...items);
+    },
   },
   async backlog(d, redis) {
     // The oldest item is at the end the consumers take from; its `ts` is when it arrived.

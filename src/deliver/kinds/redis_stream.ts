@@ -113,13 +113,25 @@ export const redisStreamKind = defineKind<
       maxlen: d.maxlen,
       prefix: context.prefix,
     }),
-  async takeBack(d, redis, limit) {
-    // Oldest first; entries are removed once read, as a list's pop would.
-    const entries = await redis.xrange(d.key, "-", "+", limit) as unknown;
-    const list = Array.isArray(entries) ? entries : [];
-    const ids = list.map((e) => (e as [string])[0]);
-    if (ids.length > 0) await redis.xdel(d.key, ids);
-    return list.map(eventField).filter((e): e is string => e !== null);
+  deadLetters: {
+    async take(d, redis, limit) {
+      // Oldest first; entries are removed once read, as a list's pop would.
+      const entries = await redis.xrange(d.key, "-", "+", limit) as unknown;
+      const list = Array.isArray(entries) ? entries : [];
+      const ids = list.map((e) => (e as [string])[0]);
+      if (ids.length > 0) await redis.xdel(d.key, ids);
+      return list.map(eventField).filter((e): e is string => e !== null);
+    },
+    async putBack(d, redis, items) {
+      for (const item of items) {
+        const letter = JSON.parse(item) as { event_id?: unknown };
+        await redis.xadd(d.key, "*", {
+          event_type: "dead_letter",
+          event_id: String(letter.event_id ?? ""),
+          event: item,
+        });
+      }
+    },
   },
   async backlog(d, redis) {
     // An entry id starts with the millisecond it was appended.

@@ -71,14 +71,23 @@ export function createSink(destination: Destination, context: SinkContext): Sink
   return kindOf(destination).createSink(destination, context);
 }
 
-/** Takes back up to `limit` items for replay; null when this destination cannot give them back. */
-export function takeBack(
+/** The dead letters held by a destination, as replay reads them. */
+export interface DeadLetterAccess {
+  take(limit: number): Promise<string[]>;
+  putBack(items: readonly string[]): Promise<void>;
+}
+
+/** How replay reads the destination's dead letters; null when it cannot give them back. */
+export function deadLetterAccess(
   destination: Destination,
   redis: RedisClient | null,
-  limit: number,
-): Promise<string[]> | null {
-  const kind = kindOf(destination);
-  return kind.takeBack && redis ? kind.takeBack(destination, redis, limit) : null;
+): DeadLetterAccess | null {
+  const access = kindOf(destination).deadLetters;
+  if (!access || !redis) return null;
+  return {
+    take: (limit) => access.take(destination, redis, limit),
+    putBack: (items) => access.putBack(destination, redis, items),
+  };
 }
 
 /** The destination's backlog; null when it does not queue or cannot tell cheaply. */

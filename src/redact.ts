@@ -1,0 +1,110 @@
+/**
+ * Redaction, the one place that knows what a secret looks like: the configured secret
+ * values (tokens, keys, passwords) and shapes that are secret whatever their value (a VK
+ * token, a `whsec_` key, a long-poll key, a password in a Redis URL). Pure functions, so
+ * the log formatters and every HTTP answer (status page, `/api/status`, `/readyz`,
+ * `/metrics`) redact the same way.
+ * @module
+ */
+import type { Config } from "./config/config.ts";
+import type { Routes } from "./config/routes.ts";
+import { allDestinations } from "./config/startup_checks.ts";
+import { destinationSecrets } from "./deliver/kinds/registry.ts";
+
+/** What replaces a secret. */
+export const REDACTED = "[REDACTED]";
+
+/** A pattern and its replacement; the shape LogTape's `redactByPattern` takes (global flag). */
+export interface RedactionPattern {
+  pattern: RegExp;
+  replacement: string;
+}
+
+/** Secret values shorter than this are not searched for: they would mangle ordinary text. */
+const MIN_SECRET_LENGTH = 4;
+
+/** Every secret value the configuration holds: tokens, keys, passwords. */
+export function collectSecrets(config: Config, routes: Routes | null): string[] {
+  return distinctSecrets([
+    ...config.communities.map((c) => c.token),
+    config.callback.secret,
+    config.statusToken,
+    config.redis?.kind === "upstash" ? config.redis.token : null,
+    config.redis ? urlPassword(config.redis.url) : null,
+    ...(routes ? allDestinations(routes).flatMap(destinationSecrets) : []),
+  ]);
+}
+
+/** The password of a URL's user info, decoded; null when it has none or does not parse. */
+export function urlPassword(url: string): string | null {
+  if (!URL.canParse(url)) return null;
+  const password = new URL(url).password;
+  if (password === "") return null;
+  try {
+    return decodeURIComponent(password);
+  } catch {
+    return password;
+  }
+}
+
+/** The distinct strings long enough to search for. */
+export function distinctSecrets(values: readonly (string | null | undefined)[]): string[] {
+  return [
+    ...new Set(
+      values.filter((s): s is string => typeof s === "string" && s.length >= MIN_SECRET_LENGTH),
+    ),
+  ];
+}
+
+/** Shapes that are secret whatever their value. */
+const SHAPES: readonly RedactionPattern[] = [
+  { pattern: /vk1\.a\.[A-Za-z0-9_-]{10,}/g, replacement: REDACTED },
+  { pattern: /whsec_[A-Za-z0-9+/=]{8,}/g, replacement: REDACTED },
+  { pattern: /([?&](?:key|access_token|token)=)[^&\s"']+/g, replacement: `$1${REDACTED}` },
+  // User info of any URL: `redis://default:pw@host`, `https://user:pw@host`.
+  { pattern: /([a-z][a-z0-9+.-]*:\/\/[^:/@\s"']*:)[^@\s"'/]+@/gi, replacement: `$1${REDACTED}@` },
+];
+
+/** Patterns for the given secrets, plus the shapes that are secret whatever their value. */
+export function redactionPatterns(secrets: readonly string[]): RedactionPattern[] {
+  const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return [
+    // Longest first, so a secret that contains another is replaced whole.
+    ...distinctSecrets(secrets).sort((a, b) => b.length - a.length).map((s) => ({
+      pattern: new RegExp(escape(s), "g"),
+      replacement: REDACTED,
+    })),
+    // Percent-encoded too, as a password appears in a URL.
+    ...distinctSecrets(secrets).filter((s) => encodeURIComponent(s) !== s).map((s) => ({
+      pattern: new RegExp(escape(encodeURIComponent(s)), "g"),
+      replacement: REDACTED,
+    })),
+    ...SHAPES,
+  ];
+}
+
+/** Replaces every match of `patterns` in `text`. */
+export function redact(text: string, patterns: readonly RedactionPattern[]): string {
+  return patterns.reduce((t, { pattern, replacement }) => t.replace(pattern, replacement), text);
+}
+
+/** A redactor for text and for JSON-like values (every string inside, keys included). */
+export interface Redactor {
+  text(text: string): string;
+  value<T>(value: T): T;
+}
+
+/** Builds a {@linkcode Redactor} for the given secret values. */
+export function createRedactor(secrets: readonly string[]): Redactor {
+  const patterns = redactionPatterns(secrets);
+  const text = (t: string) => redact(t, patterns);
+  const value = (v: unknown): unknown => {
+    if (typeof v === "string") return text(v);
+    if (Array.isArray(v)) return v.map(value);
+    if (v !== null && typeof v === "object") {
+      return Object.fromEntries(Object.entries(v).map(([k, x]) => [text(k), value(x)]));
+    }
+    return v;
+  };
+  return { text, value: <T>(v: T) => value(v) as T };
+}
