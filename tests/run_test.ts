@@ -61,9 +61,9 @@ Deno.test("without TEST_REDIS_URL the run starts one private redis-server and st
   assert.notEqual(port, 6379, "never a Redis someone else may run");
   assert.equal(await listening(port), false, "the private redis-server is gone after the run");
 
-  assert.match(run.stdout, /running 3 tests from \.\/tests\/pipeline_test\.ts/);
-  assert.match(run.stdout, /running 1 test from \.\/tests\/replay_test\.ts/);
-  assert.match(lastLine(run.stdout), /^ok \| 4 passed \(2 steps\) \| 0 failed \(/);
+  assert.match(run.stdout, /running \d+ tests? from \.\/tests\/pipeline_test\.ts/);
+  assert.match(run.stdout, /running \d+ tests? from \.\/tests\/replay_test\.ts/);
+  assert.match(lastLine(run.stdout), /^ok \| [1-9]\d* passed (\(\d+ steps\) )?\| 0 failed \(/);
 });
 
 /** Whether this machine can give a process a network namespace of its own (Linux). */
@@ -98,7 +98,7 @@ Deno.test({
     }).output();
     const out = new TextDecoder().decode(stdout);
     assert.equal(code, 0, out + new TextDecoder().decode(stderr));
-    assert.match(lastLine(out), /^ok \| 4 passed \(2 steps\) \| 0 failed \(/);
+    assert.match(lastLine(out), /^ok \| [1-9]\d* passed (\(\d+ steps\) )?\| 0 failed \(/);
   },
 });
 
