@@ -11,6 +11,7 @@ import {
   getConsoleSink,
   getJsonLinesFormatter,
   type LogLevel as LogTapeLevel,
+  type LogRecord,
   type Sink,
   type TextFormatter,
 } from "@logtape/logtape";
@@ -65,7 +66,13 @@ export async function configureLogging(
     patterns,
   );
   const consoleFormatter: TextFormatter = format === "pretty"
-    ? redactByPattern(getAnsiColorFormatter({ timestamp: "date-time-timezone" }), patterns)
+    ? redactByPattern(
+      getAnsiColorFormatter({
+        timestamp: "date-time-timezone",
+        format: (v) => `${v.timestamp} ${v.level} ${v.category}: ${v.message}${unshown(v.record)}`,
+      }),
+      patterns,
+    )
     : json;
   const sinks: Record<string, Sink> = { console: getConsoleSink({ formatter: consoleFormatter }) };
   if (log.dir) {
@@ -88,4 +95,19 @@ export async function configureLogging(
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
     ],
   });
+}
+
+/**
+ * The object properties that a record's message does not show, like the log destination's
+ * event, as ` key={ … }`: pretty lines carry them as JSON lines do, on the same line.
+ */
+function unshown(record: LogRecord): string {
+  const template = typeof record.rawMessage === "string" ? record.rawMessage : "";
+  const shown = new Set([...template.matchAll(/\{\s*([^{}\s.[]+)/g)].map((m) => m[1]));
+  let text = "";
+  for (const [key, value] of Object.entries(record.properties)) {
+    if (typeof value !== "object" || value === null || shown.has(key)) continue;
+    text += ` ${key}=${Deno.inspect(value, { colors: true, breakLength: Infinity })}`;
+  }
+  return text;
 }

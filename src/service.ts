@@ -233,7 +233,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const url = `http://${
     config.host.includes(":") ? `[${config.host}]` : config.host
   }:${server.addr.port}`;
-  log.info("Status page at {url}/", { url });
+  log.info(`Status page at ${url}/`, { url });
 
   let stopping: Promise<void> | null = null;
   const stop = () =>

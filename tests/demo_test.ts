@@ -24,7 +24,7 @@ Deno.test("deno task demo shows events flowing within seconds, to the log and th
   assert.match(out, /Status page: {2}http:\/\/127\.0\.0\.1:\d+\//);
   const events = out.split("\n").filter((l) => l.includes('"logger":"vk-event-router.events"'));
   assert.ok(events.length >= 20, `only ${events.length} events in the log`);
-  const types = new Set(events.map((l) => JSON.parse(JSON.parse(l).event).event_type));
+  const types = new Set(events.map((l) => JSON.parse(l).event.event_type));
   assert.ok(types.has("message_new") && types.size >= 3, `event types: ${[...types]}`);
   const finished = /Demo finished: (\d+) events generated, (\d+) routed\./.exec(out);
   assert.ok(finished && Number(finished[2]) > 0);
