@@ -12,7 +12,8 @@ RUN chown deno:deno /service
 USER deno
 
 # The dependencies of what runs, and nothing else, so the container starts without
-# reaching any registry and without the test-only packages (playwright-core, fast-check).
+# reaching any registry and without the packages of tests and tools (playwright-core,
+# fast-check, @valibot/to-json-schema).
 # Deno caches every package that the import map and lock file name, whatever the entry
 # point, so the image's copies first drop the imports that src/ never uses; the frozen
 # install then checks the rest against the lock file. The sources come first for that,
