@@ -24,7 +24,7 @@ export async function startTaskFlags(
     const output = await new Deno.Command(Deno.execPath(), {
       args: args.map((a) => a.endsWith(".ts") ? `${ROOT_PATH}${a}` : a),
       cwd,
-      env,
+      env: { ...denoEnv(), ...env },
       clearEnv: true,
       stderr: "inherit",
     }).output();
@@ -34,6 +34,16 @@ export async function startTaskFlags(
   const words = task.split(/\s+/).filter(Boolean);
   assertStartTask(words);
   return words.slice(2, -1);
+}
+
+/** What Deno itself needs from the environment. */
+function denoEnv(): Record<string, string> {
+  const inherited: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) inherited[name] = value;
+  }
+  return inherited;
 }
 
 function assertStartTask(words: string[]) {
@@ -61,12 +71,7 @@ export async function spawnService(
   cwd?: string,
 ): Promise<ServiceProcess> {
   const dir = cwd ?? await Deno.makeTempDir({ prefix: "vk-router-test-" });
-  const inherited: Record<string, string> = {};
-  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) inherited[name] = value;
-  }
-  const fullEnv = { ...inherited, NO_COLOR: "1", LOG_FORMAT: "json", ...env };
+  const fullEnv = { ...denoEnv(), NO_COLOR: "1", LOG_FORMAT: "json", ...env };
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
