@@ -107,7 +107,14 @@ function unshown(record: LogRecord): string {
   let text = "";
   for (const [key, value] of Object.entries(record.properties)) {
     if (typeof value !== "object" || value === null || shown.has(key)) continue;
-    text += ` ${key}=${Deno.inspect(value, { colors: true, breakLength: Infinity })}`;
+    // Whole and on one line, like the JSON line.
+    const options = {
+      compact: true,
+      breakLength: Infinity,
+      depth: Infinity,
+      iterableLimit: Infinity,
+    };
+    text += ` ${key}=${Deno.inspect(value, { colors: true, ...options })}`;
   }
   return text;
 }

@@ -13,7 +13,7 @@ const event = {
   event_id: "ev-1",
   group_id: 42,
   text: `hi "there", the secret is ${SECRET} {not a placeholder}`,
-  payload: { call_action: "test" },
+  payload: { call_action: "test", deep: { a: { b: { c: { d: [1, 2, { e: "f" }] } } } } },
 };
 
 /** What the console sink prints while `run` logs, one entry per line. */
@@ -66,7 +66,10 @@ Deno.test("a pretty line shows the event readably after its message", async () =
   const plain = lines[0]!.replace(/\x1b\[[0-9;]*m/g, "");
   assert.match(plain, / INF vk-event-router·events: Event message_new ev-1 to console event=\{ /);
   assert.match(plain, /event_type: "message_new"/);
-  assert.match(plain, /payload: \{ call_action: "test" \}/);
+  assert.match(
+    plain,
+    /payload: \{ call_action: "test", deep: \{ a: \{ b: \{ c: \{ d: \[ 1, 2, \{ e: "f" \} \] \} \} \} \} \}/,
+  );
   assert.ok(!plain.includes('\\"'), "no escaped JSON string");
   assert.ok(!plain.includes(SECRET), "the secret is redacted");
   assert.equal(plain.split("\n").length, 1, "one line per event");
