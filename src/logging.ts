@@ -107,14 +107,15 @@ function unshown(record: LogRecord): string {
   let text = "";
   for (const [key, value] of Object.entries(record.properties)) {
     if (typeof value !== "object" || value === null || shown.has(key)) continue;
-    // Whole and on one line, like the JSON line.
-    const options = {
+    const inspected = Deno.inspect(value, {
+      colors: true,
+      // Whole and on one line, like the JSON line.
       compact: true,
       breakLength: Infinity,
       depth: Infinity,
       iterableLimit: Infinity,
-    };
-    text += ` ${key}=${Deno.inspect(value, { colors: true, ...options })}`;
+    });
+    text += ` ${key}=${inspected}`;
   }
   return text;
 }
