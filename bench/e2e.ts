@@ -13,6 +13,7 @@
 import { parseArgs } from "node:util";
 import { RespConnection, RespError } from "../src/redis/resp_connection.ts";
 import { startFakeVk } from "../tests/support/fake_vk.ts";
+import { startTaskFlags } from "../tests/support/service_process.ts";
 import { CHATS, directory, GROUP_ID, USERS, workload } from "./workload.ts";
 
 const { values } = parseArgs({
@@ -115,13 +116,10 @@ async function run(contender: Contender, batch: number, count: number): Promise<
       }),
     );
     await control.send([["SET", `${tag}router:checkpoint:${GROUP_ID}`, "0"]]);
-    const start = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT))).tasks.start.split(
-      /\s+/,
-    ) as string[];
     child = new Deno.Command(Deno.execPath(), {
       args: [
         "run",
-        ...start.slice(2, -1),
+        ...await startTaskFlags({ ROUTES_FILE: "routes.json" }, dir),
         "--config",
         decodeURIComponent(new URL("deno.json", ROOT).pathname),
         decodeURIComponent(new URL("src/main.ts", ROOT).pathname),

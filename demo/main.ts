@@ -12,6 +12,7 @@ import { parseRoutes } from "../src/config/routes.ts";
 import { configureLogging } from "../src/logging.ts";
 import { collectSecrets } from "../src/redact.ts";
 import { startService } from "../src/service.ts";
+import { openKvStore } from "../src/store/kv_store.ts";
 import { startVkSimulator } from "../tests/support/vk_simulator.ts";
 
 const { values } = parseArgs({
@@ -70,6 +71,12 @@ const config = loadConfig({
   ...(withRedis ? { REDIS_URL: redisUrl, REDIS_PREFIX: `${prefix}vk-router:` } : {}),
 });
 await configureLogging(config.log, collectSecrets(config, routes));
+// The simulated community is new in each run and its history starts at ts 0: a previous
+// run's checkpoint lies beyond it, and resuming there would look like lost history.
+{
+  await using store = await openKvStore(config.dataDir);
+  await store.setCheckpoint(simulator.groupId, "0");
+}
 const service = await startService({ config, routes, embeddedStore: true });
 
 console.log(`

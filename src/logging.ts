@@ -12,6 +12,7 @@ import {
   getConsoleSink,
   getJsonLinesFormatter,
   type LogLevel as LogTapeLevel,
+  type LogRecord,
   type Sink,
   type TextFormatter,
 } from "@logtape/logtape";
@@ -32,7 +33,13 @@ export async function configureLogging(
     patterns,
   );
   const consoleFormatter: TextFormatter = format === "pretty"
-    ? redactByPattern(getAnsiColorFormatter({ timestamp: "date-time-timezone" }), patterns)
+    ? redactByPattern(
+      getAnsiColorFormatter({
+        timestamp: "date-time-timezone",
+        format: (v) => `${v.timestamp} ${v.level} ${v.category}: ${v.message}${unshown(v.record)}`,
+      }),
+      patterns,
+    )
     : json;
   const sinks: Record<string, Sink> = { console: getConsoleSink({ formatter: consoleFormatter }) };
   if (log.dir) {
@@ -55,4 +62,27 @@ export async function configureLogging(
       { category: ["logtape", "meta"], lowestLevel: "warning", sinks: ["console"] },
     ],
   });
+}
+
+/**
+ * The object properties that a record's message does not show, like the log destination's
+ * event, as ` key={ … }`: pretty lines carry them as JSON lines do, on the same line.
+ */
+function unshown(record: LogRecord): string {
+  const template = typeof record.rawMessage === "string" ? record.rawMessage : "";
+  const shown = new Set([...template.matchAll(/\{\s*([^{}\s.[]+)/g)].map((m) => m[1]));
+  let text = "";
+  for (const [key, value] of Object.entries(record.properties)) {
+    if (typeof value !== "object" || value === null || shown.has(key)) continue;
+    const inspected = Deno.inspect(value, {
+      colors: true,
+      // Whole and on one line, like the JSON line.
+      compact: true,
+      breakLength: Infinity,
+      depth: Infinity,
+      iterableLimit: Infinity,
+    });
+    text += ` ${key}=${inspected}`;
+  }
+  return text;
 }

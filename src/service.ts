@@ -117,7 +117,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   );
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host}:${server.addr.port}`;
-  log.info("Status page at {url}/", { url });
+  log.info(`Status page at ${url}/`, { url });
   warnAboutSecurity(config);
 
   let stopping: Promise<void> | null = null;

@@ -1,10 +1,11 @@
 /**
  * No Docker engine runs here, so the Dockerfile is held to its rules by reading it: the
- * pinned Deno, cached dependencies, a non-root user, no secrets baked in, exec-form
- * `deno run` with exactly the `start` task's permission flags, a health check, volumes.
+ * pinned Deno, production dependencies cached from the lock file, a non-root user, no
+ * secrets baked in, exactly the `start` task's command line run as `deno run` itself, a
+ * health check, volumes.
  */
 import assert from "node:assert/strict";
-import { startTaskFlags } from "./support/service_process.ts";
+import { bareSpecifiers, pruneUnusedImports, sourcesUnder } from "../scripts/production_deps.ts";
 
 const root = new URL("../", import.meta.url);
 const dockerfile = await Deno.readTextFile(new URL("Dockerfile", root));
@@ -22,11 +23,55 @@ Deno.test("the Dockerfile pins the Deno version CI uses", async () => {
   assert.deepEqual(of("FROM"), [`denoland/deno:${ciVersion}`]);
 });
 
-Deno.test("the Dockerfile caches dependencies at build time from the lock file", () => {
+Deno.test("the Dockerfile caches the production dependencies at build time from the lock file", async () => {
   const runs = of("RUN").join("\n");
-  assert.match(runs, /deno install --frozen/);
-  assert.match(runs, /deno cache --frozen src\/main\.ts/);
+  assert.match(runs, /scripts\/production_deps\.ts/);
+  assert.match(runs, /deno install --frozen --entrypoint src\/main\.ts src\/start_permissions\.ts/);
   assert.ok(of("COPY").some((c) => /deno\.json deno\.lock/.test(c)));
+  for (const copy of of("COPY")) {
+    for (const source of copy.split(/\s+/).filter((w) => !w.startsWith("--")).slice(0, -1)) {
+      await Deno.stat(new URL(source, root)); // throws when the file is gone
+    }
+  }
+});
+
+Deno.test("the image drops exactly the imports that the service's module graph does not use", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
+  const lock = JSON.parse(await Deno.readTextFile(new URL("deno.lock", root)));
+  const sources: string[] = [];
+  for await (const source of sourcesUnder(new URL("src", root).pathname)) sources.push(source);
+  const pruned = pruneUnusedImports(config, lock, bareSpecifiers(sources));
+  assert.deepEqual(pruned.dropped.sort(), [
+    "@valibot/to-json-schema",
+    "fast-check",
+    "playwright-core",
+  ]);
+  const kept = Object.values(pruned.config.imports!).map((t) => t.replace(/^npm:\/?|\/$/g, ""));
+  assert.deepEqual(
+    [...new Set(pruned.lock.workspace!.dependencies!.map((d) => d.slice(4)))].sort(),
+    [...new Set(kept)].sort(),
+    "the lock file names the kept imports only",
+  );
+  // Deno's own module graph is the authority: every bare specifier in it must stay mapped.
+  for (const entry of ["src/main.ts", "src/start_permissions.ts"]) {
+    const info = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", entry],
+      cwd: root,
+      stdout: "piped",
+    }).output();
+    const graph = JSON.parse(new TextDecoder().decode(info.stdout)) as {
+      modules: { dependencies?: { specifier: string }[] }[];
+    };
+    const bare = graph.modules.flatMap((m) => m.dependencies ?? []).map((d) => d.specifier)
+      .filter((s) => !/^(?:\.|\/|[a-z]+:)/.test(s));
+    const keys = Object.keys(pruned.config.imports!);
+    for (const specifier of bare) {
+      assert.ok(
+        keys.some((k) => specifier === k || specifier.startsWith(k.endsWith("/") ? k : `${k}/`)),
+        `${entry} imports ${specifier}, which the image would lack`,
+      );
+    }
+  }
 });
 
 Deno.test("the Dockerfile runs as the non-root deno user", () => {
@@ -43,14 +88,14 @@ Deno.test("the Dockerfile bakes in no secret", () => {
   }
 });
 
-Deno.test("the container runs deno run directly, with exactly the start task's permission flags", async () => {
+Deno.test("the container runs exactly the start task's command line, as deno run itself", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
   const [cmd] = of("CMD");
   assert.ok(cmd, "a CMD");
-  const argv = JSON.parse(cmd) as string[];
-  assert.deepEqual(argv.slice(0, 2), ["deno", "run"], "exec form, deno run, not deno task");
-  assert.equal(argv.at(-1), "src/main.ts");
-  assert.deepEqual(argv.slice(2, -1), await startTaskFlags());
-  assert.ok(!argv.some((a) => a === "-A" || a === "--allow-all"), "no blanket permissions");
+  // Shell form for the task's `$(…)`; `exec` puts deno run in the shell's place for signals.
+  assert.equal(cmd, `exec ${config.tasks.start}`);
+  assert.match(cmd, /^exec deno run /, "deno run, not deno task");
+  assert.ok(!/\s(?:-A|--allow-all)\b/.test(cmd), "no blanket permissions");
 });
 
 Deno.test("the Dockerfile checks health, exposes 8080 and declares the volumes", () => {

@@ -37,9 +37,9 @@ Deno.test("JSON log lines parse and carry the category and the properties", asyn
     assert.equal(typeof line.message, "string");
   }
   const event = lines.find((l) => l.logger === "vk-event-router.events");
-  assert.equal(event.eventId, "json-1");
+  assert.equal(event.message, "Event message_new json-1 to console");
   assert.equal(event.destination, "console");
-  assert.equal(JSON.parse(event.event).text, "text of json-1");
+  assert.equal(event.event.text, "text of json-1");
   const connected = lines.find((l) =>
     l.logger === "vk-event-router.poll" && /connected/.test(l.message)
   );

@@ -42,7 +42,9 @@ const RuleSchema = v.strictObject({
   continue: v.optional(v.boolean(), false),
 });
 
-const RoutesSchema = v.strictObject({
+/** The routes file's shape; `deno task schema` makes `schema/routes.schema.json` from it. */
+export const RoutesSchema = v.strictObject({
+  $schema: v.optional(v.string()), // the JSON Schema that editors check the file against
   destinations: v.record(Name, DestinationSchema),
   rules: v.array(RuleSchema),
   default: v.optional(v.nullable(Name), null),

@@ -29,7 +29,11 @@ export type ConnectionState = "connecting" | "polling" | "backoff" | "fatal" | "
 /** Receives what the poller sees; the status page and metrics implement it. */
 export interface PollObserver {
   state(groupId: number, state: ConnectionState, detail?: string): void;
-  /** `failed: 1`: VK dropped history, events may have been lost. */
+  /**
+   * `failed: 1` on a ts the router had reached (its checkpoint, or a batch it took): VK
+   * dropped history, events may have been lost. Not called when the ts VK itself just gave
+   * is already stale: before the first batch there is nothing to lose.
+   */
   historyLost(groupId: number): void;
   /** A fault that the poller retries: `kind` is a short label for metrics. */
   fault(groupId: number, kind: PollFault, message: string): void;
@@ -121,6 +125,8 @@ export async function* createPoller(options: PollerOptions): AsyncGenerator<Batc
 
   let server: PollServer | null = null;
   let ts: string | null = options.initialTs ?? null;
+  /** Whether `ts` is a position the router reached, so history after it is ours to lose. */
+  let resumed = ts !== null;
 
   /** One poll: a poll server first when we have none, then an `a_check`. */
   const pollOnce = async (): Promise<ACheckAnswer> => {
@@ -172,11 +178,18 @@ export async function* createPoller(options: PollerOptions): AsyncGenerator<Batc
       if (answer.kind === "failed") {
         switch (answer.failed) {
           case 1:
-            log.warn(
-              "Long poll of community {groupId}: VK dropped history (failed: 1); events between ts {from} and {to} may have been lost",
-              { groupId, from: ts, to: answer.ts },
-            );
-            observer.historyLost(groupId);
+            if (resumed) {
+              log.warn(
+                "Long poll of community {groupId}: VK dropped history (failed: 1); events between ts {from} and {to} may have been lost",
+                { groupId, from: ts, to: answer.ts },
+              );
+              observer.historyLost(groupId);
+            } else {
+              log.info(
+                "Long poll of community {groupId}: VK's own ts {from} was stale (failed: 1); starting from ts {to}, nothing was lost",
+                { groupId, from: ts, to: answer.ts },
+              );
+            }
             if (answer.ts !== null) ts = answer.ts;
             break;
           case 2:
@@ -203,6 +216,7 @@ export async function* createPoller(options: PollerOptions): AsyncGenerator<Batc
       observer.state(groupId, "polling");
       yield { groupId, ts: answer.ts, updates: answer.updates, receivedAt: now() };
       ts = answer.ts;
+      resumed = true;
     }
   } finally {
     observer.state(groupId, "stopped");

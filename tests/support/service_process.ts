@@ -7,12 +7,43 @@
 const ROOT = new URL("../../", import.meta.url);
 const ROOT_PATH = decodeURIComponent(ROOT.pathname);
 
-/** The `deno run` flags of the `start` task. */
-export async function startTaskFlags(): Promise<string[]> {
+/**
+ * The `deno run` flags of the `start` task for a service with `env` in `cwd`: its `$(…)`
+ * (the path permissions) is run and spliced in as `deno task` does.
+ */
+export async function startTaskFlags(
+  env: Record<string, string> = {},
+  cwd: string = ROOT_PATH,
+): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  const words = String(config.tasks.start).split(/\s+/);
+  let task = String(config.tasks.start);
+  const substitution = /\$\(([^)]*)\)/.exec(task);
+  if (substitution) {
+    const [program, ...args] = substitution[1]!.trim().split(/\s+/);
+    if (program !== "deno") throw new Error(`Unexpected start task: ${task}`);
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: args.map((a) => a.endsWith(".ts") ? `${ROOT_PATH}${a}` : a),
+      cwd,
+      env: { ...denoEnv(), ...env },
+      clearEnv: true,
+      stderr: "inherit",
+    }).output();
+    if (!output.success) throw new Error(`The start task's ${substitution[0]} failed`);
+    task = task.replace(substitution[0], new TextDecoder().decode(output.stdout));
+  }
+  const words = task.split(/\s+/).filter(Boolean);
   assertStartTask(words);
   return words.slice(2, -1);
+}
+
+/** What Deno itself needs from the environment. */
+function denoEnv(): Record<string, string> {
+  const inherited: Record<string, string> = {};
+  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) inherited[name] = value;
+  }
+  return inherited;
 }
 
 function assertStartTask(words: string[]) {
@@ -40,21 +71,17 @@ export async function spawnService(
   cwd?: string,
 ): Promise<ServiceProcess> {
   const dir = cwd ?? await Deno.makeTempDir({ prefix: "vk-router-test-" });
-  const inherited: Record<string, string> = {};
-  for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) inherited[name] = value;
-  }
+  const fullEnv = { ...denoEnv(), NO_COLOR: "1", LOG_FORMAT: "json", ...env };
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      ...await startTaskFlags(),
+      ...await startTaskFlags(fullEnv, dir),
       "--config",
       `${ROOT_PATH}deno.json`,
       `${ROOT_PATH}src/main.ts`,
     ],
     cwd: dir,
-    env: { ...inherited, NO_COLOR: "1", LOG_FORMAT: "json", ...env },
+    env: fullEnv,
     clearEnv: true,
     stdin: "null",
     stdout: "piped",

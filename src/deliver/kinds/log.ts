@@ -1,5 +1,7 @@
 /**
- * The `log` destination: one log line per event, for development and first runs.
+ * The `log` destination: one log line per event, for development and first runs. The event
+ * is a structured property (an object in JSON lines, shown after the message in pretty
+ * lines), never a JSON string inside the message.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -16,15 +18,20 @@ export function createLogSink(name: string): Sink {
     kind: "log",
     deliver(items) {
       for (const item of items) {
-        log.info("Event {eventId} to {destination}: {event}", {
-          eventId: item.eventId,
-          destination: name,
-          event: item.body,
-        });
+        const event = JSON.parse(item.body) as { event_type?: unknown };
+        // A dead letter has no event_type of its own.
+        const type = typeof event.event_type === "string" ? `${event.event_type} ` : "";
+        // Interpolated rather than placeholders, which LogTape would quote.
+        log.info(literal(`Event ${type}${item.eventId} to ${name}`), { event, destination: name });
       }
       return Promise.resolve(items.map(() => ({ status: "delivered" as const })));
     },
   };
+}
+
+/** `text` as a LogTape message template: braces doubled, so it reads no placeholder in it. */
+function literal(text: string): string {
+  return text.replace(/[{}]/g, "$&$&");
 }
 
 const LogSchema = v.strictObject({ kind: v.literal("log") });

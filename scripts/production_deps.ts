@@ -1,0 +1,103 @@
+// deno-lint-ignore-file no-console -- a build script that reports what it did
+/**
+ * Drops from `deno.json` and `deno.lock` the imports that `src/` never uses (the test-only
+ * packages), for the Docker image: Deno caches every package that the import map and the
+ * lock file name, whatever the entry point, and `--cached-only` wants them all. After this,
+ * `deno install --frozen --entrypoint src/main.ts` caches the production packages only, at
+ * the versions locked. Only the image's copy is rewritten: `deno run --no-config
+ * --allow-read=. --allow-write=deno.json,deno.lock scripts/production_deps.ts`.
+ * @module
+ */
+
+/** The parts of `deno.json` this reads. */
+export interface DenoConfig {
+  imports?: Record<string, string>;
+  compilerOptions?: { jsxImportSource?: string };
+  [key: string]: unknown;
+}
+
+/** The parts of a version 5 `deno.lock` this rewrites. */
+export interface DenoLock {
+  specifiers?: Record<string, string>;
+  workspace?: { dependencies?: string[]; [key: string]: unknown };
+  [key: string]: unknown;
+}
+
+/** Bare specifiers in `import`, `export … from` and `import()` of TypeScript sources. */
+export function bareSpecifiers(sources: Iterable<string>): Set<string> {
+  const found = new Set<string>();
+  for (const source of sources) {
+    for (const [, specifier] of source.matchAll(/\b(?:from|import)\s*\(?\s*["']([^"']+)["']/g)) {
+      if (!/^(?:\.|\/|[a-z]+:)/.test(specifier!)) found.add(specifier!);
+    }
+  }
+  return found;
+}
+
+/** Whether import map `key` maps `specifier` (`"hono/"` maps every `"hono/…"`). */
+function maps(key: string, specifier: string): boolean {
+  return specifier === key || specifier.startsWith(key.endsWith("/") ? key : `${key}/`);
+}
+
+/** `npm:/hono@4.13.19/` (a prefix entry's target) as the lock file names it: `npm:hono@4.13.19`. */
+function lockSpecifier(target: string): string {
+  return target.replace(/^npm:\/?/, "npm:").replace(/\/$/, "");
+}
+
+/** `config` and `lock` without the imports that no specifier in `used` maps to. */
+export function pruneUnusedImports(
+  config: DenoConfig,
+  lock: DenoLock,
+  used: ReadonlySet<string>,
+): { config: DenoConfig; lock: DenoLock; dropped: string[] } {
+  const jsx = config.compilerOptions?.jsxImportSource;
+  const specifiers = jsx ? new Set([...used, `${jsx}/jsx-runtime`]) : used;
+  const imports = Object.entries(config.imports ?? {});
+  const isUsed = ([key]: [string, string]) => [...specifiers].some((s) => maps(key, s));
+  const kept = imports.filter(isUsed);
+  const dropped = imports.filter((entry) => !isUsed(entry));
+  const keptTargets = new Set(kept.map(([, target]) => lockSpecifier(target)));
+  const gone = new Set(
+    dropped.map(([, target]) => lockSpecifier(target)).filter((t) => !keptTargets.has(t)),
+  );
+  return {
+    config: { ...config, imports: Object.fromEntries(kept) },
+    lock: {
+      ...lock,
+      ...(lock.specifiers && {
+        specifiers: Object.fromEntries(
+          Object.entries(lock.specifiers).filter(([s]) => !gone.has(s)),
+        ),
+      }),
+      ...(lock.workspace && {
+        workspace: {
+          ...lock.workspace,
+          dependencies: (lock.workspace.dependencies ?? []).filter((s) => !gone.has(s)),
+        },
+      }),
+    },
+    dropped: dropped.map(([key]) => key),
+  };
+}
+
+/** The text of every TypeScript file under `dir`. */
+export async function* sourcesUnder(dir: string): AsyncGenerator<string> {
+  for await (const entry of Deno.readDir(dir)) {
+    const path = `${dir}/${entry.name}`;
+    if (entry.isDirectory) yield* sourcesUnder(path);
+    else if (/\.tsx?$/.test(entry.name)) yield await Deno.readTextFile(path);
+  }
+}
+
+if (import.meta.main) {
+  const sources: string[] = [];
+  for await (const source of sourcesUnder("src")) sources.push(source);
+  const { config, lock, dropped } = pruneUnusedImports(
+    JSON.parse(await Deno.readTextFile("deno.json")),
+    JSON.parse(await Deno.readTextFile("deno.lock")),
+    bareSpecifiers(sources),
+  );
+  await Deno.writeTextFile("deno.json", `${JSON.stringify(config, null, 2)}\n`);
+  await Deno.writeTextFile("deno.lock", `${JSON.stringify(lock, null, 2)}\n`);
+  console.log(`Dropped the imports src/ does not use: ${dropped.join(", ") || "none"}`);
+}
