@@ -27,8 +27,8 @@ export function createReplay(options: ReplayOptions): (limit?: number) => Promis
     if (deadLetter?.kind === "redis-list" && redis) {
       // Oldest first: the end the consumers would take from.
       const raw = deadLetter.push === "lpush"
-        ? await redis.rpop<string[]>(deadLetter.key, limit)
-        : await redis.lpop<string[]>(deadLetter.key, limit);
+        ? await redis.rpop(deadLetter.key, limit)
+        : await redis.lpop(deadLetter.key, limit);
       return (raw ?? []).map((s) => JSON.parse(s) as DeadLetter);
     }
     return await options.store.takeDeadLetters(limit);

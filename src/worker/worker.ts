@@ -7,7 +7,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { Redis } from "@upstash/redis";
+import { createUpstashClient } from "../redis/upstash_client.ts";
 import { type Config, loadConfig } from "../config/config.ts";
 import { BUILT_IN_ROUTES, loadRoutesFile, parseRoutes, type Routes } from "../config/routes.ts";
 import { checkRoutesAgainstConfig } from "../config/startup_checks.ts";
@@ -66,15 +66,12 @@ export async function createWorker(
 
   async function handle(request: Request): Promise<Response> {
     const scope = new RequestScope();
-    const redis = new Redis({
+    const redis = createUpstashClient({
       url: upstash.url,
       token: upstash.token,
-      automaticDeserialization: false,
-      enableTelemetry: false,
-      enableAutoPipelining: false,
-      readYourWrites: false,
-      retry: false,
-      signal: () => scope.timeoutSignal(config.redisTimeoutMs),
+      timeoutMs: config.redisTimeoutMs,
+      timeoutSignal: scope.timeoutSignal,
+      retries: 0,
     });
     const store = createRedisStore(redis, config.redisPrefix);
     const metrics = new Metrics();
