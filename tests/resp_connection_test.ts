@@ -161,3 +161,11 @@ Deno.test("RespConnection round-trips large values through a real Redis", async 
     redis.close();
   }
 });
+
+Deno.test("RespConnection closed while connecting leaves no socket open", async () => {
+  const redis = new RespConnection({ url: TEST_REDIS_URL, connectTimeoutMs: 2000 });
+  const sent = redis.send([["PING"]]);
+  redis.close();
+  await assert.rejects(sent, /The Redis connection was closed/);
+  assert.equal(redis.connected, false);
+});

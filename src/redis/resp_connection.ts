@@ -108,6 +108,10 @@ export class RespConnection {
     const conn = this.#url.protocol === "rediss:"
       ? await Deno.connectTls({ hostname, port, signal } as Deno.ConnectTlsOptions)
       : await Deno.connect({ hostname, port, signal } as Deno.ConnectOptions);
+    if (this.#closed) {
+      conn.close();
+      throw new Error("The Redis connection was closed");
+    }
     const socket: Socket = { conn, pending: [], written: Promise.resolve() };
     this.#socket = socket;
     this.#read(socket);
