@@ -54,13 +54,19 @@ for (const [transport, open] of transports) {
           .set(`${p}first`, "b", { nx: true })
           .hincrby(`${p}h`, '["x",{}]', 2)
           .hincrby(`${p}h`, '["x",{}]', 3)
-          .hset(`${p}h`, { y: "7", z: "{}" })
+          .hset(`${p}h`, { y: "7", z: "{}", ["__proto__"]: "p" })
           .lpush(`${p}r`, "1", "2", "3")
           .ltrim(`${p}r`, 0, 1)
           .exec();
-        assert.deepEqual(results, ["OK", null, 2, 5, 2, 3, "OK"]);
+        assert.deepEqual(results, ["OK", null, 2, 5, 3, 3, "OK"]);
         assert.equal(await redis.get(`${p}first`), "a");
-        assert.deepEqual(await redis.hgetall(`${p}h`), { '["x",{}]': "5", y: "7", z: "{}" });
+        const hash = await redis.hgetall(`${p}h`);
+        assert.deepEqual(Object.entries(hash).sort(), [
+          ['["x",{}]', "5"],
+          ["__proto__", "p"],
+          ["y", "7"],
+          ["z", "{}"],
+        ]);
         assert.deepEqual(await redis.hgetall(`${p}nothing`), {});
         assert.deepEqual(await redis.hmget(`${p}h`, "z", "gone", "y"), ["{}", null, "7"]);
         assert.deepEqual(await redis.lrange(`${p}r`, 0, -1), ["3", "2"]);

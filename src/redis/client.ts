@@ -159,9 +159,9 @@ function asStringsOrNull(reply: unknown): string[] | null {
 /** HGETALL's flat `[field, value, ...]` array. */
 function asHash(reply: unknown): Record<string, string> {
   const flat = asStrings(reply);
-  const hash: Record<string, string> = {};
-  for (let i = 0; i + 1 < flat.length; i += 2) hash[flat[i]!] = flat[i + 1]!;
-  return hash;
+  const pairs: [string, string][] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
+  return Object.fromEntries(pairs);
 }
 
 /** SCAN's `[cursor, keys]`. */

@@ -3,10 +3,8 @@
  * commands, replies matched in order, and one rule that keeps it honest: when anything
  * goes wrong on the socket (an error, a close, a request that timed out), the socket is
  * dropped and every pending command fails. A late reply can then never be matched to the
- * wrong command. The next command opens a fresh connection.
- *
- * Why not node-redis: after a Redis crash it could come back "ready" with replies no
- * longer matching their commands, and every command hung (seen in the contract suite).
+ * wrong command. The next command opens a fresh connection. Why it is hand-written at all:
+ * see `connection.ts`.
  * @module
  */
 
