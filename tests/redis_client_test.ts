@@ -40,6 +40,9 @@ for (const [transport, open] of transports) {
         assert.equal(await redis.rpush(`${p}l`, "1", "2", "3", "4", "[5]"), 5);
         assert.equal(await redis.llen(`${p}l`), 5);
         assert.deepEqual(await redis.lrange(`${p}l`, 1, -2), ["2", "3", "4"]);
+        assert.equal(await redis.lindex(`${p}l`, 0), "1");
+        assert.equal(await redis.lindex(`${p}l`, -1), "[5]");
+        assert.equal(await redis.lindex(`${p}l`, 9), null);
         assert.deepEqual(await redis.lpop(`${p}l`, 2), ["1", "2"]);
         assert.equal(await redis.rpop(`${p}l`), "[5]");
         assert.deepEqual(await redis.rpop(`${p}l`, 5), ["4", "3"]);
@@ -108,6 +111,24 @@ for (const [transport, open] of transports) {
         await assert.rejects(redis.rpush(`${p}str`, "x"), /WRONGTYPE/);
       });
 
+      await t.step("streams: length, oldest entries first, deletion", async () => {
+        const script =
+          "for i = 1, #ARGV, 2 do redis.call('XADD', KEYS[1], '*', 'event', ARGV[i], 'n', ARGV[i + 1]) end";
+        await redis.pipeline().eval(script, [`${p}x`], ["{}", "1", "é", "2", "[3]", "3"]).exec();
+        assert.equal(await redis.xlen(`${p}x`), 3);
+        const all = await redis.xrange(`${p}x`, "-", "+");
+        assert.deepEqual(all.map(([, fields]) => fields), [
+          ["event", "{}", "n", "1"],
+          ["event", "é", "n", "2"],
+          ["event", "[3]", "n", "3"],
+        ]);
+        assert.ok(all.every(([id]) => /^\d+-\d+$/.test(id)));
+        assert.deepEqual(await redis.xrange(`${p}x`, "-", "+", 1), [all[0]]);
+        assert.equal(await redis.xdel(`${p}x`, [all[0]![0], all[1]![0]]), 2);
+        assert.deepEqual(await redis.xrange(`${p}x`, "-", "+"), [all[2]]);
+        assert.deepEqual(await redis.xrange(`${p}none`, "-", "+"), []);
+      });
+
       await t.step("scan and ping", async () => {
         const found = new Set<string>();
         let cursor = "0";
@@ -118,7 +139,7 @@ for (const [transport, open] of transports) {
         } while (cursor !== "0");
         assert.deepEqual(
           [...found].sort(),
-          ["first", "h", "items", "r", "str", "z"].map((k) => p + k),
+          ["first", "h", "items", "r", "str", "x", "z"].map((k) => p + k),
         );
         await redis.ping();
       });

@@ -13,6 +13,9 @@
 /** A reply as Redis gives it. */
 export type RedisReply = string | number | null | RedisReply[];
 
+/** A stream entry: its id and its `[field, value, ...]` list. */
+export type StreamEntry = [id: string, fields: string[]];
+
 /** One command's outcome in a batch sent with `keepErrors`. */
 export interface BatchResult {
   result: RedisReply;
@@ -52,6 +55,8 @@ export interface RedisClient {
   llen(key: string): Promise<number>;
   lrange(key: string, start: number, stop: number): Promise<string[]>;
   rpush(key: string, ...values: string[]): Promise<number>;
+  /** The item at `index` (negative from the tail), null past either end. */
+  lindex(key: string, index: number): Promise<string | null>;
   /** Up to `count` items from the head; null when the list does not exist. */
   lpop(key: string, count: number): Promise<string[] | null>;
   rpop(key: string): Promise<string | null>;
@@ -68,6 +73,10 @@ export interface RedisClient {
     options: { byScore: true; offset: number; count: number },
   ): Promise<string[]>;
   zcard(key: string): Promise<number>;
+  xlen(key: string): Promise<number>;
+  /** Entries with ids in `[start, end]` (`"-"` and `"+"` for the ends), oldest first. */
+  xrange(key: string, start: string, end: string, count?: number): Promise<StreamEntry[]>;
+  xdel(key: string, ids: string[]): Promise<number>;
   /** One step of a key scan: the next cursor (`"0"` when done) and some keys. */
   scan(
     cursor: string,
@@ -104,6 +113,7 @@ export function createRedisClient(transport: RedisTransport): RedisClient {
     lrange: async (key, start, stop) =>
       asStrings(await call("LRANGE", key, String(start), String(stop))),
     rpush: async (key, ...values) => asInteger(await call("RPUSH", key, ...values)),
+    lindex: async (key, index) => asString(await call("LINDEX", key, String(index))),
     lpop: async (key, count) => asStringsOrNull(await call("LPOP", key, String(count))),
     rpop,
     hmget: async (key, ...fields) => asStringsOrNulls(await call("HMGET", key, ...fields)),
@@ -113,6 +123,18 @@ export function createRedisClient(transport: RedisTransport): RedisClient {
         await call("ZRANGE", key, `${min}`, `${max}`, "BYSCORE", "LIMIT", `${offset}`, `${count}`),
       ),
     zcard: async (key) => asInteger(await call("ZCARD", key)),
+    xlen: async (key) => asInteger(await call("XLEN", key)),
+    xrange: async (key, start, end, count) =>
+      asStreamEntries(
+        await call(
+          "XRANGE",
+          key,
+          start,
+          end,
+          ...(count === undefined ? [] : ["COUNT", `${count}`]),
+        ),
+      ),
+    xdel: async (key, ids) => asInteger(await call("XDEL", key, ...ids)),
     scan: async (cursor, { match, count }) =>
       asScan(await call("SCAN", cursor, "MATCH", match, "COUNT", String(count))),
     ping: async () => void await call("PING"),
@@ -162,6 +184,17 @@ function asHash(reply: unknown): Record<string, string> {
   const pairs: [string, string][] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) pairs.push([flat[i]!, flat[i + 1]!]);
   return Object.fromEntries(pairs);
+}
+
+/** XRANGE's `[[id, [field, value, ...]], ...]`. */
+function asStreamEntries(reply: unknown): StreamEntry[] {
+  if (!Array.isArray(reply)) throw unexpected(reply, "stream entries");
+  return reply.map((entry): StreamEntry => {
+    if (Array.isArray(entry) && entry.length === 2 && typeof entry[0] === "string") {
+      return [entry[0], asStrings(entry[1])];
+    }
+    throw unexpected(entry, "a stream entry");
+  });
 }
 
 /** SCAN's `[cursor, keys]`. */

@@ -16,10 +16,11 @@
  * @module
  */
 import type { RedisConnection } from "../config/config.ts";
+import type { TimeoutSignal } from "../util/timeouts.ts";
 import { createNativeClient } from "./native_client.ts";
 import { createUpstashClient } from "./upstash_client.ts";
 
-export type { BatchResult, RedisBatch, RedisClient, RedisReply } from "./client.ts";
+export type { BatchResult, RedisBatch, RedisClient, RedisReply, StreamEntry } from "./client.ts";
 import type { RedisClient } from "./client.ts";
 
 /** An open Redis connection. */
@@ -32,11 +33,23 @@ export interface RedisHandle extends AsyncDisposable {
 /** Opens the configured connection. Never blocks on the network: a down Redis shows on first use. */
 export function connectRedis(
   connection: RedisConnection,
-  options: { timeoutMs?: number } = {},
+  options: {
+    timeoutMs?: number;
+    /** Where Upstash request deadlines come from (the worker ties them to the request). */
+    timeoutSignal?: TimeoutSignal;
+    /** Retry a failed Upstash request twice (not in the worker, which must answer fast). */
+    retry?: boolean;
+  } = {},
 ): RedisHandle {
   const timeoutMs = options.timeoutMs ?? 5_000;
   if (connection.kind === "upstash") {
-    const redis = createUpstashClient({ url: connection.url, token: connection.token, timeoutMs });
+    const redis = createUpstashClient({
+      url: connection.url,
+      token: connection.token,
+      timeoutMs,
+      timeoutSignal: options.timeoutSignal,
+      retries: options.retry === false ? 0 : 2,
+    });
     const close = () => Promise.resolve();
     return { redis, kind: "upstash", close, [Symbol.asyncDispose]: close };
   }

@@ -7,7 +7,7 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { createUpstashClient } from "../redis/upstash_client.ts";
+import { connectRedis } from "../redis/connection.ts";
 import { type Config, loadConfig } from "../config/config.ts";
 import { BUILT_IN_ROUTES, loadRoutesFile, parseRoutes, type Routes } from "../config/routes.ts";
 import { checkRoutesAgainstConfig } from "../config/startup_checks.ts";
@@ -66,12 +66,10 @@ export async function createWorker(
 
   async function handle(request: Request): Promise<Response> {
     const scope = new RequestScope();
-    const redis = createUpstashClient({
-      url: upstash.url,
-      token: upstash.token,
+    const { redis } = connectRedis(upstash, {
       timeoutMs: config.redisTimeoutMs,
       timeoutSignal: scope.timeoutSignal,
-      retries: 0,
+      retry: false,
     });
     const store = createRedisStore(redis, config.redisPrefix);
     const metrics = new Metrics();
