@@ -6,13 +6,15 @@
  * Why a hand-written RESP2 client for `redis://` rather than a maintained one: the promise
  * we need is that after any socket trouble (an error, a close, a timeout, a Redis crash)
  * every pending command fails and no reply is ever matched to the wrong command. node-redis
- * 5, the obvious choice, broke it: after a Redis SIGKILL it came back "ready" with its
- * replies out of step and every command hung (`tests/redis_contract_test.ts` caught it).
- * The router needs a dozen commands, pipelines and MULTI, and no RESP3, pub/sub or
- * cluster, so the client stays small: a connection that drops the socket on any failure
- * (`resp_connection.ts`), an incremental parser tested with replies cut at random bytes
- * (`resp_parser.ts`), and the typed commands (`client.ts`) that the Upstash transport
- * shares, so the contract suite holds both to the same answers.
+ * 5.9 once broke it here: after a Redis SIGKILL it came back "ready" with its replies out
+ * of step and every command hung. Our connection makes the rule structural (a socket and
+ * its pending commands are dropped together; a timeout drops the socket too), uses Deno's
+ * own sockets, and needs no dependency. The router needs about twenty commands, pipelines
+ * and MULTI, and no RESP3, pub/sub or cluster, so it stays small: `resp_connection.ts`, an
+ * incremental parser tested with replies cut at random bytes (`resp_parser.ts`), and the
+ * typed commands (`client.ts`) shared with the Upstash transport, so that one contract
+ * suite holds both to the same answers. A maintained client can take over by implementing
+ * `RedisTransport`, once it passes that suite.
  * @module
  */
 import type { RedisConnection } from "../config/config.ts";
