@@ -92,6 +92,15 @@ for (const [transport, open] of transports) {
         const removed = await redis.multi().zrem(`${p}z`, "a", "b").hdel(`${p}items`, "a").exec();
         assert.deepEqual(removed, [2, 1]);
         assert.deepEqual(await redis.zrange(`${p}z`, 0, 1000, range), ["c"]);
+        const aborted = redis.multi().zadd(`${p}z`, { score: 1, member: "d" }).hset(
+          `${p}items`,
+          {},
+        );
+        await assert.rejects(
+          aborted.exec({ keepErrors: true }),
+          /wrong number of arguments|EXECABORT/,
+        );
+        assert.equal(await redis.zcard(`${p}z`), 1, "an aborted transaction runs nothing");
       });
 
       await t.step("scripts, and a refused command in a batch", async () => {

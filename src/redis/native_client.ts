@@ -67,12 +67,10 @@ export function createNativeClient(options: NativeClientOptions): NativeClient {
     const replies = await send([["MULTI"], ...commands, ["EXEC"]]);
     const exec = replies.at(-1);
     if (Array.isArray(exec)) return exec.map(outcome);
-    // Aborted: a command refused while queueing says why; the others carry EXEC's error.
-    const reason = exec instanceof RespError ? exec.message : "The transaction was aborted";
-    return commands.map((_, i) => {
-      const queued = replies[i + 1];
-      return { result: null, error: queued instanceof RespError ? queued.message : reason };
-    });
+    // Nothing ran: a command refused while queueing says why, else EXEC's own error does.
+    const refused = replies.find((r, i) => i > 0 && r instanceof RespError) ?? exec;
+    const reason = refused instanceof RespError ? refused.message : "EXEC answered nil";
+    throw new Error(`Redis aborted the transaction: ${reason}`);
   }
 
   const close = () => {
