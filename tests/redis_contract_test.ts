@@ -58,7 +58,7 @@ for (const [transport, open] of transports) {
       assert.deepEqual((await redis.lrange("list:left", 0, -1)).map(n), [4, 3, 2, 1, 0]);
       assert.deepEqual((await redis.lrange("list:right", 0, -1)).map(n), [0, 1, 2, 3, 4]);
       assert.deepEqual(
-        JSON.parse((await redis.rpop<string>("list:left"))!),
+        JSON.parse((await redis.rpop("list:left"))!),
         { n: 0 },
         "values come back untouched",
       );

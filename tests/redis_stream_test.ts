@@ -119,23 +119,18 @@ for (const [transport, open] of transports) {
       async () => {
         const { sink } = streamSink(redis, "work", "stream:work");
         await sink.deliver(events(0, 4));
-        await redis.xgroup("stream:work", { type: "CREATE", group: "handlers", id: "0" });
-        const read = await redis.xreadgroup("handlers", "alice", "stream:work", ">", { count: 2 });
+        await redis.call(["XGROUP", "CREATE", "stream:work", "handlers", "0"]);
+        const read = await redis.call(
+          ["XREADGROUP", "GROUP", "handlers", "alice", "COUNT", "2", "STREAMS", "stream:work", ">"],
+        );
         const firstTwo = (read as unknown as [string, [string, string[]][]][])[0]![1];
         assert.equal(firstTwo.length, 2);
-        await redis.xack("stream:work", "handlers", firstTwo[0]![0]);
+        await redis.call(["XACK", "stream:work", "handlers", firstTwo[0]![0]]);
         // alice dies holding the second entry: bob claims it after it was idle long enough.
         await new Promise((r) => setTimeout(r, 20));
-        const claimed = await redis.xautoclaim(
-          "stream:work",
-          "handlers",
-          "bob",
-          10,
-          "0-0",
-        ) as unknown as [
-          string,
-          [string, string[]][],
-        ];
+        const claimed = await redis.call(
+          ["XAUTOCLAIM", "stream:work", "handlers", "bob", "10", "0-0"],
+        ) as unknown as [string, [string, string[]][]];
         assert.deepEqual(claimed[1].map(([id]) => id), [firstTwo[1]![0]]);
       },
     );

@@ -57,6 +57,6 @@ Deno.test("Redis sessions live under the prefix and expire in Redis itself", asy
   await using redis = testRedis();
   const store = createRedisStore(redis.handle.redis, redis.prefix);
   await store.putSession("k", 60_000);
-  const ttl = await redis.handle.redis.pttl(`${redis.prefix}session:k`);
+  const ttl = await redis.handle.redis.call(["PTTL", `${redis.prefix}session:k`]) as number;
   assert.ok(ttl > 55_000 && ttl <= 60_000, `PTTL ${ttl}`);
 });

@@ -1,16 +1,29 @@
 /**
- * One Redis API (`@upstash/redis`), two transports: Upstash REST, or a native
- * `redis://` connection behind a custom requester. Everything above this module sees
- * only {@linkcode RedisClient}.
+ * Opens the configured Redis: Upstash REST, or a `redis://` server over our own RESP2
+ * connection. Everything above this module sees only {@linkcode RedisClient}, the typed
+ * commands the router uses.
+ *
+ * Why a hand-written RESP2 client for `redis://` rather than a maintained one: the promise
+ * we need is that after any socket trouble (an error, a close, a timeout, a Redis crash)
+ * every pending command fails and no reply is ever matched to the wrong command. node-redis
+ * 5.9 once broke it here: after a Redis SIGKILL it came back "ready" with its replies out
+ * of step and every command hung. Our connection makes the rule structural (a socket and
+ * its pending commands are dropped together; a timeout drops the socket too), uses Deno's
+ * own sockets, and needs no dependency. The router needs about twenty commands, pipelines
+ * and MULTI, and no RESP3, pub/sub or cluster, so it stays small: `resp_connection.ts`, an
+ * incremental parser tested with replies cut at random bytes (`resp_parser.ts`), and the
+ * typed commands (`client.ts`) shared with the Upstash transport, so that one contract
+ * suite holds both to the same answers. A maintained client can take over by implementing
+ * `RedisTransport`, once it passes that suite.
  * @module
  */
-import { Redis } from "@upstash/redis";
 import type { RedisConnection } from "../config/config.ts";
-import { defaultTimeoutSignal, type TimeoutSignal } from "../util/timeouts.ts";
-import { createNativeRequester } from "./native_requester.ts";
+import type { TimeoutSignal } from "../util/timeouts.ts";
+import { createNativeClient } from "./native_client.ts";
+import { createUpstashClient } from "./upstash_client.ts";
 
-/** The client every Redis user in the service takes. */
-export type RedisClient = Redis;
+export type { BatchResult, RedisBatch, RedisClient, RedisReply, StreamEntry } from "./client.ts";
+import type { RedisClient } from "./client.ts";
 
 /** An open Redis connection. */
 export interface RedisHandle extends AsyncDisposable {
@@ -19,53 +32,30 @@ export interface RedisHandle extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/**
- * `@upstash/redis`'s constructor drops options when handed a requester, so this
- * subclass sets them itself: values come back untouched (we store JSON strings) and
- * nothing is sent to Upstash's telemetry.
- */
-class RequesterRedis extends Redis {
-  constructor(requester: ConstructorParameters<typeof Redis>[0] & { request: unknown }) {
-    super(requester);
-    this.opts = { automaticDeserialization: false };
-    this.enableTelemetry = false;
-    this.enableAutoPipelining = false;
-  }
-}
-
 /** Opens the configured connection. Never blocks on the network: a down Redis shows on first use. */
 export function connectRedis(
   connection: RedisConnection,
   options: {
     timeoutMs?: number;
-    /** Where request deadlines come from (the worker ties them to the request). */
+    /** Where Upstash request deadlines come from (the worker ties them to the request). */
     timeoutSignal?: TimeoutSignal;
     /** Retry a failed Upstash request twice (not in the worker, which must answer fast). */
     retry?: boolean;
   } = {},
 ): RedisHandle {
   const timeoutMs = options.timeoutMs ?? 5_000;
-  const timeoutSignal = options.timeoutSignal ?? defaultTimeoutSignal;
   if (connection.kind === "upstash") {
-    const redis = new Redis({
+    const redis = createUpstashClient({
       url: connection.url,
       token: connection.token,
-      automaticDeserialization: false,
-      enableTelemetry: false,
-      enableAutoPipelining: false,
-      readYourWrites: false,
-      retry: options.retry === false ? false : { retries: 2, backoff: (n) => 100 * 2 ** n },
-      signal: () => timeoutSignal(timeoutMs),
+      timeoutMs,
+      ...(options.timeoutSignal ? { timeoutSignal: options.timeoutSignal } : {}),
+      retries: options.retry === false ? 0 : 2,
     });
     const close = () => Promise.resolve();
     return { redis, kind: "upstash", close, [Symbol.asyncDispose]: close };
   }
-  const requester = createNativeRequester({ url: connection.url, timeoutMs });
-  const close = () => requester.close();
-  return {
-    redis: new RequesterRedis(requester),
-    kind: "native",
-    close,
-    [Symbol.asyncDispose]: close,
-  };
+  const redis = createNativeClient({ url: connection.url, timeoutMs });
+  const close = () => redis.close();
+  return { redis, kind: "native", close, [Symbol.asyncDispose]: close };
 }

@@ -3,27 +3,16 @@
  * commands, replies matched in order, and one rule that keeps it honest: when anything
  * goes wrong on the socket (an error, a close, a request that timed out), the socket is
  * dropped and every pending command fails. A late reply can then never be matched to the
- * wrong command. The next command opens a fresh connection.
- *
- * Why not node-redis: after a Redis crash it could come back "ready" with replies no
- * longer matching their commands, and every command hung (seen in the contract suite).
+ * wrong command. The next command opens a fresh connection. Why it is hand-written at all:
+ * see `connection.ts`.
  * @module
  */
 
+import { RespError, RespParser, type RespValue } from "./resp_parser.ts";
+
+export { RespError, type RespValue } from "./resp_parser.ts";
+
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-const CRLF = 0x0d;
-
-/** An error reply from Redis (the command ran and failed). */
-export class RespError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "RespError";
-  }
-}
-
-/** A decoded reply: strings, integers, null, arrays, or an error reply. */
-export type RespValue = string | number | null | RespError | RespValue[];
 
 /** Options for {@linkcode RespConnection}. */
 export interface RespConnectionOptions {
@@ -37,13 +26,20 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
+/** One socket and the commands waiting on it: dropped as a whole on any failure. */
+interface Socket {
+  conn: Deno.Conn;
+  pending: Pending[];
+  /** The last write; each write starts when the one before it has gone out whole. */
+  written: Promise<void>;
+}
+
 /** One connection, opened on first use and after every failure. */
 export class RespConnection {
   readonly #url: URL;
   readonly #connectTimeoutMs: number;
-  #conn: Deno.Conn | null = null;
-  #opening: Promise<Deno.Conn> | null = null;
-  #pending: Pending[] = [];
+  #socket: Socket | null = null;
+  #opening: Promise<Socket> | null = null;
   #closed = false;
 
   constructor(options: RespConnectionOptions) {
@@ -53,24 +49,23 @@ export class RespConnection {
 
   /** Whether a socket is open now. */
   get connected(): boolean {
-    return this.#conn !== null;
+    return this.#socket !== null;
   }
 
   /** Sends commands in one write and resolves with their replies, in order. */
   async send(commands: readonly (readonly string[])[]): Promise<RespValue[]> {
-    const conn = await this.#open();
-    return await this.#write(conn, commands);
+    const socket = await this.#open();
+    return await this.#send(socket, commands);
   }
 
   /** Drops the socket; pending commands fail with `reason`. */
   reset(reason: Error): void {
-    const conn = this.#conn;
-    this.#conn = null;
-    const pending = this.#pending;
-    this.#pending = [];
-    for (const p of pending) p.reject(reason);
+    const socket = this.#socket;
+    if (!socket) return;
+    this.#socket = null;
+    for (const p of socket.pending.splice(0)) p.reject(reason);
     try {
-      conn?.close();
+      socket.conn.close();
     } catch { /* already closed */ }
   }
 
@@ -80,32 +75,44 @@ export class RespConnection {
     this.reset(new Error("The Redis connection was closed"));
   }
 
-  #write(conn: Deno.Conn, commands: readonly (readonly string[])[]): Promise<RespValue[]> {
+  #send(socket: Socket, commands: readonly (readonly string[])[]): Promise<RespValue[]> {
+    // The socket may have been dropped while the caller waited for it to open.
+    if (this.#socket !== socket) {
+      return Promise.reject(new Error("The Redis connection was reset"));
+    }
     const replies = commands.map(() =>
-      new Promise<RespValue>((resolve, reject) => this.#pending.push({ resolve, reject }))
+      new Promise<RespValue>((resolve, reject) => socket.pending.push({ resolve, reject }))
     );
-    conn.write(encode(commands)).catch((error) => {
-      if (this.#conn === conn) this.reset(new Error(`Writing to Redis failed: ${error.message}`));
+    const bytes = encodeCommands(commands);
+    socket.written = socket.written.then(() => writeAll(socket.conn, bytes)).catch((error) => {
+      if (this.#socket === socket) {
+        this.reset(new Error(`Writing to Redis failed: ${error.message}`));
+      }
     });
     return Promise.all(replies);
   }
 
-  #open(): Promise<Deno.Conn> {
+  #open(): Promise<Socket> {
     if (this.#closed) return Promise.reject(new Error("The Redis connection was closed"));
-    if (this.#conn) return Promise.resolve(this.#conn);
+    if (this.#socket) return Promise.resolve(this.#socket);
     this.#opening ??= this.#connect().finally(() => this.#opening = null);
     return this.#opening;
   }
 
-  async #connect(): Promise<Deno.Conn> {
+  async #connect(): Promise<Socket> {
     const hostname = this.#url.hostname.replace(/^\[|\]$/g, "");
     const port = Number(this.#url.port || 6379);
     const signal = AbortSignal.timeout(this.#connectTimeoutMs);
     const conn = this.#url.protocol === "rediss:"
       ? await Deno.connectTls({ hostname, port, signal } as Deno.ConnectTlsOptions)
       : await Deno.connect({ hostname, port, signal } as Deno.ConnectOptions);
-    this.#conn = conn;
-    this.#read(conn);
+    if (this.#closed) {
+      conn.close();
+      throw new Error("The Redis connection was closed");
+    }
+    const socket: Socket = { conn, pending: [], written: Promise.resolve() };
+    this.#socket = socket;
+    this.#read(socket);
     const setup: string[][] = [];
     const password = decodeURIComponent(this.#url.password);
     const username = decodeURIComponent(this.#url.username);
@@ -113,96 +120,67 @@ export class RespConnection {
     const db = this.#url.pathname.replace(/^\//, "");
     if (db && db !== "0") setup.push(["SELECT", db]);
     if (setup.length > 0) {
-      const replies = await this.#write(conn, setup);
+      const replies = await this.#send(socket, setup);
       const failed = replies.find((r) => r instanceof RespError);
       if (failed) {
-        this.reset(failed as RespError);
-        throw new Error(`Redis refused the connection set-up: ${(failed as RespError).message}`);
+        this.reset(failed);
+        throw new Error(`Redis refused the connection set-up: ${failed.message}`);
       }
     }
-    return conn;
+    return socket;
   }
 
-  async #read(conn: Deno.Conn): Promise<void> {
-    let buffer: Uint8Array = new Uint8Array(0);
+  async #read(socket: Socket): Promise<void> {
+    const parser = new RespParser();
     try {
-      for await (const chunk of conn.readable) {
-        buffer = buffer.length === 0 ? chunk : concat(buffer, chunk);
-        let offset = 0;
-        for (;;) {
-          const parsed = parse(buffer, offset);
-          if (parsed === null) break;
-          offset = parsed.next;
-          const pending = this.#pending.shift();
+      for await (const chunk of socket.conn.readable) {
+        parser.feed(chunk);
+        for (let reply = parser.read(); reply !== undefined; reply = parser.read()) {
+          const pending = socket.pending.shift();
           if (!pending) throw new Error("Redis sent a reply nobody asked for");
-          pending.resolve(parsed.value);
+          pending.resolve(reply);
         }
-        buffer = offset === buffer.length ? new Uint8Array(0) : buffer.slice(offset);
       }
-      if (this.#conn === conn) this.reset(new Error("Redis closed the connection"));
+      if (this.#socket === socket) this.reset(new Error("Redis closed the connection"));
     } catch (error) {
-      if (this.#conn === conn) {
+      if (this.#socket === socket) {
         this.reset(new Error(`Redis connection lost: ${(error as Error).message}`));
       }
     }
   }
 }
 
-function encode(commands: readonly (readonly string[])[]): Uint8Array {
-  let text = "";
+/** `Deno.Conn.write` may write only part of its buffer. */
+async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
+  for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
+}
+
+/** RESP arrays of bulk strings; each argument is encoded once. */
+function encodeCommands(commands: readonly (readonly string[])[]): Uint8Array {
+  const parts: (string | Uint8Array)[] = [];
+  let size = 0;
+  let head = "";
   for (const args of commands) {
-    text += `*${args.length}\r\n`;
-    for (const arg of args) text += `$${encoder.encode(arg).length}\r\n${arg}\r\n`;
+    head += `*${args.length}\r\n`;
+    for (const arg of args) {
+      const bytes = encoder.encode(arg);
+      head += `$${bytes.length}\r\n`;
+      parts.push(head, bytes);
+      size += head.length + bytes.length;
+      head = "\r\n";
+    }
   }
-  return encoder.encode(text);
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+  parts.push(head);
+  size += head.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const part of parts) {
+    if (typeof part !== "string") {
+      out.set(part, at);
+      at += part.length;
+    } else {
+      for (let i = 0; i < part.length; i++) out[at++] = part.charCodeAt(i); // ASCII only
+    }
+  }
   return out;
-}
-
-/** Parses one reply at `offset`; null when the buffer does not hold all of it yet. */
-function parse(buf: Uint8Array, offset: number): { value: RespValue; next: number } | null {
-  const end = lineEnd(buf, offset);
-  if (end === -1) return null;
-  const type = buf[offset];
-  const line = decoder.decode(buf.subarray(offset + 1, end));
-  const next = end + 2;
-  switch (type) {
-    case 0x2b: // +
-      return { value: line, next };
-    case 0x2d: // -
-      return { value: new RespError(line), next };
-    case 0x3a: // :
-      return { value: Number(line), next };
-    case 0x24: { // $
-      const length = Number(line);
-      if (length < 0) return { value: null, next };
-      if (buf.length < next + length + 2) return null;
-      return { value: decoder.decode(buf.subarray(next, next + length)), next: next + length + 2 };
-    }
-    case 0x2a: { // *
-      const count = Number(line);
-      if (count < 0) return { value: null, next };
-      const items: RespValue[] = [];
-      let at = next;
-      for (let i = 0; i < count; i++) {
-        const item = parse(buf, at);
-        if (item === null) return null;
-        items.push(item.value);
-        at = item.next;
-      }
-      return { value: items, next: at };
-    }
-    default:
-      throw new Error(`Unexpected RESP type byte ${type}`);
-  }
-}
-
-function lineEnd(buf: Uint8Array, from: number): number {
-  for (let i = from; i < buf.length - 1; i++) if (buf[i] === CRLF && buf[i + 1] === 0x0a) return i;
-  return -1;
 }

@@ -17,7 +17,7 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
   return {
     kind: "redis",
     async getCheckpoint(groupId) {
-      return await redis.get<string>(`${prefix}checkpoint:${groupId}`);
+      return await redis.get(`${prefix}checkpoint:${groupId}`);
     },
     async setCheckpoint(groupId, ts) {
       await redis.set(`${prefix}checkpoint:${groupId}`, ts);
@@ -32,14 +32,13 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
       await multi.exec();
     },
     async due(now, limit) {
-      const ids = await redis.zrange<string[]>(dueKey, 0, now, {
+      const ids = await redis.zrange(dueKey, 0, now, {
         byScore: true,
         offset: 0,
         count: limit,
       });
       if (ids.length === 0) return [];
-      // Without automatic deserialization, HMGET answers Redis's plain array, in the order asked.
-      const bodies = await redis.hmget(itemsKey, ...ids) as unknown as (string | null)[];
+      const bodies = await redis.hmget(itemsKey, ...ids);
       return ids.flatMap((_, i) => {
         const body = bodies?.[i];
         return body ? [JSON.parse(body) as ParkedDelivery] : [];
@@ -60,7 +59,7 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
       await redis.rpush(deadKey, ...letters.map((l) => JSON.stringify(l)));
     },
     async takeDeadLetters(limit) {
-      const items = await redis.lpop<string[]>(deadKey, limit);
+      const items = await redis.lpop(deadKey, limit);
       return (items ?? []).map((s) => JSON.parse(s) as DeadLetter);
     },
     async deadLetterCount() {

@@ -55,19 +55,15 @@ export async function loadShared(
 ): Promise<{ metrics: Metrics; status: ServiceStatus }> {
   const k = keys(prefix);
   const [hash, events, errors, startedAt] = await Promise.all([
-    redis.hgetall(k.metrics) as Promise<unknown>,
+    redis.hgetall(k.metrics),
     redis.lrange(k.events, 0, KEEP - 1),
     redis.lrange(k.errors, 0, KEEP - 1),
-    redis.get<string>(k.startedAt),
+    redis.get(k.startedAt),
   ]);
   const metrics = new Metrics();
-  // Without automatic deserialization HGETALL answers Redis's flat [field, value, ...] list.
-  const flat = Array.isArray(hash)
-    ? hash as string[]
-    : Object.entries(hash ?? {}).flat() as string[];
-  for (let i = 0; i + 1 < flat.length; i += 2) {
-    const [name, labels] = JSON.parse(flat[i]!) as [string, Record<string, string | number>];
-    metrics.inc(name, labels, Number(flat[i + 1]));
+  for (const [field, value] of Object.entries(hash)) {
+    const [name, labels] = JSON.parse(field) as [string, Record<string, string | number>];
+    metrics.inc(name, labels, Number(value));
   }
   const status = new ServiceStatus(groupIds, false, Date.now, Number(startedAt ?? Date.now()));
   status.recentEvents.push(...events.map((e) => JSON.parse(e) as RecentEvent));

@@ -93,8 +93,8 @@ export const redisListKind = defineKind<
     async take(d, redis, limit) {
       // Oldest first: the end the consumers take from.
       const items = d.push === "lpush"
-        ? await redis.rpop<string[]>(d.key, limit)
-        : await redis.lpop<string[]>(d.key, limit);
+        ? await redis.rpop(d.key, limit)
+        : await redis.lpop(d.key, limit);
       return items ?? [];
     },
     async putBack(d, redis, items) {

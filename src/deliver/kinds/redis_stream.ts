@@ -125,7 +125,7 @@ export const redisStreamKind = defineKind<
     async putBack(d, redis, items) {
       for (const item of items) {
         const letter = JSON.parse(item) as { event_id?: unknown };
-        await redis.xadd(d.key, "*", {
+        await redis.xadd(d.key, {
           event_type: "dead_letter",
           event_id: String(letter.event_id ?? ""),
           event: item,
