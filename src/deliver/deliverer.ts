@@ -4,12 +4,18 @@
  * durably in the state store and retried on a schedule by {@linkcode Deliverer.retryDue}.
  * `deliver` resolves only once each event is delivered or durably parked, and throws when
  * even parking fails (the store is down), so the caller keeps the batch and tries again.
+ *
+ * The Redis destinations of a batch are one round trip: their script calls travel in one
+ * pipeline, with whatever script calls the caller adds (the worker's shared counters and
+ * parked-retry probe, the service's checkpoint).
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import type { RedisClient } from "../redis/connection.ts";
+import { runScripts, type ScriptCall, type ScriptResult } from "../redis/scripts.ts";
 import type { Metrics } from "../status/metrics.ts";
 import type { DeadLetter, ParkedDelivery, StateStore } from "../store/state_store.ts";
-import type { Delivery, Outcome, Sink } from "./types.ts";
+import type { Delivery, Outcome, RedisPlan, Sink } from "./types.ts";
 import { errorMessage } from "../errors.ts";
 import { isAbort, retry } from "../util/retry.ts";
 import { sleep } from "../util/time.ts";
@@ -24,9 +30,28 @@ export interface Routed extends Delivery {
   destination: string;
 }
 
+/**
+ * Script calls to send in the batch's Redis round trip, asked for once the destinations
+ * that are not Redis have answered (so that their outcomes can be counted in it).
+ */
+export type Alongside = () => ScriptCall[];
+
+/** The counter of a delivered event, by whether the destination already had it. */
+export function deliveredCounter(
+  destination: string,
+  duplicate: boolean,
+): { name: string; labels: { destination: string } } {
+  return {
+    name: duplicate ? "vk_router_duplicates_total" : "vk_router_delivered_total",
+    labels: { destination },
+  };
+}
+
 /** Options for {@linkcode createDeliverer}. */
 export interface DelivererOptions {
   sinks: ReadonlyMap<string, Sink>;
+  /** Where the Redis sinks' round trips go; null: each sink delivers on its own. */
+  redis?: RedisClient | null;
   store: StateStore;
   /** Where dead letters go first; null or failing: the store's own list. */
   deadLetterSink: Sink | null;
@@ -41,12 +66,19 @@ export interface DelivererOptions {
 
 /** Delivers, parks and dead-letters. */
 export interface Deliverer {
-  /** Delivers each item or parks it durably; throws only when parking itself fails. */
-  deliver(items: readonly Routed[]): Promise<void>;
+  /**
+   * Delivers each item or parks it durably; throws only when parking itself fails.
+   * Resolves with the results of the `alongside` calls, sent in the Redis round trip.
+   */
+  deliver(items: readonly Routed[], alongside?: Alongside): Promise<ScriptResult[]>;
   /** Sends dead letters to the dead-letter destination, or the store's list. */
   deadLetter(letters: readonly DeadLetter[]): Promise<void>;
   /** One round of retries of parked deliveries that are due; returns how many were tried. */
   retryDue(limit?: number): Promise<number>;
+  /** When the next parked delivery falls due (ms since epoch); null when none is parked. */
+  nextDueAt(): Promise<number | null>;
+  /** When this process last parked a delivery (ms since epoch), 0 if never. */
+  readonly lastParkedAt: number;
 }
 
 /** Creates the deliverer. */
@@ -55,33 +87,55 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const schedule = options.scheduleS ?? DEFAULT_RETRY_SCHEDULE_S;
   const now = options.now ?? Date.now;
 
-  /** Sends items grouped by destination, all destinations at once. */
-  async function attempt(items: readonly Routed[]): Promise<Outcome[]> {
+  /**
+   * Sends items grouped by destination: the destinations that are not Redis at once, and
+   * the Redis ones in one round trip with the `alongside` calls (after the others have
+   * answered when there are any alongside calls, so that they can count those answers).
+   */
+  async function attempt(
+    items: readonly Routed[],
+    alongside?: Alongside,
+  ): Promise<{ outcomes: Outcome[]; alongside: ScriptResult[] }> {
     const outcomes: Outcome[] = new Array(items.length);
-    const byDestination = new Map<string, number[]>();
-    items.forEach((item, i) => {
-      const list = byDestination.get(item.destination) ?? [];
-      list.push(i);
-      byDestination.set(item.destination, list);
-    });
-    await Promise.all([...byDestination].map(async ([name, indexes]) => {
+    const planned: { indexes: number[]; plan: RedisPlan }[] = [];
+    const direct: Promise<void>[] = [];
+    for (const [name, indexes] of Map.groupBy(items.keys(), (i) => items[i]!.destination)) {
       const sink = sinks.get(name);
       if (!sink) {
         for (const i of indexes) {
           outcomes[i] = { status: "dead", error: `no destination named ${name}` };
         }
-        return;
+        continue;
       }
-      const results = await sink.deliver(indexes.map((i) => items[i]!));
-      indexes.forEach((i, j) => outcomes[i] = results[j]!);
-    }));
-    return outcomes;
+      const batch = indexes.map((i) => items[i]!);
+      if (options.redis && sink.plan) {
+        planned.push({ indexes, plan: sink.plan(batch) });
+        continue;
+      }
+      direct.push(
+        sink.deliver(batch).then((results) => {
+          indexes.forEach((i, j) => outcomes[i] = results[j]!);
+        }),
+      );
+    }
+    const others = Promise.all(direct);
+    if (alongside) await others;
+    const extra = alongside?.() ?? [];
+    const calls = [...planned.flatMap((p) => p.plan.calls), ...extra];
+    const results = options.redis && calls.length > 0 ? await runScripts(options.redis, calls) : [];
+    let offset = 0;
+    for (const { indexes, plan } of planned) {
+      const answers = plan.outcomes(results.slice(offset, offset += plan.calls.length));
+      indexes.forEach((i, j) => outcomes[i] = answers[j]!);
+    }
+    await others;
+    return { outcomes, alongside: results.slice(offset) };
   }
 
   function countDelivered(destination: string, o: Outcome & { status: "delivered" }): void {
-    metrics.inc(o.duplicate ? "vk_router_duplicates_total" : "vk_router_delivered_total", {
-      destination,
-    });
+    if (o.counted) return; // the sink counted it in Redis
+    const { name, labels } = deliveredCounter(destination, o.duplicate ?? false);
+    metrics.inc(name, labels);
   }
 
   function nextDelay(attempts: number, outcome: Outcome & { status: "retry" }): number {
@@ -145,11 +199,16 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     await store.addDeadLetters(letters);
   }
 
+  let lastParkedAt = 0;
   return {
     deadLetter,
+    get lastParkedAt() {
+      return lastParkedAt;
+    },
+    nextDueAt: () => store.nextDueAt(),
 
-    async deliver(items) {
-      const outcomes = await attempt(items);
+    async deliver(items, alongside) {
+      const { outcomes, alongside: results } = await attempt(items, alongside);
       const parked: ParkedDelivery[] = [];
       const dead: DeadLetter[] = [];
       const t = now();
@@ -179,6 +238,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       });
       if (parked.length > 0) {
         await store.park(parked);
+        lastParkedAt = now();
         for (const p of parked) {
           metrics.inc("vk_router_parked_total", { destination: p.destination });
           log.warn("Parked event {eventId} for {destination}, next attempt in {delay} s: {error}", {
@@ -190,12 +250,13 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         }
       }
       await deadLetter(dead);
+      return results;
     },
 
     async retryDue(limit = 100) {
       const due = await store.due(now(), limit);
       if (due.length === 0) return 0;
-      const outcomes = await attempt(due);
+      const { outcomes } = await attempt(due);
       const done: string[] = [];
       const again: ParkedDelivery[] = [];
       const dead: DeadLetter[] = [];

@@ -26,7 +26,7 @@ export interface BatchHandler<P = unknown> {
   /** Work that may run ahead of earlier batches: it must not touch any destination. */
   prepare(batch: Batch): Promise<P>;
   /** Delivery, called strictly in batch order; resolves once every event is delivered or durably parked. */
-  commit(prepared: P): Promise<void>;
+  commit(prepared: P): Promise<unknown>;
   /** Joins prepared batches, in order, into one commit (one round trip for several batches). */
   merge(prepared: P[]): P;
 }

@@ -5,12 +5,24 @@
  * @module
  */
 import type { RedisClient } from "../redis/connection.ts";
+import { LuaScript, runScript } from "../redis/scripts.ts";
 import type { DeadLetter, ParkedDelivery, StateStore } from "./state_store.ts";
+
+/** The keys of parked deliveries: ids by due time (ms), and their bodies by id. */
+export function parkedKeys(prefix: string): { due: string; items: string } {
+  return { due: `${prefix}retry:due`, items: `${prefix}retry:items` };
+}
+
+/** Up to ARGV[2] ids due by ARGV[1] and their bodies, in one command. */
+const DUE_SCRIPT = new LuaScript(
+  `local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[2])
+if #ids == 0 then return {{}, {}} end
+return {ids, redis.call('HMGET', KEYS[2], unpack(ids))}`,
+);
 
 /** A store over an open Redis client; closing it leaves the connection to its owner. */
 export function createRedisStore(redis: RedisClient, prefix: string): StateStore {
-  const dueKey = `${prefix}retry:due`;
-  const itemsKey = `${prefix}retry:items`;
+  const { due: dueKey, items: itemsKey } = parkedKeys(prefix);
   const deadKey = `${prefix}dead`;
   const close = () => Promise.resolve();
   return {
@@ -31,18 +43,19 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
       await multi.exec();
     },
     async due(now, limit) {
-      const ids = await redis.zrange<string[]>(dueKey, 0, now, {
-        byScore: true,
-        offset: 0,
-        count: limit,
-      });
-      if (ids.length === 0) return [];
-      // Without automatic deserialization, HMGET answers Redis's plain array, in the order asked.
-      const bodies = await redis.hmget(itemsKey, ...ids) as unknown as (string | null)[];
+      const [ids, bodies] = await runScript(redis, {
+        script: DUE_SCRIPT,
+        keys: [dueKey, itemsKey],
+        args: [String(now), String(limit)],
+      }) as [string[], (string | null)[]];
       return ids.flatMap((_, i) => {
-        const body = bodies?.[i];
+        const body = bodies[i];
         return body ? [JSON.parse(body) as ParkedDelivery] : [];
       });
+    },
+    async nextDueAt() {
+      const [, score] = await redis.zrange<string[]>(dueKey, 0, 0, { withScores: true });
+      return score === undefined ? null : Number(score);
     },
     async unpark(ids) {
       if (ids.length === 0) return;

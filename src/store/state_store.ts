@@ -52,6 +52,8 @@ export interface StateStore extends AsyncDisposable {
   park(deliveries: readonly ParkedDelivery[]): Promise<void>;
   /** Up to `limit` parked deliveries due at `now`, oldest due first. */
   due(now: number, limit: number): Promise<ParkedDelivery[]>;
+  /** When the first parked delivery falls due (ms since epoch); null when none is parked. */
+  nextDueAt(): Promise<number | null>;
   /** Removes parked deliveries (delivered, or moved to the dead letter). */
   unpark(ids: readonly string[]): Promise<void>;
   /** How many deliveries are parked. */

@@ -10,6 +10,7 @@ import type { Config } from "../../config/config.ts";
 import type { RedisClient } from "../../redis/connection.ts";
 import type { TimeoutSignal } from "../../util/timeouts.ts";
 import type { Sink } from "../types.ts";
+import type { Tally } from "./redis_once.ts";
 
 /** Connections a kind may need from the configuration; checked at start-up. */
 export type Need = "redis";
@@ -35,6 +36,11 @@ export interface SinkContext {
   /** Caps every HTTP timeout (the worker answers VK within seconds). */
   maxHttpTimeoutMs?: number;
   timeoutSignal?: TimeoutSignal;
+  /**
+   * Where the Redis sinks of a destination count their appends as they make them (the
+   * worker's shared counters); absent: the deliverer counts outcomes in process.
+   */
+  tallyOf?: (destination: string) => Tally;
 }
 
 /** How far a destination's consumers are behind, where it can be read cheaply. */
