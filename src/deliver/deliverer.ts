@@ -77,8 +77,8 @@ export interface Deliverer {
   retryDue(limit?: number): Promise<number>;
   /** When the next parked delivery falls due (ms since epoch); null when none is parked. */
   nextDueAt(): Promise<number | null>;
-  /** When this process last parked a delivery (ms since epoch), 0 if never. */
-  readonly lastParkedAt: number;
+  /** How many times this deliverer has parked deliveries: a local signal, no Redis. */
+  readonly parkings: number;
 }
 
 /** Creates the deliverer. */
@@ -97,7 +97,14 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     alongside?: Alongside,
   ): Promise<{ outcomes: Outcome[]; alongside: ScriptResult[] }> {
     const outcomes: Outcome[] = new Array(items.length);
-    const planned: { indexes: number[]; plan: RedisPlan }[] = [];
+    const planned: { name: string; indexes: number[]; plan: RedisPlan }[] = [];
+    /** Records a destination's outcomes, counting deliveries at once (before the round trip). */
+    const settle = (name: string, indexes: number[], results: Outcome[]) => {
+      indexes.forEach((i, j) => {
+        const o = outcomes[i] = results[j]!;
+        if (o.status === "delivered") countDelivered(name, o);
+      });
+    };
     const direct: Promise<void>[] = [];
     for (const [name, indexes] of Map.groupBy(items.keys(), (i) => items[i]!.destination)) {
       const sink = sinks.get(name);
@@ -109,14 +116,10 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       }
       const batch = indexes.map((i) => items[i]!);
       if (options.redis && sink.plan) {
-        planned.push({ indexes, plan: sink.plan(batch) });
+        planned.push({ name, indexes, plan: sink.plan(batch) });
         continue;
       }
-      direct.push(
-        sink.deliver(batch).then((results) => {
-          indexes.forEach((i, j) => outcomes[i] = results[j]!);
-        }),
-      );
+      direct.push(sink.deliver(batch).then((results) => settle(name, indexes, results)));
     }
     const others = Promise.all(direct);
     if (alongside) await others;
@@ -124,9 +127,8 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     const calls = [...planned.flatMap((p) => p.plan.calls), ...extra];
     const results = options.redis && calls.length > 0 ? await runScripts(options.redis, calls) : [];
     let offset = 0;
-    for (const { indexes, plan } of planned) {
-      const answers = plan.outcomes(results.slice(offset, offset += plan.calls.length));
-      indexes.forEach((i, j) => outcomes[i] = answers[j]!);
+    for (const { name, indexes, plan } of planned) {
+      settle(name, indexes, plan.outcomes(results.slice(offset, offset += plan.calls.length)));
     }
     await others;
     return { outcomes, alongside: results.slice(offset) };
@@ -199,11 +201,11 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     await store.addDeadLetters(letters);
   }
 
-  let lastParkedAt = 0;
+  let parkings = 0;
   return {
     deadLetter,
-    get lastParkedAt() {
-      return lastParkedAt;
+    get parkings() {
+      return parkings;
     },
     nextDueAt: () => store.nextDueAt(),
 
@@ -214,10 +216,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       const t = now();
       items.forEach((item, i) => {
         const o = outcomes[i]!;
-        if (o.status === "delivered") {
-          countDelivered(item.destination, o);
-          return;
-        }
+        if (o.status === "delivered") return;
         metrics.inc("vk_router_delivery_failures_total", { destination: item.destination });
         if (o.status === "dead" || options.attempts <= 1) {
           dead.push(letter(item, 1, o.error, o.httpStatus ?? null));
@@ -238,7 +237,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       });
       if (parked.length > 0) {
         await store.park(parked);
-        lastParkedAt = now();
+        parkings++;
         for (const p of parked) {
           metrics.inc("vk_router_parked_total", { destination: p.destination });
           log.warn("Parked event {eventId} for {destination}, next attempt in {delay} s: {error}", {
@@ -265,7 +264,6 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         const o = outcomes[i]!;
         metrics.inc("vk_router_retried_total", { destination: d.destination });
         if (o.status === "delivered") {
-          countDelivered(d.destination, o);
           done.push(d.id);
           return;
         }
@@ -293,17 +291,33 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
 }
 
 /**
- * Retries parked deliveries as they fall due, until the signal aborts. A failing store
- * (retryDue throws) is retried with backoff; an idle round sleeps `idleMs`.
+ * Retries parked deliveries as they fall due, until the signal aborts. Each round asks
+ * the store when the first parked delivery falls due (one Redis command) and sleeps until
+ * then: at most `maxIdleMs`, since another process may park sooner ones, and it wakes at
+ * once when this process parks something (checked every `idleMs`, without Redis). An idle
+ * service so asks Redis once per `maxIdleMs`, not every `idleMs`. A failing store is
+ * retried with backoff.
  */
 export async function runRetryWorker(
   deliverer: Deliverer,
   signal: AbortSignal,
   idleMs = 500,
+  maxIdleMs = 30_000,
 ): Promise<void> {
+  /** One round: retries what is due; answers when to look again. */
+  const round = async (): Promise<number> => {
+    const lookedAt = Date.now();
+    const next = await deliverer.nextDueAt();
+    if (next !== null && next <= lookedAt) {
+      await deliverer.retryDue(100);
+      return lookedAt;
+    }
+    return Math.min(next ?? Infinity, lookedAt + maxIdleMs);
+  };
   while (!signal.aborted) {
     try {
-      const tried = await retry(() => deliverer.retryDue(100), {
+      const parkings = deliverer.parkings;
+      const wakeAt = await retry(round, {
         signal,
         backoff: { minMs: idleMs, maxMs: 30_000 },
         onRetry: (error, attempt, delay) =>
@@ -313,7 +327,9 @@ export async function runRetryWorker(
             delay,
           }),
       });
-      if (tried === 0) await sleep(idleMs, signal);
+      while (Date.now() < wakeAt && deliverer.parkings === parkings) {
+        await sleep(Math.min(idleMs, wakeAt - Date.now()), signal);
+      }
     } catch (error) {
       if (!isAbort(error, signal)) throw error;
     }
