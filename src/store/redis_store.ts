@@ -5,7 +5,7 @@
  * @module
  */
 import type { RedisClient } from "../redis/connection.ts";
-import { LuaScript, runScript } from "../redis/scripts.ts";
+import { LuaScript, runScript, type ScriptCall } from "../redis/scripts.ts";
 import type { DeadLetter, ParkedDelivery, StateStore } from "./state_store.ts";
 
 /** The keys of parked deliveries: ids by due time (ms), and their bodies by id. */
@@ -20,19 +20,29 @@ if #ids == 0 then return {{}, {}} end
 return {ids, redis.call('HMGET', KEYS[2], unpack(ids))}`,
 );
 
+/** Writes a checkpoint; a script, so that the write can travel with a batch's pushes. */
+const CHECKPOINT_SCRIPT = new LuaScript("return redis.call('SET', KEYS[1], ARGV[1])");
+
 /** A store over an open Redis client; closing it leaves the connection to its owner. */
 export function createRedisStore(redis: RedisClient, prefix: string): StateStore {
   const { due: dueKey, items: itemsKey } = parkedKeys(prefix);
   const deadKey = `${prefix}dead`;
   const close = () => Promise.resolve();
+  /** The one checkpoint write, alone or carried in a batch's round trip. */
+  const checkpointWrite = (groupId: number, ts: string): ScriptCall => ({
+    script: CHECKPOINT_SCRIPT,
+    keys: [`${prefix}checkpoint:${groupId}`],
+    args: [ts],
+  });
   return {
     kind: "redis",
     async getCheckpoint(groupId) {
       return await redis.get<string>(`${prefix}checkpoint:${groupId}`);
     },
     async setCheckpoint(groupId, ts) {
-      await redis.set(`${prefix}checkpoint:${groupId}`, ts);
+      await runScript(redis, checkpointWrite(groupId, ts));
     },
+    checkpointWrite,
     async park(deliveries) {
       if (deliveries.length === 0) return;
       const multi = redis.multi();

@@ -5,6 +5,7 @@
  * and the dead letters that no destination took.
  * @module
  */
+import type { ScriptCall } from "../redis/scripts.ts";
 
 /** A delivery waiting for its next attempt. */
 export interface ParkedDelivery {
@@ -48,6 +49,11 @@ export interface StateStore extends AsyncDisposable {
   /** The last fully handled long-poll `ts` of a community, or null before the first. */
   getCheckpoint(groupId: number): Promise<string | null>;
   setCheckpoint(groupId: number, ts: string): Promise<void>;
+  /**
+   * Redis stores: the same write as {@linkcode setCheckpoint}, as a script call that can
+   * travel in a later batch's round trip. Absent where writes cannot travel (Deno KV).
+   */
+  checkpointWrite?(groupId: number, ts: string): ScriptCall;
   /** Stores deliveries for a later attempt (replacing any with the same id). */
   park(deliveries: readonly ParkedDelivery[]): Promise<void>;
   /** Up to `limit` parked deliveries due at `now`, oldest due first. */
