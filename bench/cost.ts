@@ -12,9 +12,12 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { connectRedis } from "../src/redis/connection.ts";
+import { moduleGraph } from "./module_graph.ts";
 import { RespConnection } from "../src/redis/resp_connection.ts";
 import { createWorker } from "../src/worker/worker.ts";
 import { startFakeVk } from "../tests/support/fake_vk.ts";
+import { deleteKeys } from "../tests/support/redis.ts";
 import { type GatewayCounts, startUpstashGateway } from "../tests/support/upstash_gateway.ts";
 
 const { values } = parseArgs({
@@ -74,14 +77,8 @@ function monthlyUsd(commandsPerEvent: number, idlePerHour: number): number {
 }
 
 async function deletePrefix(prefix: string): Promise<void> {
-  const control = new RespConnection({ url: REDIS_URL, connectTimeoutMs: 5000 });
-  await control.send([[
-    "EVAL",
-    "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 1",
-    "0",
-    `${prefix}*`,
-  ]]);
-  control.close();
+  await using handle = connectRedis({ kind: "native", url: REDIS_URL });
+  await deleteKeys(handle, prefix);
 }
 
 const message = (id: string, n: number) => ({
@@ -350,37 +347,6 @@ async function coldStart(runs: number) {
   };
 }
 
-/** `deno info src/worker.ts`: modules, total size, and the npm packages the graph reaches. */
-async function moduleGraph() {
-  const run = async (args: string[]) => {
-    const { stdout, code } = await new Deno.Command(Deno.execPath(), {
-      args: ["info", ...args, "--config", `${ROOT_PATH}deno.json`, `${ROOT_PATH}src/worker.ts`],
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    if (code !== 0) throw new Error(`deno info ${args.join(" ")} failed`);
-    return new TextDecoder().decode(stdout);
-  };
-  const text = await run([]);
-  const json = JSON.parse(await run(["--json"])) as {
-    modules: { kind?: string; local?: string; size?: number; npmPackage?: string }[];
-  };
-  const reached = new Set(
-    json.modules.flatMap((m) => m.npmPackage ? [m.npmPackage.replace(/_.*$/, "")] : []),
-  );
-  return {
-    dependencies: Number(/dependencies:\s*(\d+)/.exec(text)?.[1]),
-    size: /size:\s*(\S+)/.exec(text)?.[1] ?? "?",
-    local_modules: json.modules.filter((m) => m.local?.startsWith(ROOT_PATH)).length,
-    local_bytes: json.modules.reduce(
-      (n, m) => n + (m.local?.startsWith(ROOT_PATH) ? m.size ?? 0 : 0),
-      0,
-    ),
-    npm_packages: [...reached].sort(),
-  };
-}
-
 const rows: Row[] = [];
 const events = SMOKE ? 10 : 100;
 for (
@@ -393,26 +359,19 @@ for (
   rows.push(await workerScenario(scenario, { events, hook }));
   console.error(`worker: ${scenario}: done`);
 }
-rows.push(
-  await serviceScenario("batches of 100", {
-    events: SMOKE ? 200 : 2_000,
-    batch: 100,
-    paceMs: 0,
-    idleMs: SMOKE ? 2_000 : 30_000,
-  }),
-);
-console.error("service: batches of 100: done");
-rows.push(
-  await serviceScenario("one event at a time (every 50 ms)", {
-    events: SMOKE ? 10 : 100,
-    batch: 1,
-    paceMs: 50,
-    idleMs: SMOKE ? 2_000 : 30_000,
-  }),
-);
-console.error("service: one event at a time: done");
+for (
+  const [scenario, events, batch, paceMs] of [
+    ["batches of 100", SMOKE ? 200 : 2_000, 100, 0],
+    ["one event at a time (every 50 ms)", SMOKE ? 10 : 100, 1, 50],
+  ] as const
+) {
+  rows.push(
+    await serviceScenario(scenario, { events, batch, paceMs, idleMs: SMOKE ? 2_000 : 30_000 }),
+  );
+  console.error(`service: ${scenario}: done`);
+}
 const cold = await coldStart(SMOKE ? 2 : 9);
-const graph = await moduleGraph();
+const graph = await moduleGraph("src/worker.ts");
 
 const results = {
   generated_at: new Date().toISOString(),
