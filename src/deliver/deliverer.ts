@@ -309,8 +309,8 @@ export async function runRetryWorker(
     const lookedAt = Date.now();
     const next = await deliverer.nextDueAt();
     if (next !== null && next <= lookedAt) {
-      await deliverer.retryDue(100);
-      return lookedAt;
+      // Again at once while there is work; if another process took it, after a pause.
+      return await deliverer.retryDue(100) > 0 ? lookedAt : lookedAt + idleMs;
     }
     return Math.min(next ?? Infinity, lookedAt + maxIdleMs);
   };
