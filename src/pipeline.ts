@@ -6,11 +6,12 @@
  * @module
  */
 import type { Routes } from "./config/routes.ts";
-import type { Deliverer, Routed } from "./deliver/deliverer.ts";
+import type { Alongside, Deliverer, Routed } from "./deliver/deliverer.ts";
 import type { Enricher } from "./enrich/enricher.ts";
 import { transform } from "./events/transform.ts";
 import type { CustomEvent } from "./events/types.ts";
 import { route } from "./route/matcher.ts";
+import type { ScriptResult } from "./redis/scripts.ts";
 import type { Metrics } from "./status/metrics.ts";
 import type { DeadLetter } from "./store/state_store.ts";
 
@@ -52,8 +53,12 @@ export interface Pipeline {
    * `events_rejected_total` counts events, not replays.
    */
   prepare(batch: RawBatch): Promise<PreparedBatch>;
-  /** Delivers a prepared batch: each event delivered, parked or dead-lettered, durably. */
-  commit(prepared: PreparedBatch): Promise<void>;
+  /**
+   * Delivers a prepared batch: each event delivered, parked or dead-lettered, durably.
+   * `alongside` script calls travel in the batch's Redis round trip; resolves with their
+   * results.
+   */
+  commit(prepared: PreparedBatch, alongside?: Alongside): Promise<ScriptResult[]>;
   /** Joins prepared batches, in order. */
   merge(prepared: PreparedBatch[]): PreparedBatch;
   /** `prepare` then `commit`. */
@@ -121,11 +126,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       }
       return { items, rejected };
     },
-    async commit(prepared) {
+    async commit(prepared, alongside) {
       await options.deliverer.deadLetter(prepared.rejected);
       // Stored: a retry of this commit (the deliveries failed) must not store them again.
       prepared.rejected = [];
-      await options.deliverer.deliver(prepared.items);
+      return await options.deliverer.deliver(prepared.items, alongside);
     },
     merge(prepared) {
       return {

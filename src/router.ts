@@ -13,6 +13,7 @@ import type { Hono } from "hono";
 import type { Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
 import type { Deliverer } from "./deliver/deliverer.ts";
+import type { SinkContext } from "./deliver/kinds/kind.ts";
 import { createReplay } from "./deliver/replay.ts";
 import { createRoutedDeliverer } from "./deliver/sinks.ts";
 import { createVkDirectory } from "./enrich/directory.ts";
@@ -74,6 +75,8 @@ export interface RouterOptions {
   io?: RouterIo;
   /** Keep the router's own state in the embedded store even when Redis is configured (the demo). */
   embeddedStore?: boolean;
+  /** Where Redis sinks count their appends (the worker's shared counters). */
+  tallyOf?: SinkContext["tallyOf"];
   /** The shell's part of the HTTP app: readiness, shutdown, shared status, cron tasks. */
   http?: (router: RouterCore) => Partial<AppDeps>;
 }
@@ -136,6 +139,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       timeoutSignal,
       ...fetchOption,
       ...(profile.maxHttpTimeoutMs !== null ? { maxHttpTimeoutMs: profile.maxHttpTimeoutMs } : {}),
+      ...(options.tallyOf ? { tallyOf: options.tallyOf } : {}),
     },
   });
 

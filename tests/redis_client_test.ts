@@ -153,6 +153,16 @@ for (const [transport, open] of transports) {
         const ttl = await redis.call(["PTTL", `${p}exp`]) as number;
         assert.ok(ttl > 50_000 && ttl <= 60_000, `PX set: ${ttl}`);
         assert.equal(await redis.call(["ECHO", "raw"]), "raw");
+        assert.equal(await redis.lowestScore(`${p}zz`), null);
+        await redis.pipeline().zadd(`${p}zz`, { score: 7, member: "b" })
+          .zadd(`${p}zz`, { score: 3.5, member: "a" }).exec();
+        assert.equal(await redis.lowestScore(`${p}zz`), 3.5);
+        const sha = await redis.call(["SCRIPT", "LOAD", "return ARGV[1]"]) as string;
+        assert.deepEqual(
+          await redis.pipeline().evalsha(sha, [], ["by sha"]).exec(),
+          ["by sha"],
+        );
+        await redis.del(`${p}zz`);
         await redis.del(`${p}lp`, `${p}exp`);
       });
 

@@ -103,8 +103,11 @@ for (const [transport, open] of transports) {
         lastError: "x",
         lastStatus: null,
       });
+      assert.equal(await store.nextDueAt(), null, "nothing parked");
       await store.park([parked(1, 100), parked(2, 50), parked(3, 500)]);
+      assert.equal(await store.nextDueAt(), 50);
       assert.deepEqual((await store.due(200, 10)).map((d) => d.id), ["d:2", "d:1"]);
+      assert.deepEqual((await store.due(200, 1)).map((d) => d.id), ["d:2"], "at most limit");
       await store.park([{ ...parked(2, 300), attempts: 2 }]);
       assert.deepEqual((await store.due(200, 10)).map((d) => d.id), ["d:1"], "re-parking replaces");
       assert.equal(await store.parkedCount(), 3);
@@ -212,7 +215,9 @@ for (const [transport, open] of transports) {
       const store = createRedisStore(redis, `${prefix}flow:`);
       await store.setCheckpoint(1, "0");
       // Pushes refused while Redis restarts (LOADING) are parked and retried by the worker.
+      // One round trip per batch: the pushes and the carried checkpoint travel together.
       const deliverer = createDeliverer({
+        redis,
         sinks: new Map([[
           "q",
           createRedisListSink({ name: "q", redis, key: "list:flow", push: "rpush", prefix }),

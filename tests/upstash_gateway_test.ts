@@ -50,3 +50,49 @@ Deno.test("the Upstash gateway speaks Upstash's REST protocol", async (t) => {
   });
   await post("/", ["DEL", key]);
 });
+
+Deno.test("the Upstash gateway counts requests and commands, answers NOSCRIPT, adds latency", async (t) => {
+  await using gateway = startUpstashGateway(TEST_REDIS_URL, { latencyMs: 30 });
+  const post = (path: string, body: unknown) =>
+    fetch(`${gateway.url}${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${gateway.token}` },
+      body: JSON.stringify(body),
+    }).then(async (r) => [r.status, await r.json()] as const);
+  const key = `gw-count-${crypto.randomUUID()}`;
+
+  await t.step("every command counts, inside pipelines and transactions too", async () => {
+    await post("/", ["SET", key, "1"]);
+    await post("/pipeline", [["GET", key], ["EVALSHA", "0".repeat(40), "0"], [
+      "HINCRBY",
+      key + "h",
+      "f",
+      1,
+    ]]);
+    await post("/multi-exec", [["INCR", key], ["GET", key]]);
+    assert.equal(gateway.counts.requests, 3);
+    assert.equal(gateway.counts.commands, 6);
+    assert.deepEqual(
+      Object.fromEntries(gateway.counts.byCommand),
+      { SET: 1, GET: 2, EVALSHA: 1, HINCRBY: 1, INCR: 1 },
+    );
+    gateway.resetCounts();
+    assert.equal(gateway.counts.requests + gateway.counts.commands, 0);
+  });
+  await t.step("an unknown script answers NOSCRIPT, inside a pipeline and alone", async () => {
+    const sha = "f".repeat(40);
+    const [status, body] = await post("/pipeline", [["EVALSHA", sha, "0"], ["PING"]]);
+    assert.equal(status, 200);
+    assert.match(body[0].error, /^NOSCRIPT/);
+    assert.deepEqual(body[1], { result: "PONG" });
+    const [single, answer] = await post("/", ["EVALSHA", sha, "0"]);
+    assert.equal(single, 400);
+    assert.match(answer.error, /^NOSCRIPT/);
+  });
+  await t.step("each request waits latencyMs", async () => {
+    const started = performance.now();
+    await post("/", ["PING"]);
+    assert.ok(performance.now() - started >= 29, "answered before the added latency");
+  });
+  await post("/", ["DEL", key, key + "h"]);
+});

@@ -4,12 +4,18 @@
  * durably in the state store and retried on a schedule by {@linkcode Deliverer.retryDue}.
  * `deliver` resolves only once each event is delivered or durably parked, and throws when
  * even parking fails (the store is down), so the caller keeps the batch and tries again.
+ *
+ * The Redis destinations of a batch are one round trip: their script calls travel in one
+ * pipeline, with whatever script calls the caller adds (the worker's shared counters and
+ * parked-retry probe, the service's checkpoint).
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import type { RedisClient } from "../redis/connection.ts";
+import { runScripts, type ScriptCall, type ScriptResult } from "../redis/scripts.ts";
 import type { Metrics } from "../status/metrics.ts";
 import type { DeadLetter, ParkedDelivery, StateStore } from "../store/state_store.ts";
-import type { Delivery, Outcome, Sink } from "./types.ts";
+import type { Delivery, Outcome, RedisPlan, Sink } from "./types.ts";
 import { errorMessage } from "../errors.ts";
 import { isAbort, retry } from "../util/retry.ts";
 import { sleep } from "../util/time.ts";
@@ -26,9 +32,28 @@ export interface Routed extends Delivery {
   receivedAt?: number;
 }
 
+/**
+ * Script calls to send in the batch's Redis round trip, asked for once the destinations
+ * that are not Redis have answered (so that their outcomes can be counted in it).
+ */
+export type Alongside = () => ScriptCall[];
+
+/** The counter of a delivered event, by whether the destination already had it. */
+export function deliveredCounter(
+  destination: string,
+  duplicate: boolean,
+): { name: string; labels: { destination: string } } {
+  return {
+    name: duplicate ? "vk_router_duplicates_total" : "vk_router_delivered_total",
+    labels: { destination },
+  };
+}
+
 /** Options for {@linkcode createDeliverer}. */
 export interface DelivererOptions {
   sinks: ReadonlyMap<string, Sink>;
+  /** Where the Redis sinks' round trips go; null: each sink delivers on its own. */
+  redis?: RedisClient | null;
   store: StateStore;
   /** Where dead letters go first; null or failing: the store's own list. */
   deadLetterSink: Sink | null;
@@ -43,12 +68,19 @@ export interface DelivererOptions {
 
 /** Delivers, parks and dead-letters. */
 export interface Deliverer {
-  /** Delivers each item or parks it durably; throws only when parking itself fails. */
-  deliver(items: readonly Routed[]): Promise<void>;
+  /**
+   * Delivers each item or parks it durably; throws only when parking itself fails.
+   * Resolves with the results of the `alongside` calls, sent in the Redis round trip.
+   */
+  deliver(items: readonly Routed[], alongside?: Alongside): Promise<ScriptResult[]>;
   /** Sends dead letters to the dead-letter destination, or the store's list. */
   deadLetter(letters: readonly DeadLetter[]): Promise<void>;
   /** One round of retries of parked deliveries that are due; returns how many were tried. */
   retryDue(limit?: number): Promise<number>;
+  /** When the next parked delivery falls due (ms since epoch); null when none is parked. */
+  nextDueAt(): Promise<number | null>;
+  /** How many times this deliverer has parked deliveries: a local signal, no Redis. */
+  readonly parkings: number;
 }
 
 /** Creates the deliverer. */
@@ -57,40 +89,68 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const schedule = options.scheduleS ?? DEFAULT_RETRY_SCHEDULE_S;
   const now = options.now ?? Date.now;
 
-  /** Sends items grouped by destination, all destinations at once; notes when each answered. */
+  /**
+   * Sends items grouped by destination: the destinations that are not Redis at once, and
+   * the Redis ones in one round trip with the `alongside` calls (after the others have
+   * answered when there are any alongside calls, so that they can count those answers).
+   */
   async function attempt(
     items: readonly Routed[],
-  ): Promise<{ outcomes: Outcome[]; answeredAt: number[] }> {
+    alongside?: Alongside,
+  ): Promise<{ outcomes: Outcome[]; alongside: ScriptResult[] }> {
     const outcomes: Outcome[] = new Array(items.length);
-    const answeredAt: number[] = new Array(items.length);
-    const byDestination = new Map<string, number[]>();
-    items.forEach((item, i) => {
-      const list = byDestination.get(item.destination) ?? [];
-      list.push(i);
-      byDestination.set(item.destination, list);
-    });
-    await Promise.all([...byDestination].map(async ([name, indexes]) => {
+    const planned: { name: string; indexes: number[]; plan: RedisPlan }[] = [];
+    /**
+     * Records a destination's outcomes as it answers, counting deliveries at once (before
+     * the round trip) and timing first attempts from when the event arrived: each
+     * destination by its own answer, so a slow webhook does not inflate the others.
+     */
+    const settle = (name: string, indexes: number[], results: Outcome[]) => {
+      const answeredAt = now();
+      indexes.forEach((i, j) => {
+        const o = outcomes[i] = results[j]!;
+        if (o.status !== "delivered") return;
+        countDelivered(name, o);
+        const receivedAt = items[i]!.receivedAt;
+        if (!o.duplicate && receivedAt !== undefined) {
+          const latencyS = Math.max(0, answeredAt - receivedAt) / 1000;
+          metrics.observe("vk_router_delivery_latency_seconds", { destination: name }, latencyS);
+        }
+      });
+    };
+    const direct: Promise<void>[] = [];
+    for (const [name, indexes] of Map.groupBy(items.keys(), (i) => items[i]!.destination)) {
       const sink = sinks.get(name);
       if (!sink) {
         for (const i of indexes) {
           outcomes[i] = { status: "dead", error: `no destination named ${name}` };
         }
-        return;
+        continue;
       }
-      const results = await sink.deliver(indexes.map((i) => items[i]!));
-      const t = now();
-      indexes.forEach((i, j) => {
-        outcomes[i] = results[j]!;
-        answeredAt[i] = t;
-      });
-    }));
-    return { outcomes, answeredAt };
+      const batch = indexes.map((i) => items[i]!);
+      if (options.redis && sink.plan) {
+        planned.push({ name, indexes, plan: sink.plan(batch) });
+        continue;
+      }
+      direct.push(sink.deliver(batch).then((results) => settle(name, indexes, results)));
+    }
+    const others = Promise.all(direct);
+    if (alongside) await others;
+    const extra = alongside?.() ?? [];
+    const calls = [...planned.flatMap((p) => p.plan.calls), ...extra];
+    const results = options.redis && calls.length > 0 ? await runScripts(options.redis, calls) : [];
+    let offset = 0;
+    for (const { name, indexes, plan } of planned) {
+      settle(name, indexes, plan.outcomes(results.slice(offset, offset += plan.calls.length)));
+    }
+    await others;
+    return { outcomes, alongside: results.slice(offset) };
   }
 
   function countDelivered(destination: string, o: Outcome & { status: "delivered" }): void {
-    metrics.inc(o.duplicate ? "vk_router_duplicates_total" : "vk_router_delivered_total", {
-      destination,
-    });
+    if (o.counted) return; // the sink counted it in Redis
+    const { name, labels } = deliveredCounter(destination, o.duplicate ?? false);
+    metrics.inc(name, labels);
   }
 
   function nextDelay(attempts: number, outcome: Outcome & { status: "retry" }): number {
@@ -154,28 +214,22 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     await store.addDeadLetters(letters);
   }
 
+  let parkings = 0;
   return {
     deadLetter,
+    get parkings() {
+      return parkings;
+    },
+    nextDueAt: () => store.nextDueAt(),
 
-    async deliver(items) {
-      const { outcomes, answeredAt } = await attempt(items);
+    async deliver(items, alongside) {
+      const { outcomes, alongside: results } = await attempt(items, alongside);
       const parked: ParkedDelivery[] = [];
       const dead: DeadLetter[] = [];
       const t = now();
       items.forEach((item, i) => {
         const o = outcomes[i]!;
-        if (o.status === "delivered") {
-          countDelivered(item.destination, o);
-          if (!o.duplicate && item.receivedAt !== undefined) {
-            const latencyS = Math.max(0, answeredAt[i]! - item.receivedAt) / 1000;
-            metrics.observe(
-              "vk_router_delivery_latency_seconds",
-              { destination: item.destination },
-              latencyS,
-            );
-          }
-          return;
-        }
+        if (o.status === "delivered") return;
         metrics.inc("vk_router_delivery_failures_total", { destination: item.destination });
         if (o.status === "dead" || options.attempts <= 1) {
           dead.push(letter(item, 1, o.error, o.httpStatus ?? null));
@@ -196,6 +250,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       });
       if (parked.length > 0) {
         await store.park(parked);
+        parkings++;
         for (const p of parked) {
           metrics.inc("vk_router_parked_total", { destination: p.destination });
           log.warn("Parked event {eventId} for {destination}, next attempt in {delay} s: {error}", {
@@ -207,6 +262,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         }
       }
       await deadLetter(dead);
+      return results;
     },
 
     async retryDue(limit = 100) {
@@ -221,7 +277,6 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         const o = outcomes[i]!;
         metrics.inc("vk_router_retried_total", { destination: d.destination });
         if (o.status === "delivered") {
-          countDelivered(d.destination, o);
           done.push(d.id);
           return;
         }
@@ -249,17 +304,33 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
 }
 
 /**
- * Retries parked deliveries as they fall due, until the signal aborts. A failing store
- * (retryDue throws) is retried with backoff; an idle round sleeps `idleMs`.
+ * Retries parked deliveries as they fall due, until the signal aborts. Each round asks
+ * the store when the first parked delivery falls due (one Redis command) and sleeps until
+ * then: at most `maxIdleMs`, since another process may park sooner ones, and it wakes at
+ * once when this process parks something (checked every `idleMs`, without Redis). An idle
+ * service so asks Redis once per `maxIdleMs`, not every `idleMs`. A failing store is
+ * retried with backoff.
  */
 export async function runRetryWorker(
   deliverer: Deliverer,
   signal: AbortSignal,
   idleMs = 500,
+  maxIdleMs = 30_000,
 ): Promise<void> {
+  /** One round: retries what is due; answers when to look again. */
+  const round = async (): Promise<number> => {
+    const lookedAt = Date.now();
+    const next = await deliverer.nextDueAt();
+    if (next !== null && next <= lookedAt) {
+      // Again at once while there is work; if another process took it, after a pause.
+      return await deliverer.retryDue(100) > 0 ? lookedAt : lookedAt + idleMs;
+    }
+    return Math.min(next ?? Infinity, lookedAt + maxIdleMs);
+  };
   while (!signal.aborted) {
     try {
-      const tried = await retry(() => deliverer.retryDue(100), {
+      const parkings = deliverer.parkings;
+      const wakeAt = await retry(round, {
         signal,
         backoff: { minMs: idleMs, maxMs: 30_000 },
         onRetry: (error, attempt, delay) =>
@@ -269,7 +340,9 @@ export async function runRetryWorker(
             delay,
           }),
       });
-      if (tried === 0) await sleep(idleMs, signal);
+      while (Date.now() < wakeAt && deliverer.parkings === parkings) {
+        await sleep(Math.min(idleMs, wakeAt - Date.now()), signal);
+      }
     } catch (error) {
       if (!isAbort(error, signal)) throw error;
     }

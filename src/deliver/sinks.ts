@@ -23,6 +23,7 @@ export function createRoutedDeliverer(
   const { context } = options;
   return createDeliverer({
     sinks: new Map([...routes.destinations].map(([name, d]) => [name, createSink(d, context)])),
+    redis: context.redis,
     store: options.store,
     deadLetterSink: routes.deadLetter ? createSink(routes.deadLetter, context) : null,
     metrics: options.metrics,

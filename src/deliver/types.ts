@@ -2,6 +2,7 @@
  * What every destination implements, and what delivery reports back.
  * @module
  */
+import type { ScriptCall, ScriptResult } from "../redis/scripts.ts";
 
 /** One event for one destination: its id (the dedup key) and its JSON. */
 export interface Delivery {
@@ -13,12 +14,22 @@ export interface Delivery {
 
 /** The fate of one delivery attempt. */
 export type Outcome =
-  /** `duplicate`: the destination already had it (a replay found its dedup marker). */
-  | { status: "delivered"; duplicate?: boolean }
+  /**
+   * `duplicate`: the destination already had it (a replay found its dedup marker).
+   * `counted`: the sink already added it to the shared counters in Redis (the worker).
+   */
+  | { status: "delivered"; duplicate?: boolean; counted?: boolean }
   /** Worth another try later (network, 5xx, 429, Redis down). */
   | { status: "retry"; error: string; httpStatus?: number; retryAfterMs?: number }
   /** No retry will help (4xx other than 408/429): straight to the dead letter. */
   | { status: "dead"; error: string; httpStatus?: number };
+
+/** A delivery made of Redis script calls, to send in a round trip shared with others. */
+export interface RedisPlan {
+  calls: ScriptCall[];
+  /** One outcome per item, in order, from the calls' results (in the calls' order). */
+  outcomes(results: readonly ScriptResult[]): Outcome[];
+}
 
 /** A destination. `deliver` answers one outcome per item, in order, and never throws. */
 export interface Sink {
@@ -26,4 +37,9 @@ export interface Sink {
   /** The destination kind, e.g. `redis-list`. */
   readonly kind: string;
   deliver(items: readonly Delivery[]): Promise<Outcome[]>;
+  /**
+   * Redis sinks: the same delivery as script calls, so that the deliverer sends those of
+   * every Redis destination of a batch in one round trip.
+   */
+  plan?(items: readonly Delivery[]): RedisPlan;
 }

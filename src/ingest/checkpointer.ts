@@ -2,8 +2,16 @@
  * Writes a community's long-poll checkpoint once its batches are handled. Under load it
  * writes at most every `everyMs` (a crash then re-polls at most that much, which the dedup
  * markers make harmless); when the stream goes idle, and at a stop, it writes at once.
+ *
+ * With a Redis store the write need not be a request of its own: {@linkcode Checkpointer.carry}
+ * hands it to the next batch's round trip, beside that batch's pushes. That is safe
+ * although a pipeline is not atomic: the ts it writes is that of batches already handled
+ * (delivered or durably parked), never of the batch it travels with, so whether the pushes
+ * beside it succeed does not matter. A write that fails there stays pending and is made
+ * on its own later.
  * @module
  */
+import type { ScriptCall, ScriptResult } from "../redis/scripts.ts";
 import type { StateStore } from "../store/state_store.ts";
 
 /** Options for {@linkcode createCheckpointer}. */
@@ -22,10 +30,25 @@ export interface CheckpointerOptions {
   now?: () => number;
 }
 
+/** A checkpoint write travelling in a batch's round trip. */
+export interface CarriedWrite {
+  /** The write's script call, for the batch's round trip. */
+  alongside: () => ScriptCall[];
+  /** Told the round trip's results for the calls of `alongside`. */
+  landed(results: readonly ScriptResult[]): void;
+}
+
 /** Remembers the newest handled ts and writes it on schedule. */
 export interface Checkpointer {
-  /** `ts` is handled: write it now when `idle` or the last write is old enough. */
+  /** Whether writes can travel in batches' round trips (the store is Redis). */
+  readonly carries: boolean;
+  /**
+   * `ts` is handled: write it now when `idle`, or when the last write is old enough and
+   * writes cannot travel with the next batch.
+   */
   handled(ts: string, idle: boolean): Promise<void>;
+  /** The write that is due, to send with the next batch; null when none is (or cannot). */
+  carry(): CarriedWrite | null;
   /** Writes the newest handled ts if it was not written yet. */
   flush(): Promise<void>;
 }
@@ -35,21 +58,42 @@ export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
   const { groupId, store } = options;
   const everyMs = options.everyMs ?? 0;
   const now = options.now ?? Date.now;
+  const carries = store.checkpointWrite !== undefined;
   let lastWrite = -Infinity;
+  let written: string | null = null;
   let unsaved: string | null = null;
 
-  const write = async () => {
-    const ts = unsaved!;
-    await options.persist(() => store.setCheckpoint(groupId, ts));
+  const saved = (ts: string) => {
     lastWrite = now();
+    written = ts;
     if (unsaved === ts) unsaved = null;
     options.onSaved?.(groupId, ts);
   };
+  const write = async () => {
+    const ts = unsaved!;
+    if (ts === written) { // an empty poll answers the ts already written
+      unsaved = null;
+      return;
+    }
+    await options.persist(() => store.setCheckpoint(groupId, ts));
+    saved(ts);
+  };
 
   return {
+    carries,
     async handled(ts, idle) {
       unsaved = ts;
-      if (idle || now() - lastWrite >= everyMs) await write();
+      if (idle || (!carries && now() - lastWrite >= everyMs)) await write();
+    },
+    carry() {
+      const ts = unsaved;
+      if (!carries || ts === null || ts === written || now() - lastWrite < everyMs) return null;
+      return {
+        alongside: () => [store.checkpointWrite!(groupId, ts)],
+        landed: (results) => {
+          if (results[0]?.ok) saved(ts);
+        },
+      };
     },
     async flush() {
       if (unsaved !== null) await write();

@@ -9,6 +9,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
+import type { ScriptCall, ScriptResult } from "../redis/scripts.ts";
 import type { StateStore } from "../store/state_store.ts";
 import { isAbort, retry } from "../util/retry.ts";
 import type { Backoff } from "../util/time.ts";
@@ -25,8 +26,12 @@ const MAX_GROUP = 10;
 export interface BatchHandler<P = unknown> {
   /** Work that may run ahead of earlier batches: it must not touch any destination. */
   prepare(batch: Batch): Promise<P>;
-  /** Delivery, called strictly in batch order; resolves once every event is delivered or durably parked. */
-  commit(prepared: P): Promise<void>;
+  /**
+   * Delivery, called strictly in batch order; resolves once every event is delivered or
+   * durably parked. `alongside` script calls (the checkpoint of earlier batches) travel in
+   * the batch's Redis round trip; resolves with their results.
+   */
+  commit(prepared: P, alongside?: () => ScriptCall[]): Promise<readonly ScriptResult[] | void>;
   /** Joins prepared batches, in order, into one commit (one round trip for several batches). */
   merge(prepared: P[]): P;
 }
@@ -108,13 +113,14 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
         const { prepared } = group;
         if (prepared.length > 0) {
           const merged = prepared.length === 1 ? prepared[0]! : handler.merge(prepared);
-          await untilSuccess(
-            `handle a batch of ${events} events`,
-            () => handler.commit(merged),
-            true,
-          );
+          const carried = checkpointer.carry();
+          await untilSuccess(`handle a batch of ${events} events`, async () => {
+            const results = await handler.commit(merged, carried?.alongside);
+            carried?.landed(results ?? []);
+          }, true);
         }
-        const idle = events === 0 || queue.size === 0 || signal.aborted;
+        // A write that can travel with the next batch waits for it, or for an empty poll.
+        const idle = events === 0 || signal.aborted || (queue.size === 0 && !checkpointer.carries);
         await checkpointer.handled(group.batches.at(-1)!.ts, idle);
       }
       return true;

@@ -38,6 +38,8 @@ export interface RedisBatch {
   zadd(key: string, entry: { score: number; member: string }): RedisBatch;
   zrem(key: string, ...members: string[]): RedisBatch;
   eval(script: string, keys: string[], args: string[]): RedisBatch;
+  /** A script Redis already knows, by its SHA-1; fails with `NOSCRIPT` otherwise. */
+  evalsha(sha: string, keys: string[], args: string[]): RedisBatch;
   /** Sends the batch; rejects if any command failed. An empty batch sends nothing. */
   exec(): Promise<RedisReply[]>;
   /** Sends the batch and gives each command's result or error. */
@@ -77,6 +79,8 @@ export interface RedisClient {
     options: { byScore: true; offset: number; count: number },
   ): Promise<string[]>;
   zcard(key: string): Promise<number>;
+  /** The lowest score in the sorted set; null when it is empty. */
+  lowestScore(key: string): Promise<number | null>;
   xlen(key: string): Promise<number>;
   /** Entries with ids in `[start, end]` (`"-"` and `"+"` for the ends), oldest first. */
   xrange(key: string, start: string, end: string, count?: number): Promise<StreamEntry[]>;
@@ -137,6 +141,10 @@ export function createRedisClient(transport: RedisTransport): RedisClient {
         await call("ZRANGE", key, `${min}`, `${max}`, "BYSCORE", "LIMIT", `${offset}`, `${count}`),
       ),
     zcard: async (key) => asInteger(await call("ZCARD", key)),
+    lowestScore: async (key) => {
+      const [, score] = asStrings(await call("ZRANGE", key, "0", "0", "WITHSCORES"));
+      return score === undefined ? null : Number(score);
+    },
     xlen: async (key) => asInteger(await call("XLEN", key)),
     xrange: async (key, start, end, count) =>
       asStreamEntries(

@@ -136,6 +136,9 @@ class RespBatch implements RedisBatch {
   eval(script: string, keys: string[], args: string[]): this {
     return this.#add("EVAL", script, String(keys.length), ...keys, ...args);
   }
+  evalsha(sha: string, keys: string[], args: string[]): this {
+    return this.#add("EVALSHA", sha, String(keys.length), ...keys, ...args);
+  }
 
   exec(): Promise<RedisReply[]>;
   exec(options: { keepErrors: true }): Promise<BatchResult[]>;

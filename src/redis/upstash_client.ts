@@ -101,6 +101,10 @@ class UpstashBatch implements RedisBatch {
     this.#pipeline.eval(script, keys, args);
     return this.#queued("EVAL");
   }
+  evalsha(sha: string, keys: string[], args: string[]): this {
+    this.#pipeline.evalsha(sha, keys, args);
+    return this.#queued("EVALSHA");
+  }
 
   exec(): Promise<RedisReply[]>;
   exec(options: { keepErrors: true }): Promise<BatchResult[]>;

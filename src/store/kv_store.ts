@@ -61,6 +61,12 @@ export async function openKvStore(dataDir: string): Promise<StateStore> {
       }
       return out;
     },
+    async nextDueAt() {
+      for await (const entry of kv.list({ prefix: ["retry_due"] }, { limit: 1 })) {
+        return entry.key[1] as number;
+      }
+      return null;
+    },
     async unpark(ids) {
       for (const id of ids) await removeParked(id);
     },

@@ -5,23 +5,45 @@
  * @module
  */
 import type { RedisClient } from "../redis/connection.ts";
+import { LuaScript, runScript, type ScriptCall } from "../redis/scripts.ts";
 import type { DeadLetter, ParkedDelivery, StateStore } from "./state_store.ts";
+
+/** The keys of parked deliveries: ids by due time (ms), and their bodies by id. */
+export function parkedKeys(prefix: string): { due: string; items: string } {
+  return { due: `${prefix}retry:due`, items: `${prefix}retry:items` };
+}
+
+/** Up to ARGV[2] ids due by ARGV[1] and their bodies, in one command. */
+const DUE_SCRIPT = new LuaScript(
+  `local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[2])
+if #ids == 0 then return {{}, {}} end
+return {ids, redis.call('HMGET', KEYS[2], unpack(ids))}`,
+);
+
+/** Writes a checkpoint; a script, so that the write can travel with a batch's pushes. */
+const CHECKPOINT_SCRIPT = new LuaScript("return redis.call('SET', KEYS[1], ARGV[1])");
 
 /** A store over an open Redis client; closing it leaves the connection to its owner. */
 export function createRedisStore(redis: RedisClient, prefix: string): StateStore {
-  const dueKey = `${prefix}retry:due`;
-  const itemsKey = `${prefix}retry:items`;
+  const { due: dueKey, items: itemsKey } = parkedKeys(prefix);
   const deadKey = `${prefix}dead`;
   const sessionKey = (key: string) => `${prefix}session:${key}`;
   const close = () => Promise.resolve();
+  /** The one checkpoint write, alone or carried in a batch's round trip. */
+  const checkpointWrite = (groupId: number, ts: string): ScriptCall => ({
+    script: CHECKPOINT_SCRIPT,
+    keys: [`${prefix}checkpoint:${groupId}`],
+    args: [ts],
+  });
   return {
     kind: "redis",
     async getCheckpoint(groupId) {
       return await redis.get(`${prefix}checkpoint:${groupId}`);
     },
     async setCheckpoint(groupId, ts) {
-      await redis.set(`${prefix}checkpoint:${groupId}`, ts);
+      await runScript(redis, checkpointWrite(groupId, ts));
     },
+    checkpointWrite,
     async park(deliveries) {
       if (deliveries.length === 0) return;
       const multi = redis.multi();
@@ -32,17 +54,18 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
       await multi.exec();
     },
     async due(now, limit) {
-      const ids = await redis.zrange(dueKey, 0, now, {
-        byScore: true,
-        offset: 0,
-        count: limit,
-      });
-      if (ids.length === 0) return [];
-      const bodies = await redis.hmget(itemsKey, ...ids);
+      const [ids, bodies] = await runScript(redis, {
+        script: DUE_SCRIPT,
+        keys: [dueKey, itemsKey],
+        args: [String(now), String(limit)],
+      }) as [string[], (string | null)[]];
       return ids.flatMap((_, i) => {
-        const body = bodies?.[i];
+        const body = bodies[i];
         return body ? [JSON.parse(body) as ParkedDelivery] : [];
       });
+    },
+    async nextDueAt() {
+      return await redis.lowestScore(dueKey);
     },
     async unpark(ids) {
       if (ids.length === 0) return;

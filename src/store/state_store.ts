@@ -5,6 +5,7 @@
  * the dead letters that no destination took, and the status page's login sessions.
  * @module
  */
+import type { ScriptCall } from "../redis/scripts.ts";
 
 /** A delivery waiting for its next attempt. */
 export interface ParkedDelivery {
@@ -48,10 +49,17 @@ export interface StateStore extends AsyncDisposable {
   /** The last fully handled long-poll `ts` of a community, or null before the first. */
   getCheckpoint(groupId: number): Promise<string | null>;
   setCheckpoint(groupId: number, ts: string): Promise<void>;
+  /**
+   * Redis stores: the same write as {@linkcode setCheckpoint}, as a script call that can
+   * travel in a later batch's round trip. Absent where writes cannot travel (Deno KV).
+   */
+  checkpointWrite?(groupId: number, ts: string): ScriptCall;
   /** Stores deliveries for a later attempt (replacing any with the same id). */
   park(deliveries: readonly ParkedDelivery[]): Promise<void>;
   /** Up to `limit` parked deliveries due at `now`, oldest due first. */
   due(now: number, limit: number): Promise<ParkedDelivery[]>;
+  /** When the first parked delivery falls due (ms since epoch); null when none is parked. */
+  nextDueAt(): Promise<number | null>;
   /** Removes parked deliveries (delivered, or moved to the dead letter). */
   unpark(ids: readonly string[]): Promise<void>;
   /** How many deliveries are parked. */

@@ -2,9 +2,16 @@
  * The Callback API pipeline as a stateless request handler: the router's graph
  * (`router.ts`), built once per isolate, with every piece of state in Redis over Upstash
  * REST and nothing left running between requests. Each request runs in its own scope
- * (deadlines end with it), then adds its counters to the shared ones in Redis. Parked
- * deliveries are retried a few at a time at the start of later callbacks, and by
- * `POST /tasks/retry` for a platform's cron.
+ * (deadlines end with it).
+ *
+ * Upstash bills every command and each REST round trip adds its latency, so a callback
+ * is one round trip in the steady state: validate, transform, enrich and route (no
+ * Redis); webhooks (HTTP); then one pipeline with the effectively-once append of each
+ * Redis destination (which counts itself into the shared counters) and one script that
+ * adds the request's other counters and recent events and answers when the first parked
+ * delivery is due. Only when one is due does the callback retry a few, and only what is
+ * left to count after that (failures, parking, retries) costs a second call. Parked
+ * deliveries are also retried by `POST /tasks/retry` for a platform's cron.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -15,12 +22,12 @@ import { ConfigError, errorMessage } from "../errors.ts";
 import { createSnapshots } from "../http/snapshot.ts";
 import { buildRouter, type RouterProfile } from "../router.ts";
 import { RequestScope } from "./request_scope.ts";
-import { flushShared, loadShared } from "./shared_state.ts";
+import { flushShared, loadShared, nextDueOf, sharedCall, tallyOf } from "./shared_state.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 const log = getLogger(["vk-event-router", "worker"]);
 
-/** Parked deliveries retried at the start of a callback: bounded, so VK gets its answer fast. */
+/** Parked deliveries retried by a callback that finds some due: bounded, so VK gets its answer fast. */
 export const RETRIES_PER_CALLBACK = 5;
 /** Webhooks are tried once per request, briefly: VK wants an answer within seconds. */
 export const WORKER_WEBHOOK_TIMEOUT_MS = 2_500;
@@ -69,15 +76,33 @@ export async function createWorker(
     : parseRoutes(BUILT_IN_ROUTES);
   checkRoutesAgainstConfig(routes, config);
   const groupIds = config.communities.map((c) => c.groupId);
+  const prefix = config.redisPrefix;
 
   const router = await (deps.buildRouter ?? buildRouter)({
     config,
     routes,
     profile: workerProfile(config),
     io: { timeoutSignal: RequestScope.timeoutSignal },
-    http: ({ redis, store, deliverer }) => {
-      const shared = () => loadShared(redis!.redis, config.redisPrefix, groupIds);
+    tallyOf: (destination) => tallyOf(prefix, destination),
+    http: ({ redis, store, deliverer, pipeline, metrics, status }) => {
+      const shared = () => loadShared(redis!.redis, prefix, groupIds);
       return {
+        async accept(update) {
+          const prepared = await pipeline.prepare({ updates: [update], receivedAt: Date.now() });
+          const [state] = await pipeline.commit(
+            prepared,
+            () => [sharedCall(prefix, metrics.drain(), status.drainRecent())],
+          );
+          if (!state?.ok) {
+            log.warn("Cannot update the shared counters: {error}", { error: state?.error });
+            return;
+          }
+          const due = nextDueOf(state.value);
+          if (due === null || due > Date.now()) return;
+          await deliverer.retryDue(RETRIES_PER_CALLBACK).catch((error) =>
+            log.warn("Retrying parked deliveries failed: {error}", { error: errorMessage(error) })
+          );
+        },
         snapshot: async (view) => {
           const { metrics, status } = await shared();
           return await createSnapshots({
@@ -94,20 +119,15 @@ export async function createWorker(
       };
     },
   });
-  const { deliverer, metrics, status } = router;
+  const { metrics, status } = router;
   const redis = router.redis!.redis;
 
   function handle(request: Request): Promise<Response> {
     return RequestScope.run(async () => {
-      if (request.method === "POST" && new URL(request.url).pathname === "/callback") {
-        await deliverer.retryDue(RETRIES_PER_CALLBACK).catch((error) =>
-          log.warn("Opportunistic retries failed: {error}", { error: errorMessage(error) })
-        );
-      }
       const response = await router.app.fetch(request);
-      await flushShared(redis, config.redisPrefix, metrics.drain(), status.drainRecent()).catch(
-        (error) =>
-          log.warn("Cannot update the shared counters: {error}", { error: errorMessage(error) }),
+      // What the callback's round trip could not carry: failures, parking, retries, cron runs.
+      await flushShared(redis, prefix, metrics.drain(), status.drainRecent()).catch((error) =>
+        log.warn("Cannot update the shared counters: {error}", { error: errorMessage(error) })
       );
       return response;
     });

@@ -3,17 +3,40 @@
  * tested for real (there is no engine here for the usual SRH container). It implements
  * what `@upstash/redis` uses: POST `/`, `/pipeline` and `/multi-exec`, Bearer auth,
  * `{ result }` / `{ error }` answers, and base64 of strings when `Upstash-Encoding: base64`
- * is sent. A test fixture, not a product feature.
+ * is sent. Redis's own errors pass through, so an `EVALSHA` of a script Redis does not
+ * know answers `NOSCRIPT` as on Upstash. It counts what Upstash bills (every command, those
+ * inside pipelines and transactions included; a script call is one command) and can add a
+ * network delay to every request. A test fixture, not a product feature.
  * @module
  */
 import { RespConnection, RespError, type RespValue } from "../../src/redis/resp_connection.ts";
+
+/** What a gateway served since it started or was last reset. */
+export interface GatewayCounts {
+  /** REST requests (each a billed round trip), any path. */
+  requests: number;
+  /** Redis commands, those inside pipelines and transactions included. */
+  commands: number;
+  /** Commands by name, upper case (`EVALSHA`, `HINCRBY`, ...). */
+  byCommand: Map<string, number>;
+}
+
+/** Options for {@linkcode startUpstashGateway}. */
+export interface UpstashGatewayOptions {
+  /** @default "gateway-token" */
+  token?: string;
+  /** Added before every answer, as a network round trip to a far region would. @default 0 */
+  latencyMs?: number;
+}
 
 /** A running gateway. */
 export interface UpstashGateway extends AsyncDisposable {
   url: string;
   token: string;
-  /** Requests served, by path. */
-  requests: Map<string, number>;
+  /** Live counts of what was served. */
+  readonly counts: GatewayCounts;
+  /** Starts counting from zero. */
+  resetCounts(): void;
   /** While set, every request answers 500 (as a failing Upstash would). */
   setFailing(failing: boolean): void;
   close(): Promise<void>;
@@ -24,11 +47,20 @@ type Reply = RespValue;
 /** Starts a gateway on a free port of 127.0.0.1 in front of `redisUrl`. */
 export function startUpstashGateway(
   redisUrl: string,
-  token = "gateway-token",
+  options: UpstashGatewayOptions = {},
 ): UpstashGateway {
+  const token = options.token ?? "gateway-token";
+  const latencyMs = options.latencyMs ?? 0;
   const redis = new RespConnection({ url: redisUrl, connectTimeoutMs: 2000 });
   let failing = false;
-  const requests = new Map<string, number>();
+  const counts: GatewayCounts = { requests: 0, commands: 0, byCommand: new Map() };
+  const count = (commands: readonly string[][]) => {
+    counts.commands += commands.length;
+    for (const [name] of commands) {
+      const upper = name!.toUpperCase();
+      counts.byCommand.set(upper, (counts.byCommand.get(upper) ?? 0) + 1);
+    }
+  };
 
   const encode = (value: Reply, base64: boolean): Reply => {
     if (!base64) return value;
@@ -49,7 +81,8 @@ export function startUpstashGateway(
 
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = new URL(req.url).pathname;
-    requests.set(path, (requests.get(path) ?? 0) + 1);
+    counts.requests++;
+    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
     if (req.method !== "POST") {
       return Response.json({ error: "Method not allowed" }, { status: 405 });
     }
@@ -68,6 +101,7 @@ export function startUpstashGateway(
       if (path === "/") {
         const args = asArgs(body);
         if (!args) return Response.json({ error: "Expected a command array" }, { status: 400 });
+        count([args]);
         const [value] = await redis.send([args]);
         const answer = reply(value!, base64);
         return Response.json(answer, { status: "error" in answer ? 400 : 200 });
@@ -77,6 +111,7 @@ export function startUpstashGateway(
           return Response.json({ error: "Expected an array of command arrays" }, { status: 400 });
         }
         const commands = body.map((c) => asArgs(c)!);
+        count(commands);
         if (path === "/pipeline") {
           return Response.json((await redis.send(commands)).map((v) => reply(v, base64)));
         }
@@ -105,7 +140,12 @@ export function startUpstashGateway(
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     token,
-    requests,
+    counts,
+    resetCounts() {
+      counts.requests = 0;
+      counts.commands = 0;
+      counts.byCommand.clear();
+    },
     setFailing: (f) => failing = f,
     close,
     [Symbol.asyncDispose]: close,

@@ -9,6 +9,7 @@ import type * as v from "valibot";
 import type { RedisClient } from "../../redis/connection.ts";
 import type { TimeoutSignal } from "../../util/timeouts.ts";
 import type { Sink } from "../types.ts";
+import type { Tally } from "./redis_once.ts";
 
 /** What a kind's start-up check may consult: the parts of the configuration kinds care about. */
 export interface CheckContext {
@@ -40,6 +41,11 @@ export interface SinkContext {
   /** Caps every HTTP timeout (the worker answers VK within seconds). */
   maxHttpTimeoutMs?: number;
   timeoutSignal?: TimeoutSignal;
+  /**
+   * Where the Redis sinks of a destination count their appends as they make them (the
+   * worker's shared counters); absent: the deliverer counts outcomes in process.
+   */
+  tallyOf?: (destination: string) => Tally;
 }
 
 /** How far a destination's consumers are behind, where it can be read cheaply. */

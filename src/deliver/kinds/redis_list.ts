@@ -7,23 +7,18 @@ import * as v from "valibot";
 import type { RedisClient } from "../../redis/connection.ts";
 import type { Sink } from "../types.ts";
 import { type BaseDestination, defineKind, keyProblems } from "./kind.ts";
-import { appendOnce } from "./redis_once.ts";
+import {
+  appendOnce,
+  type AppendOnceOptions,
+  appendPlan,
+  onceScript,
+  type Tally,
+} from "./redis_once.ts";
 
-/**
- * Pushes each event whose marker is absent, then sets the marker (`redis_once.ts`); ARGV[1]
- * is `lpush` or `rpush`, then one JSON per event.
- */
-export const PUSH_ONCE_SCRIPT = `local pushed = {}
-for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    pushed[i - 1] = 0
-  else
-    redis.call(ARGV[1], KEYS[1], ARGV[i + 1])
-    redis.call('SET', KEYS[i], '1', 'EX', ARGV[2])
-    pushed[i - 1] = 1
-  end
-end
-return pushed`;
+/** Pushes each event once (`redis_once.ts`); the setting is `lpush` or `rpush`, the event its JSON. */
+export const PUSH_ONCE_SCRIPT = onceScript(`local function append(key, push, a)
+  redis.call(push, key, ARGV[a + 1])
+end`);
 
 /** Options for {@linkcode createRedisListSink}. */
 export interface RedisListSinkOptions {
@@ -35,20 +30,23 @@ export interface RedisListSinkOptions {
   prefix: string;
   /** How long a pushed event id is remembered. @default 3 days */
   dedupTtlS?: number;
+  /** Counts pushes in Redis as they happen (the worker's shared counters). */
+  tally?: Tally;
 }
 
 /** Creates a redis-list sink. */
 export function createRedisListSink(options: RedisListSinkOptions): Sink {
+  const once: AppendOnceOptions = {
+    ...options,
+    script: PUSH_ONCE_SCRIPT,
+    setting: options.push,
+    argsOf: (item) => [item.body],
+  };
   return {
     name: options.name,
     kind: "redis-list",
-    deliver: (items) =>
-      appendOnce(items, {
-        ...options,
-        script: PUSH_ONCE_SCRIPT,
-        setting: options.push,
-        argsOf: (item) => [item.body],
-      }),
+    deliver: (items) => appendOnce(items, once),
+    plan: (items) => appendPlan(items, once),
   };
 }
 
@@ -88,6 +86,7 @@ export const redisListKind = defineKind<
       key: d.key,
       push: d.push,
       prefix: context.prefix,
+      ...(context.tallyOf ? { tally: context.tallyOf(d.name) } : {}),
     }),
   deadLetters: {
     async take(d, redis, limit) {

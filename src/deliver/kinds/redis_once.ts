@@ -4,16 +4,24 @@
  * dedup marker is absent and then sets the marker. A replayed batch, or a client retry
  * after a lost answer, finds the markers and appends nothing twice.
  *
- * A kind's script gets KEYS[1] = the destination key, KEYS[2..] = one marker per event;
- * ARGV[1] = the kind's own setting, ARGV[2] = the marker TTL, then `argsPerEvent` values
- * per event. It answers 1 (appended) or 0 (already there) per event. A marker is set only
- * after its append succeeded: Redis does not roll a script back, so an append refused with
- * WRONGTYPE leaves no marker, and on a retry the events already appended find theirs.
+ * A kind gives only its Lua `append(key, setting, a)`, which appends the event whose
+ * arguments are ARGV[a + 1 ..]; {@linkcode onceScript} wraps it in the dedup loop. The
+ * script gets KEYS[1] = the destination key, KEYS[2] = the counters hash when it tallies,
+ * then one marker per event; ARGV[1] = the kind's setting, ARGV[2] = the marker TTL,
+ * ARGV[3] and ARGV[4] = the tally's fields ('' for no tally), ARGV[5] = arguments per
+ * event, then those of each event. It answers 1 (appended) or 0 (already there) per event.
+ * A marker is set only after its append succeeded: Redis does not roll a script back, so
+ * an append refused with WRONGTYPE leaves no marker, and on a retry the events already
+ * appended find theirs.
+ *
+ * A sink's deliveries are a {@linkcode RedisPlan}: script calls that the deliverer sends
+ * in one round trip with those of the other Redis destinations and whatever the caller
+ * adds (the worker's shared counters, the service's checkpoint).
  * @module
  */
-import { errorMessage } from "../../errors.ts";
 import type { RedisClient } from "../../redis/connection.ts";
-import type { Delivery, Outcome } from "../types.ts";
+import { LuaScript, runScripts, type ScriptCall } from "../../redis/scripts.ts";
+import type { Delivery, Outcome, RedisPlan } from "../types.ts";
 
 /** Events per script call: bounds how long one call keeps Redis busy. */
 const CHUNK = 200;
@@ -26,7 +34,48 @@ export function dedupKey(prefix: string, destination: string, eventId: string): 
   return `${prefix}dedup:${destination}:${eventId}`;
 }
 
-/** Options for {@linkcode appendOnce}. */
+/**
+ * The effectively-once script of a kind, around its Lua `append(key, setting, a)` function
+ * (the event's arguments are ARGV[a + 1 ..]).
+ */
+export function onceScript(append: string): LuaScript {
+  return new LuaScript(`${append}
+local tallied = ARGV[3] ~= ''
+local first = tallied and 3 or 2
+local per = tonumber(ARGV[5])
+local done, appended = {}, 0
+for i = first, #KEYS do
+  local n = i - first
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    done[n + 1] = 0
+  else
+    append(KEYS[1], ARGV[1], 5 + n * per)
+    redis.call('SET', KEYS[i], '1', 'EX', ARGV[2])
+    done[n + 1] = 1
+    appended = appended + 1
+  end
+end
+if tallied then
+  if appended > 0 then redis.call('HINCRBY', KEYS[2], ARGV[3], appended) end
+  if #done > appended then redis.call('HINCRBY', KEYS[2], ARGV[4], #done - appended) end
+end
+return done`);
+}
+
+/**
+ * Where a sink counts its appends in Redis as it makes them: the worker's shared counters,
+ * which must include this round trip's outcomes without a second one.
+ */
+export interface Tally {
+  /** The counters hash. */
+  key: string;
+  /** Its field for events appended. */
+  delivered: string;
+  /** Its field for events already there. */
+  duplicates: string;
+}
+
+/** Options for {@linkcode appendPlan}. */
 export interface AppendOnceOptions {
   redis: RedisClient;
   /** The destination's name (part of the marker key). */
@@ -34,51 +83,68 @@ export interface AppendOnceOptions {
   key: string;
   /** The router's `REDIS_PREFIX`, for markers. */
   prefix: string;
-  script: string;
+  /** The kind's {@linkcode onceScript}. */
+  script: LuaScript;
   /** ARGV[1] of the script. */
   setting: string;
-  /** The script's arguments for one event. */
+  /** The script's arguments for one event, the same number for every event. */
   argsOf: (item: Delivery) => string[];
+  /** Counts appends in Redis; absent: the deliverer counts them in process. */
+  tally?: Tally;
   /** @default {@linkcode DEDUP_TTL_S} */
   dedupTtlS?: number;
 }
 
-/** Appends every item once; one outcome per item, in order; never throws. */
+/** The script calls that append `items` once, and how to read their answers. */
+export function appendPlan(items: readonly Delivery[], options: AppendOnceOptions): RedisPlan {
+  const ttl = String(options.dedupTtlS ?? DEDUP_TTL_S);
+  const tally = options.tally;
+  const chunks: Delivery[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) chunks.push(items.slice(i, i + CHUNK));
+  const calls = chunks.map((chunk): ScriptCall => {
+    const args = chunk.map(options.argsOf);
+    return {
+      script: options.script,
+      keys: [
+        options.key,
+        ...(tally ? [tally.key] : []),
+        ...chunk.map((item) => dedupKey(options.prefix, options.name, item.eventId)),
+      ],
+      args: [
+        options.setting,
+        ttl,
+        tally?.delivered ?? "",
+        tally?.duplicates ?? "",
+        String(args[0]?.length ?? 0),
+        ...args.flat(),
+      ],
+    };
+  });
+  const counted = tally ? { counted: true } : {};
+  return {
+    calls,
+    outcomes: (results) =>
+      chunks.flatMap((chunk, c) => {
+        const result = results[c]!;
+        if (!result.ok) {
+          return chunk.map((): Outcome => ({ status: "retry", error: result.error }));
+        }
+        const appended = result.value as unknown[];
+        return chunk.map((_, i): Outcome =>
+          Number(appended[i]) === 0
+            ? { status: "delivered", duplicate: true, ...counted }
+            : { status: "delivered", ...counted }
+        );
+      }),
+  };
+}
+
+/** Appends every item once, in a round trip of its own; one outcome per item; never throws. */
 export async function appendOnce(
   items: readonly Delivery[],
   options: AppendOnceOptions,
 ): Promise<Outcome[]> {
   if (items.length === 0) return [];
-  const ttl = String(options.dedupTtlS ?? DEDUP_TTL_S);
-  const chunks: Delivery[][] = [];
-  for (let i = 0; i < items.length; i += CHUNK) chunks.push(items.slice(i, i + CHUNK));
-  const pipeline = options.redis.pipeline();
-  for (const chunk of chunks) {
-    pipeline.eval(
-      options.script,
-      [options.key, ...chunk.map((item) => dedupKey(options.prefix, options.name, item.eventId))],
-      [options.setting, ttl, ...chunk.flatMap(options.argsOf)],
-    );
-  }
-  try {
-    const results = await pipeline.exec({ keepErrors: true });
-    return chunks.flatMap((chunk, c) => {
-      const { error, result } = results[c]!;
-      if (error) {
-        return chunk.map((): Outcome => ({ status: "retry", error: `Redis refused: ${error}` }));
-      }
-      const appended = result as unknown[];
-      return chunk.map((_, i): Outcome =>
-        Number(appended[i]) === 0
-          ? { status: "delivered", duplicate: true }
-          : { status: "delivered" }
-      );
-    });
-  } catch (error) {
-    const outcome: Outcome = {
-      status: "retry",
-      error: `Redis unreachable: ${errorMessage(error)}`,
-    };
-    return items.map(() => outcome);
-  }
+  const plan = appendPlan(items, options);
+  return plan.outcomes(await runScripts(options.redis, plan.calls));
 }

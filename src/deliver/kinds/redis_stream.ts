@@ -9,28 +9,25 @@ import * as v from "valibot";
 import type { RedisClient } from "../../redis/connection.ts";
 import type { Delivery, Sink } from "../types.ts";
 import { type BaseDestination, defineKind, keyProblems } from "./kind.ts";
-import { appendOnce } from "./redis_once.ts";
+import {
+  appendOnce,
+  type AppendOnceOptions,
+  appendPlan,
+  onceScript,
+  type Tally,
+} from "./redis_once.ts";
 
 /**
- * Appends each event whose marker is absent, then sets the marker (`redis_once.ts`); ARGV[1]
- * is the approximate MAXLEN or "" for none, then (type, id, JSON) per event.
+ * Appends each event once (`redis_once.ts`); the setting is the approximate MAXLEN or ""
+ * for none, an event is (type, id, JSON).
  */
-export const XADD_ONCE_SCRIPT = `local added = {}
-for i = 2, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    added[i - 1] = 0
+export const XADD_ONCE_SCRIPT = onceScript(`local function append(key, maxlen, a)
+  if maxlen == '' then
+    redis.call('XADD', key, '*', 'event_type', ARGV[a + 1], 'event_id', ARGV[a + 2], 'event', ARGV[a + 3])
   else
-    local a = 3 * i - 3
-    if ARGV[1] == '' then
-      redis.call('XADD', KEYS[1], '*', 'event_type', ARGV[a], 'event_id', ARGV[a + 1], 'event', ARGV[a + 2])
-    else
-      redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'event_type', ARGV[a], 'event_id', ARGV[a + 1], 'event', ARGV[a + 2])
-    end
-    redis.call('SET', KEYS[i], '1', 'EX', ARGV[2])
-    added[i - 1] = 1
+    redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'event_type', ARGV[a + 1], 'event_id', ARGV[a + 2], 'event', ARGV[a + 3])
   end
-end
-return added`;
+end`);
 
 const RedisStreamSchema = v.strictObject({
   kind: v.literal("redis-stream"),
@@ -55,6 +52,8 @@ export interface RedisStreamSinkOptions {
   maxlen: number | null;
   /** Prefix of dedup markers (the router's `REDIS_PREFIX`). */
   prefix: string;
+  /** Counts appends in Redis as they happen (the worker's shared counters). */
+  tally?: Tally;
 }
 
 /** The event type of a delivery parked before deliveries carried it. */
@@ -66,16 +65,17 @@ function eventTypeOf(item: Delivery): string {
 
 /** Creates a redis-stream sink. */
 export function createRedisStreamSink(options: RedisStreamSinkOptions): Sink {
+  const once: AppendOnceOptions = {
+    ...options,
+    script: XADD_ONCE_SCRIPT,
+    setting: options.maxlen === null ? "" : String(options.maxlen),
+    argsOf: (item) => [eventTypeOf(item), item.eventId, item.body],
+  };
   return {
     name: options.name,
     kind: "redis-stream",
-    deliver: (items) =>
-      appendOnce(items, {
-        ...options,
-        script: XADD_ONCE_SCRIPT,
-        setting: options.maxlen === null ? "" : String(options.maxlen),
-        argsOf: (item) => [eventTypeOf(item), item.eventId, item.body],
-      }),
+    deliver: (items) => appendOnce(items, once),
+    plan: (items) => appendPlan(items, once),
   };
 }
 
@@ -112,6 +112,7 @@ export const redisStreamKind = defineKind<
       key: d.key,
       maxlen: d.maxlen,
       prefix: context.prefix,
+      ...(context.tallyOf ? { tally: context.tallyOf(d.name) } : {}),
     }),
   deadLetters: {
     async take(d, redis, limit) {

@@ -1,0 +1,111 @@
+/**
+ * On Upstash the long-poll checkpoint costs no request of its own: it travels in the next
+ * batch's round trip, beside that batch's pushes, and it only ever names batches that
+ * were already handled, so a failing batch never moves it.
+ */
+import assert from "node:assert/strict";
+import { parseRoutes } from "../src/config/routes.ts";
+import { createRoutedDeliverer } from "../src/deliver/sinks.ts";
+import { runIngestion } from "../src/ingest/ingestion.ts";
+import { createPipeline } from "../src/pipeline.ts";
+import { connectRedis } from "../src/redis/connection.ts";
+import { Metrics } from "../src/status/metrics.ts";
+import { createRedisStore } from "../src/store/redis_store.ts";
+import { createVkApi } from "../src/vk/api.ts";
+import { startFakeVk } from "./support/fake_vk.ts";
+import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
+import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { waitFor } from "./support/wait.ts";
+
+Deno.test("the checkpoint rides with the next batch's pushes and never passes an unhandled batch", async (t) => {
+  await using redis = testRedis();
+  await using gateway = startUpstashGateway(TEST_REDIS_URL);
+  await using vk = await startFakeVk({ maxBatch: 1 });
+  const upstash = connectRedis({ kind: "upstash", url: gateway.url, token: gateway.token }, {
+    timeoutMs: 1000,
+    retry: false,
+  });
+  const prefix = `${redis.prefix}router:`;
+  const list = `${redis.prefix}q`;
+  const store = createRedisStore(upstash.redis, prefix);
+  await store.setCheckpoint(1, "0");
+  const routes = parseRoutes({
+    destinations: { q: { kind: "redis-list", key: list, push: "rpush" } },
+    rules: [{ to: ["q"] }],
+  });
+  const metrics = new Metrics();
+  const pipeline = createPipeline({
+    routes,
+    deliverer: createRoutedDeliverer(routes, {
+      store,
+      metrics,
+      scheduleS: [60],
+      context: { redis: upstash.redis, prefix },
+    }),
+    enricherFor: () => null,
+    metrics,
+    timezone: "UTC",
+    commandPrefixes: ["/"],
+  });
+  const controller = new AbortController();
+  const run = runIngestion({
+    poller: {
+      groupId: 1,
+      api: createVkApi({ token: "test-token", apiUrl: vk.apiUrl }),
+      wait: 1,
+      graceMs: 500,
+      backoff: { minMs: 20, maxMs: 100 },
+    },
+    store,
+    signal: controller.signal,
+    backoff: { minMs: 20, maxMs: 100 },
+    handler: pipeline,
+  });
+  const event = (n: number) => ({
+    type: "message_new",
+    event_id: `carry-${n}`,
+    group_id: 1,
+    object: { message: { from_id: 5, peer_id: 5, text: `m${n}` } },
+  });
+  const landed = (n: number) =>
+    waitFor(async () => await redis.handle.redis.llen(list) >= n, `${n} events in the list`);
+  const checkpoint = async () => Number(await redis.handle.redis.get(`${prefix}checkpoint:1`));
+
+  try {
+    await t.step("one request per batch: the checkpoint is carried, not sent", async () => {
+      vk.push([event(0)]);
+      await landed(1);
+      gateway.resetCounts();
+      for (let n = 1; n <= 10; n++) {
+        vk.push([event(n)]);
+        await landed(n + 1);
+      }
+      // Sent alone, the checkpoint doubled this; an empty poll (1 s) may add a write.
+      assert.ok(
+        gateway.counts.requests <= 13,
+        `${gateway.counts.requests} requests for 10 batches`,
+      );
+      assert.ok(await checkpoint() >= 10, "the carried writes landed: one batch behind at most");
+    });
+
+    await t.step("while a batch fails, the checkpoint stays behind it", async () => {
+      const before = await checkpoint();
+      gateway.setFailing(true);
+      vk.push([event(11)]);
+      await new Promise((r) => setTimeout(r, 400)); // the batch is retried meanwhile
+      assert.ok(await checkpoint() <= 11, "not past the failing batch (ts 12)");
+      assert.equal(await redis.handle.redis.llen(list), 11);
+      gateway.setFailing(false);
+      await landed(12);
+      assert.ok(await checkpoint() >= before);
+    });
+  } finally {
+    controller.abort();
+    await run;
+  }
+  await t.step("a stop writes the last handled ts", async () => {
+    assert.equal(await checkpoint(), 12);
+    const ids = (await redis.handle.redis.lrange(list, 0, -1)).map((s) => JSON.parse(s).event_id);
+    assert.equal(new Set(ids).size, 12, "every event once");
+  });
+});
