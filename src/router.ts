@@ -24,6 +24,7 @@ import { appSecurity } from "./http/security_options.ts";
 import { createSnapshots } from "./http/snapshot.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
 import { connectRedis, type RedisHandle } from "./redis/connection.ts";
+import { createBacklogWatch } from "./status/backlog_watch.ts";
 import { Metrics } from "./status/metrics.ts";
 import { createObserver, type RouterObserver } from "./status/observer.ts";
 import { ServiceStatus } from "./status/status.ts";
@@ -211,6 +212,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       routes,
       enrichStats,
       timeline,
+      backlogs: createBacklogWatch([...routes.destinations.values()], redis?.redis ?? null),
     }),
     samples: () => Promise.resolve([...metrics.samples(), ...metrics.histogramSamples()]),
     readiness: () =>

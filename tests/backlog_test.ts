@@ -5,7 +5,10 @@
 import assert from "node:assert/strict";
 import { parseRoutes } from "../src/config/routes.ts";
 import { createSink, destinationBacklog } from "../src/deliver/kinds/registry.ts";
-import { testRedis } from "./support/redis.ts";
+import { loadConfig } from "../src/config/config.ts";
+import { buildRouter } from "../src/router.ts";
+import { createBacklogWatch } from "../src/status/backlog_watch.ts";
+import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 
 Deno.test("destinationBacklog() reads the depth and the oldest item's age of lists and streams", async () => {
   await using redis = testRedis();
@@ -49,4 +52,74 @@ Deno.test("destinationBacklog() reads the depth and the oldest item's age of lis
     null,
     "webhooks queue nothing",
   );
+});
+
+Deno.test("createBacklogWatch() warns of a backlog that rose for a minute without a dip", async () => {
+  await using redis = testRedis();
+  const r = redis.handle.redis;
+  const key = `${redis.prefix}watched`;
+  const routes = parseRoutes({
+    destinations: { q: { kind: "redis-list", key }, console: { kind: "log" } },
+    rules: [],
+  });
+  const clock = { now: 1_000_000 };
+  const watch = createBacklogWatch([...routes.destinations.values()], r, () => clock.now);
+  const read = async (at: number) => {
+    clock.now = 1_000_000 + at;
+    return (await watch.read()).get("q");
+  };
+  await r.lpush(key, "{}");
+  assert.deepEqual(await read(0), { depth: 1, oldest_age_s: null, growing: false });
+  await r.lpush(key, "{}");
+  assert.equal((await read(30_000))!.growing, false, "half a minute is not yet a trend");
+  await r.lpush(key, "{}");
+  assert.equal((await read(61_000))!.growing, true, "rose for a minute, never fell");
+  await r.rpop(key); // the consumer is back
+  assert.equal((await read(70_000))!.growing, false, "a dip clears the warning");
+  assert.equal((await watch.read()).has("console"), false, "a log destination has no backlog");
+});
+
+Deno.test("/api/status, the page and /metrics show each queueing destination's backlog", async () => {
+  await using redis = testRedis();
+  const routes = parseRoutes({
+    destinations: {
+      list: { kind: "redis-list", key: `${redis.prefix}list` },
+      stream: { kind: "redis-stream", key: `${redis.prefix}stream` },
+      console: { kind: "log" },
+    },
+    rules: [],
+  });
+  const config = loadConfig({
+    VK_TOKEN: "backlog-token",
+    VK_GROUP_ID: "1",
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: `${redis.prefix}router:`,
+  });
+  await using router = await buildRouter({ config, routes });
+  const items = [0, 1].map((i) => ({
+    eventId: `e${i}`,
+    eventType: "message_new",
+    body: JSON.stringify({ ts: Math.floor(Date.now() / 1000) - 90 }),
+  }));
+  for (const name of ["list", "stream"]) {
+    await createSink(routes.destinations.get(name)!, {
+      redis: redis.handle.redis,
+      prefix: redis.prefix,
+    }).deliver(items);
+  }
+  const status = await (await router.app.request("/api/status")).json();
+  const byName = Object.fromEntries(
+    status.destinations.map((d: { name: string }) => [d.name, d]),
+  );
+  assert.equal(byName.list.depth, 2);
+  assert.ok(byName.list.oldest_age_s >= 89 && byName.list.oldest_age_s <= 92);
+  assert.equal(byName.stream.depth, 2);
+  assert.equal(byName.console.depth, null);
+  assert.equal(byName.list.backlog_growing, false);
+  const page = await (await router.app.request("/")).text();
+  assert.match(page, /data-label="waiting">2<div class="muted">oldest 1 min/);
+  const metrics = await (await router.app.request("/metrics")).text();
+  assert.match(metrics, /vk_router_backlog_depth\{destination="list"\} 2/);
+  assert.match(metrics, /vk_router_backlog_depth\{destination="stream"\} 2/);
+  assert.match(metrics, /vk_router_backlog_oldest_age_seconds\{destination="list"\} 9\d/);
 });

@@ -266,6 +266,7 @@ export function StatusPage(
                     <th class="num">retried</th>
                     <th class="num">parked</th>
                     <th class="num">dead-lettered</th>
+                    <th class="num">waiting</th>
                   </tr>
                 </thead>
                 {s.destinations.map((d) => (
@@ -282,10 +283,23 @@ export function StatusPage(
                     <td class={d.dead_lettered > 0 ? "num bad" : "num"} data-label="dead-lettered">
                       {formatCount(d.dead_lettered)}
                     </td>
+                    <td class={d.backlog_growing ? "num warn" : "num"} data-label="waiting">
+                      {d.depth === null ? "—" : formatCount(d.depth)}
+                      {d.oldest_age_s !== null && d.depth !== null && d.depth > 0
+                        ? <div class="muted">oldest {duration(d.oldest_age_s)}</div>
+                        : null}
+                    </td>
                   </tr>
                 ))}
               </table>
             </div>
+            {s.destinations.filter((d) => d.backlog_growing).map((d) => (
+              <p class="warn backlog-warning">
+                The backlog of {d.name} keeps growing ({formatCount(d.depth ?? 0)} waiting
+                {d.oldest_age_s !== null ? `, the oldest for ${duration(d.oldest_age_s)}` : ""}): is
+                its consumer running?
+              </p>
+            ))}
             <p style="margin-top:10px">
               Parked now: {formatCount(s.store.parked)} · dead letters in the store:{" "}
               {formatCount(s.store.dead_letters)} · store: {s.store.kind}{" "}

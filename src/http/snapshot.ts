@@ -6,6 +6,7 @@
  * types and states.
  * @module
  */
+import type { BacklogView, BacklogWatch } from "../status/backlog_watch.ts";
 import type { Routes } from "../config/routes.ts";
 import type { EnricherStats } from "../enrich/enricher.ts";
 import type { Metrics, Sample } from "../status/metrics.ts";
@@ -23,6 +24,8 @@ export interface SnapshotSources {
   enrichStats: () => EnricherStats;
   /** Traffic over time for the charts; the serverless worker has none (yet). */
   timeline?: Timeline;
+  /** Backlogs of the queueing destinations; none when no destination queues. */
+  backlogs?: BacklogWatch;
   now?: () => number;
 }
 
@@ -67,6 +70,12 @@ export interface StatusSnapshot {
     retried: number;
     parked: number;
     dead_lettered: number;
+    /** Items waiting for consumers (lists, streams); null where it cannot be read. */
+    depth: number | null;
+    /** Age of the oldest waiting item in seconds; null when empty or unknown. */
+    oldest_age_s: number | null;
+    /** The backlog rose for over a minute without ever shrinking: is its consumer alive? */
+    backlog_growing: boolean;
   }[];
   store: { kind: string; reachable: boolean; parked: number; dead_letters: number };
   enrichment: {
@@ -124,6 +133,7 @@ export function createSnapshots(
       ? calls / uptimeS
       : 0;
     const e = sources.enrichStats();
+    const backlogs = await sources.backlogs?.read() ?? new Map<string, BacklogView>();
     const per = (name: string, destination: string) => metrics.get(name, { destination });
     return {
       view,
@@ -145,6 +155,7 @@ export function createSnapshots(
         warnings: c.warnings,
       })),
       destinations: [...sources.routes.destinations.values()].map((d) => ({
+        ...backlogFields(backlogs.get(d.name)),
         name: d.name,
         kind: d.kind,
         delivered: per("vk_router_delivered_total", d.name),
@@ -178,6 +189,14 @@ function eventView(r: RecentEvent, view: SnapshotView): RecentEventView {
     : { at, event_type, group_id, destinations: [...destinations], text_hidden: r.text !== null };
 }
 
+function backlogFields(b: BacklogView | undefined) {
+  return {
+    depth: b?.depth ?? null,
+    oldest_age_s: b?.oldest_age_s ?? null,
+    backlog_growing: b?.growing ?? false,
+  };
+}
+
 /** Gauges computed at scrape time, added to the counters for `/metrics`. */
 export function snapshotGauges(s: StatusSnapshot): Sample[] {
   return [
@@ -186,6 +205,16 @@ export function snapshotGauges(s: StatusSnapshot): Sample[] {
     { name: "vk_router_dead_letters", labels: {}, value: s.store.dead_letters },
     { name: "vk_router_enrich_cache_hits_total", labels: {}, value: s.enrichment.hits },
     { name: "vk_router_enrich_cache_misses_total", labels: {}, value: s.enrichment.misses },
+    ...s.destinations.flatMap((d) =>
+      d.depth === null ? [] : [
+        { name: "vk_router_backlog_depth", labels: { destination: d.name }, value: d.depth },
+        ...(d.oldest_age_s === null ? [] : [{
+          name: "vk_router_backlog_oldest_age_seconds",
+          labels: { destination: d.name },
+          value: d.oldest_age_s,
+        }]),
+      ]
+    ),
     ...s.communities.map((c) => ({
       name: "vk_router_up",
       labels: { group_id: c.group_id },

@@ -21,6 +21,7 @@ import { checkRoutesAgainstConfig } from "../config/startup_checks.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { createSnapshots } from "../http/snapshot.ts";
 import { buildRouter, type RouterProfile } from "../router.ts";
+import { createBacklogWatch } from "../status/backlog_watch.ts";
 import { RequestScope } from "./request_scope.ts";
 import { flushShared, loadShared, nextDueOf, sharedCall, tallyOf } from "./shared_state.ts";
 import denoJson from "../../deno.json" with { type: "json" };
@@ -86,6 +87,7 @@ export async function createWorker(
     tallyOf: (destination) => tallyOf(prefix, destination),
     http: ({ redis, store, deliverer, pipeline, metrics, status }) => {
       const shared = () => loadShared(redis!.redis, prefix, groupIds);
+      const backlogs = createBacklogWatch([...routes.destinations.values()], redis!.redis);
       return {
         async accept(update) {
           const prepared = await pipeline.prepare({ updates: [update], receivedAt: Date.now() });
@@ -112,6 +114,7 @@ export async function createWorker(
             store,
             routes,
             enrichStats: () => ({ hits: 0, misses: 0, lookupsFailed: 0, deadlinesMissed: 0 }),
+            backlogs,
           })(view);
         },
         samples: async () => (await shared()).metrics.samples(),

@@ -1,0 +1,66 @@
+/**
+ * How far behind the consumers are: each queueing destination's backlog (its length, the
+ * age of its oldest item), read when the status is read, and whether it keeps growing. A
+ * list whose consumer died grows without a dip; a live consumer makes it dip now and then.
+ * @module
+ */
+import { type Destination, destinationBacklog } from "../deliver/kinds/registry.ts";
+import type { RedisClient } from "../redis/connection.ts";
+import { withTimeout } from "../util/time.ts";
+
+/** One destination's backlog as the status shows it. */
+export interface BacklogView {
+  depth: number;
+  oldest_age_s: number | null;
+  /** It grew over at least a minute of readings without ever shrinking. */
+  growing: boolean;
+}
+
+/** A backlog grows when it rose, never fell, over at least this long. */
+export const GROWING_AFTER_MS = 60_000;
+/** Readings older than this are forgotten. */
+const WINDOW_MS = 5 * 60_000;
+/** Most readings kept per destination (the page reads every 5 s). */
+const MAX_READINGS = 120;
+
+/** Reads backlogs; `read` resolves within about a second even when Redis hangs. */
+export interface BacklogWatch {
+  /** The backlog of each queueing destination by name; absent when unreadable. */
+  read(): Promise<Map<string, BacklogView>>;
+}
+
+/** Watches the destinations that queue for consumers (the others are skipped). */
+export function createBacklogWatch(
+  destinations: readonly Destination[],
+  redis: RedisClient | null,
+  now: () => number = Date.now,
+): BacklogWatch {
+  const readings = new Map<string, [at: number, depth: number][]>();
+
+  function remember(name: string, at: number, depth: number): boolean {
+    const list = readings.get(name) ?? [];
+    list.push([at, depth]);
+    while (list.length > MAX_READINGS || (list.length > 0 && at - list[0]![0] > WINDOW_MS)) {
+      list.shift();
+    }
+    readings.set(name, list);
+    const [first, last] = [list[0]!, list.at(-1)!];
+    return last[0] - first[0] >= GROWING_AFTER_MS && last[1] > first[1] &&
+      list.every(([, d], i) => i === 0 || d >= list[i - 1]![1]);
+  }
+
+  return {
+    async read() {
+      const views = new Map<string, BacklogView>();
+      await Promise.all(destinations.map(async (d) => {
+        const reading = destinationBacklog(d, redis);
+        if (!reading) return;
+        const backlog = await withTimeout(reading, 1000).catch(() => null);
+        if (!backlog) return;
+        const growing = remember(d.name, now(), backlog.depth);
+        views.set(d.name, { depth: backlog.depth, oldest_age_s: backlog.oldestAgeS, growing });
+      }));
+      return views;
+    },
+  };
+}
