@@ -33,7 +33,7 @@ function ago(ms: number | null, now: number): string {
 }
 
 function stateClass(state: string): string {
-  return state === "polling" || state === "callback-only"
+  return state === "polling" || state === "callback-only" || state === "standby"
     ? "ok"
     : state === "fatal"
     ? "bad"
@@ -57,6 +57,7 @@ export function StatusPage(
         <header>
           <h1>vk-event-router</h1>
           <span>version {s.version}</span>
+          {s.instance_id ? <span id="instance">instance {s.instance_id}</span> : null}
           <span>up {Math.round(s.uptime_s)} s</span>
           <span id="events-total">events received: {s.events_received_total}</span>
         </header>
@@ -67,6 +68,7 @@ export function StatusPage(
               <tr>
                 <th>community</th>
                 <th>connection</th>
+                <th>owner</th>
                 <th>ts</th>
                 <th>last event</th>
                 <th>failed: 1</th>
@@ -79,6 +81,7 @@ export function StatusPage(
                     {c.detail ? <div class="muted">{c.detail}</div> : null}
                     {c.warnings.map((w) => <div key={w} class="warn">{w}</div>)}
                   </td>
+                  <td>{c.owner ?? "—"}</td>
                   <td>{c.ts ?? "—"}</td>
                   <td>{ago(c.last_event_at, s.now)}</td>
                   <td class="num">

@@ -17,12 +17,16 @@ export interface SnapshotSources {
   store: StateStore;
   routes: Routes;
   enrichStats: () => EnricherStats;
+  /** This process's `INSTANCE_ID`; null where there is no such process (the worker). */
+  instanceId?: string | null;
   now?: () => number;
 }
 
 /** The state of the service at one instant (the body of `/api/status`). */
 export interface StatusSnapshot {
   version: string;
+  /** The process that answered. */
+  instance_id: string | null;
   now: number;
   started_at: number;
   uptime_s: number;
@@ -34,6 +38,8 @@ export interface StatusSnapshot {
     group_id: number;
     state: string;
     detail: string | null;
+    /** The instance id of the process that polls it (holds its lease), or null. */
+    owner: string | null;
     ts: string | null;
     last_event_at: number | null;
     history_lost: number;
@@ -107,6 +113,7 @@ export function createSnapshots(
     const per = (name: string, destination: string) => metrics.get(name, { destination });
     return {
       version: sources.version,
+      instance_id: sources.instanceId ?? null,
       now: t,
       started_at: status.startedAt,
       uptime_s: uptimeS,
@@ -118,6 +125,7 @@ export function createSnapshots(
         group_id: c.groupId,
         state: c.state,
         detail: c.detail,
+        owner: c.owner,
         ts: c.ts,
         last_event_at: c.lastEventAt,
         history_lost: c.historyLost,

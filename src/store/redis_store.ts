@@ -1,11 +1,17 @@
 /**
  * The state store in Redis, under `REDIS_PREFIX`, sharing the destinations' connection.
  * Parked deliveries are a sorted set by due time plus a hash of their bodies; dead
- * letters a list.
+ * letters a list. A checkpoint written under a lease is fenced by its token.
  * @module
  */
+import { FENCED_SET_SCRIPT, fenceKey } from "../lease/lease.ts";
 import type { RedisClient } from "../redis/connection.ts";
-import type { DeadLetter, ParkedDelivery, StateStore } from "./state_store.ts";
+import {
+  type DeadLetter,
+  FenceError,
+  type ParkedDelivery,
+  type StateStore,
+} from "./state_store.ts";
 
 /** A store over an open Redis client; closing it leaves the connection to its owner. */
 export function createRedisStore(redis: RedisClient, prefix: string): StateStore {
@@ -18,8 +24,18 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
     async getCheckpoint(groupId) {
       return await redis.get<string>(`${prefix}checkpoint:${groupId}`);
     },
-    async setCheckpoint(groupId, ts) {
-      await redis.set(`${prefix}checkpoint:${groupId}`, ts);
+    async setCheckpoint(groupId, ts, fence) {
+      const key = `${prefix}checkpoint:${groupId}`;
+      if (fence === undefined) return void await redis.set(key, ts);
+      const written = await redis.eval(FENCED_SET_SCRIPT, [key, fenceKey(prefix, groupId)], [
+        ts,
+        String(fence),
+      ]);
+      if (Number(written) !== 1) {
+        throw new FenceError(
+          `Cannot write the checkpoint of community ${groupId}: fence ${fence} is stale, another process holds the lease`,
+        );
+      }
     },
     async park(deliveries) {
       if (deliveries.length === 0) return;

@@ -1,0 +1,232 @@
+/**
+ * Which community each replica polls. Per community: stand by until the lease is free,
+ * take it, run the work (the community's ingestion) with a signal that aborts when the
+ * lease is lost or the service stops, then release it. Per process: a heartbeat in Redis
+ * tells how many replicas are alive, so that a replica holding its fair share
+ * (`ceil(communities / live replicas)`) lets the others take the rest first, and one
+ * holding more than its share hands one over now and then.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { errorMessage } from "../errors.ts";
+import { isAbort, retry } from "../util/retry.ts";
+import { sleep, withTimeout } from "../util/time.ts";
+import { type HeldLease, holdLease, type LossReason, renewEveryMs } from "./hold.ts";
+import { instanceOf, type LeaseClient, ownerToken } from "./lease.ts";
+
+const log = getLogger(["vk-event-router", "lease"]);
+
+/** What the coordinator reports, for the status page and metrics. */
+export interface LeaseObserver {
+  /** This process took the lease; `takeover` when the previous holder had not released it. */
+  acquired(groupId: number, instanceId: string, takeover: boolean): void;
+  /** This process lost the lease without releasing it. */
+  lost(groupId: number, reason: LossReason, message: string): void;
+  /** Another process holds the lease (`holder`, an instance id), or nobody does yet. */
+  standby(groupId: number, holder: string | null): void;
+}
+
+/** Options for {@linkcode createLeaseCoordinator}. */
+export interface CoordinatorOptions {
+  client: LeaseClient;
+  /** This process's `INSTANCE_ID`. */
+  instanceId: string;
+  /** How many communities the replicas share. */
+  communities: number;
+  ttlMs: number;
+  observer: LeaseObserver;
+  /** Longest wait of a standby between two looks at a free lease. @default min(1 s, TTL / 3) */
+  standbyMs?: number;
+  /** @default performance.now */
+  now?: () => number;
+}
+
+/** The work done while a lease is held: resolves when `signal` aborts (or fails for good). */
+export type LeasedWork = (lease: HeldLease, signal: AbortSignal) => Promise<void>;
+
+/** The per-process lease coordinator. */
+export interface LeaseCoordinator extends AsyncDisposable {
+  /** This process's instance id. */
+  readonly instanceId: string;
+  /** Communities whose lease this process holds now. */
+  readonly held: ReadonlySet<number>;
+  /**
+   * Runs `work` for `groupId` whenever this process holds its lease, until `signal`
+   * aborts; then releases the lease. Rejects with the work's error when it fails for good
+   * (after releasing the lease).
+   */
+  run(groupId: number, work: LeasedWork, signal: AbortSignal): Promise<void>;
+  /** Stops the heartbeat and leaves the set of live replicas (after every `run` ended). */
+  close(): Promise<void>;
+}
+
+/** Why a standby did not take the lease this time. */
+class Standby extends Error {
+  constructor(readonly holder: string | null) {
+    super("standing by");
+    this.name = "Standby";
+  }
+}
+
+interface Holding {
+  lease: HeldLease;
+  since: number;
+  handOver: AbortController;
+}
+
+/**
+ * Creates the coordinator and starts its heartbeat.
+ *
+ * @example
+ * ```ts
+ * const leases = createLeaseCoordinator({ client, instanceId, communities: 2, ttlMs, observer });
+ * await leases.run(groupId, (lease, signal) => runIngestion({ ..., signal }), shutdown);
+ * ```
+ */
+export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordinator {
+  const { client, instanceId, ttlMs, observer } = options;
+  const now = options.now ?? (() => performance.now());
+  const owner = ownerToken(instanceId);
+  const standbyMs = options.standbyMs ?? Math.min(1000, ttlMs / 3);
+  const beatMs = renewEveryMs(ttlMs);
+  const holdings = new Map<number, Holding>();
+  const held = new Set<number>();
+  const closing = new AbortController();
+  let live = 1;
+  let lastHandOver = -Infinity;
+
+  const fairShare = () => Math.ceil(options.communities / Math.max(1, live));
+
+  /** One heartbeat; hands a lease over when this process holds more than its share. */
+  const beat = async () => {
+    try {
+      live = await withTimeout(client.heartbeat(instanceId, ttlMs), beatMs, "no heartbeat");
+    } catch (error) {
+      log.debug("Cannot record the heartbeat of {instanceId}: {error}", {
+        instanceId,
+        error: errorMessage(error),
+      });
+      return;
+    }
+    const t = now();
+    if (holdings.size <= fairShare() || t - lastHandOver < ttlMs) return;
+    const [groupId, newest] = [...holdings].filter(([, h]) => t - h.since >= ttlMs)
+      .sort(([, a], [, b]) => b.since - a.since)[0] ?? [];
+    if (!newest) return;
+    lastHandOver = t;
+    log.info(
+      "Handing community {groupId} over: this process holds {count} leases, more than its share of {share}",
+      { groupId, count: holdings.size, share: fairShare() },
+    );
+    newest.handOver.abort(new DOMException("Handing the lease over", "AbortError"));
+  };
+  const ready = beat();
+  const beating = (async () => {
+    await ready;
+    while (!closing.signal.aborted) {
+      try {
+        await sleep(beatMs, closing.signal);
+      } catch {
+        return;
+      }
+      await beat();
+    }
+  })();
+
+  /** Stands by until the lease of `groupId` is ours. */
+  const acquire = async (groupId: number, signal: AbortSignal) => {
+    let reclaim = true; // the first look may take back what this instance id held before a crash
+    let freeSince: number | null = null;
+    let failing = false;
+    return await retry(async () => {
+      if (holdings.size >= fairShare()) {
+        const holder = await client.holder(groupId);
+        const t = now();
+        if (holder !== null) freeSince = null;
+        else freeSince ??= t;
+        if (holder !== null || t - freeSince! < ttlMs) throw new Standby(holder);
+      }
+      const sentAt = now();
+      const got = await client.acquire(groupId, owner, reclaim ? instanceId : "");
+      reclaim = false;
+      failing = false;
+      if (!got.acquired) throw new Standby(got.holder);
+      return { ...got, sentAt };
+    }, {
+      signal,
+      backoff: { minMs: standbyMs, maxMs: standbyMs },
+      onRetry(error) {
+        if (error instanceof Standby) {
+          return observer.standby(groupId, error.holder && instanceOf(error.holder));
+        }
+        if (!failing) {
+          log.warn("Cannot look for the lease of community {groupId}: {error}", {
+            groupId,
+            error: errorMessage(error),
+          });
+        }
+        failing = true;
+      },
+    });
+  };
+
+  return {
+    instanceId,
+    held,
+    async run(groupId, work, signal) {
+      await ready;
+      while (!signal.aborted) {
+        let got;
+        try {
+          got = await acquire(groupId, signal);
+        } catch (error) {
+          if (isAbort(error, signal)) return;
+          throw error;
+        }
+        const takeover = got.previous !== null;
+        if (takeover) {
+          log.info(
+            "Took over community {groupId} from {previous}, which did not release it (fence {fence})",
+            { groupId, previous: instanceOf(got.previous!), fence: got.fence },
+          );
+        } else {log.info("Holding community {groupId} (fence {fence})", {
+            groupId,
+            fence: got.fence,
+          });}
+        observer.acquired(groupId, instanceId, takeover);
+        const lease = holdLease({
+          client,
+          groupId,
+          owner,
+          fence: got.fence,
+          ttlMs,
+          acquiredAt: got.sentAt,
+          now,
+          onLost(error) {
+            log.error("{message}; standing by", { message: error.message });
+            observer.lost(groupId, error.reason, error.message);
+          },
+        });
+        const holding: Holding = { lease, since: now(), handOver: new AbortController() };
+        holdings.set(groupId, holding);
+        held.add(groupId);
+        try {
+          await work(lease, AbortSignal.any([signal, lease.signal, holding.handOver.signal]));
+        } finally {
+          holdings.delete(groupId);
+          held.delete(groupId);
+          await lease.end();
+        }
+        if (!signal.aborted) observer.standby(groupId, null);
+      }
+    },
+    async close() {
+      closing.abort();
+      await beating;
+      await withTimeout(client.leave(instanceId), ttlMs, "no answer").catch(() => {});
+    },
+    [Symbol.asyncDispose]() {
+      return this.close();
+    },
+  };
+}
