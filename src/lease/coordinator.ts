@@ -2,9 +2,11 @@
  * Which community each replica polls. Per community: stand by until the lease is free,
  * take it, run the work (the community's ingestion) with a signal that aborts when the
  * lease is lost or the service stops, then release it. Per process: a heartbeat in Redis
- * tells how many replicas are alive, so that a replica holding its fair share
- * (`ceil(communities / live replicas)`) lets the others take the rest first, and one
- * holding more than its share hands one over now and then.
+ * tells how many replicas are alive and how many leases each holds, so that a replica
+ * holding its fair share (`ceil(communities / live replicas)`) lets the others take the
+ * rest first, and one holding more than its share, or two more than another replica,
+ * hands one lease over per TTL (a graceful handover: the batch in flight is finished and
+ * checkpointed, and the lease released).
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -12,7 +14,7 @@ import { errorMessage } from "../errors.ts";
 import { isAbort, retry } from "../util/retry.ts";
 import { sleep, withTimeout } from "../util/time.ts";
 import { type HeldLease, holdLease, type LossReason, renewEveryMs } from "./hold.ts";
-import { instanceOf, type LeaseClient, ownerToken } from "./lease.ts";
+import { instanceOf, type LeaseClient, ownerToken, type Replicas } from "./lease.ts";
 
 const log = getLogger(["vk-event-router", "lease"]);
 
@@ -92,15 +94,24 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
   const holdings = new Map<number, Holding>();
   const held = new Set<number>();
   const closing = new AbortController();
-  let live = 1;
+  let replicas: Replicas = { live: 1, fewestLeases: 0 };
   let lastHandOver = -Infinity;
+  /** Communities handed over lately, until when this process leaves them to the others. */
+  const handedOver = new Map<number, number>();
 
-  const fairShare = () => Math.ceil(options.communities / Math.max(1, live));
+  const fairShare = () => Math.ceil(options.communities / Math.max(1, replicas.live));
+  /** More than the fair share, or two more than the replica with the fewest. */
+  const overloaded = () =>
+    holdings.size > fairShare() || holdings.size - replicas.fewestLeases >= 2;
 
-  /** One heartbeat; hands a lease over when this process holds more than its share. */
+  /** One heartbeat; hands a lease over when this process holds too many. */
   const beat = async () => {
     try {
-      live = await withTimeout(client.heartbeat(instanceId, ttlMs), beatMs, "no heartbeat");
+      replicas = await withTimeout(
+        client.heartbeat(instanceId, ttlMs, holdings.size),
+        beatMs,
+        "no heartbeat",
+      );
     } catch (error) {
       log.debug("Cannot record the heartbeat of {instanceId}: {error}", {
         instanceId,
@@ -109,14 +120,15 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
       return;
     }
     const t = now();
-    if (holdings.size <= fairShare() || t - lastHandOver < ttlMs) return;
+    if (!overloaded() || t - lastHandOver < ttlMs) return;
     const [groupId, newest] = [...holdings].filter(([, h]) => t - h.since >= ttlMs)
       .sort(([, a], [, b]) => b.since - a.since)[0] ?? [];
-    if (!newest) return;
+    if (groupId === undefined || !newest) return;
     lastHandOver = t;
+    handedOver.set(groupId, t + ttlMs);
     log.info(
-      "Handing community {groupId} over: this process holds {count} leases, more than its share of {share}",
-      { groupId, count: holdings.size, share: fairShare() },
+      "Handing community {groupId} over: this process holds {count} of {communities} leases among {live} replicas",
+      { groupId, count: holdings.size, communities: options.communities, live: replicas.live },
     );
     newest.handOver.abort(new DOMException("Handing the lease over", "AbortError"));
   };
@@ -139,7 +151,10 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
     let freeSince: number | null = null;
     let failing = false;
     return await retry(async () => {
-      if (holdings.size >= fairShare()) {
+      // At its share, or just after handing this one over, a replica lets the others
+      // take a free lease first: it takes one only after it stayed free for a TTL.
+      const t0 = now();
+      if (holdings.size >= fairShare() || t0 < (handedOver.get(groupId) ?? -Infinity)) {
         const holder = await client.holder(groupId);
         const t = now();
         if (holder !== null) freeSince = null;

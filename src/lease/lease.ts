@@ -3,12 +3,13 @@
  * with a TTL (`SET NX PX`), renewed by a script that checks the owner, and released (only
  * by its owner) on a graceful stop. Every acquisition takes a fencing token from a
  * per-community counter, so writes made under a lease can be refused once a newer holder
- * exists (see {@linkcode FENCED_SET_SCRIPT}). A small sorted set of heartbeats tells how
- * many replicas are alive, so that leases can be spread among them.
+ * exists (see {@linkcode FENCED_SET_SCRIPT}). Heartbeats tell how many replicas are alive
+ * and how many leases each holds, so that leases can be spread among them.
  *
  * Keys, under `REDIS_PREFIX`: `lease:<group>` (the owner, with a TTL), `lease:<group>:fence`
  * (a hash: `token`, the last token issued, and `holder`, the owner that has not released
- * it yet, or empty), `instances` (heartbeats by instance id, scored by Redis time in ms).
+ * it yet, or empty), `instances` (heartbeats by instance id, scored by Redis time in ms)
+ * and `instances:leases` (how many leases each holds).
  * Every script reads the time from Redis (`TIME`), so the replicas' clocks do not matter.
  * @module
  */
@@ -89,17 +90,34 @@ return 1
 `;
 
 /**
- * KEYS[1] the instances set; ARGV[1] instance id, ARGV[2] age in ms after which an
- * instance counts as gone. Records the heartbeat, prunes the gone, answers the live count.
+ * KEYS[1] the instances (by last heartbeat), KEYS[2] their lease counts; ARGV[1] instance
+ * id, ARGV[2] age in ms after which an instance counts as gone, ARGV[3] how many leases it
+ * holds. Records the heartbeat, forgets the gone, answers `{live instances, fewest leases
+ * held by one of them}`.
  */
 const HEARTBEAT_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))) do
+  redis.call('ZREM', KEYS[1], gone)
+  redis.call('HDEL', KEYS[2], gone)
+end
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return redis.call('ZCARD', KEYS[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+local fewest = tonumber(ARGV[3])
+for _, n in ipairs(redis.call('HVALS', KEYS[2])) do fewest = math.min(fewest, tonumber(n)) end
+return {redis.call('ZCARD', KEYS[1]), fewest}
 `;
+
+/** What a heartbeat learns about the replicas. */
+export interface Replicas {
+  /** Instances that sent a heartbeat lately, this one included. */
+  live: number;
+  /** The fewest leases one of them holds. */
+  fewestLeases: number;
+}
 
 /** The outcome of an acquisition attempt. */
 export type Acquisition =
@@ -125,8 +143,8 @@ export interface LeaseClient {
   release(groupId: number, owner: OwnerToken): Promise<boolean>;
   /** The current holder, or null. */
   holder(groupId: number): Promise<OwnerToken | null>;
-  /** Records that `instanceId` is alive; answers how many instances are. */
-  heartbeat(instanceId: string, maxAgeMs: number): Promise<number>;
+  /** Records that `instanceId` is alive and holds `leases` leases; answers what the others do. */
+  heartbeat(instanceId: string, maxAgeMs: number, leases: number): Promise<Replicas>;
   /** Removes `instanceId` from the live instances (a graceful stop). */
   leave(instanceId: string): Promise<void>;
 }
@@ -155,6 +173,7 @@ export function createLeaseClient(options: LeaseClientOptions): LeaseClient {
   const ttl = String(options.ttlMs);
   const keys = (groupId: number) => [leaseKey(prefix, groupId), fenceKey(prefix, groupId)];
   const instancesKey = `${prefix}instances`;
+  const countsKey = `${prefix}instances:leases`;
   return {
     async acquire(groupId, owner, reclaimFrom = "") {
       const answer = await redis.eval(ACQUIRE_SCRIPT, keys(groupId), [owner, ttl, reclaimFrom]);
@@ -172,13 +191,19 @@ export function createLeaseClient(options: LeaseClientOptions): LeaseClient {
     async holder(groupId) {
       return await redis.get<string>(leaseKey(prefix, groupId));
     },
-    async heartbeat(instanceId, maxAgeMs) {
-      return Number(
-        await redis.eval(HEARTBEAT_SCRIPT, [instancesKey], [instanceId, String(maxAgeMs)]),
-      );
+    async heartbeat(instanceId, maxAgeMs, leases) {
+      const [live, fewest] = await redis.eval(HEARTBEAT_SCRIPT, [instancesKey, countsKey], [
+        instanceId,
+        String(maxAgeMs),
+        String(leases),
+      ]) as [number, number];
+      return { live: Number(live), fewestLeases: Number(fewest) };
     },
     async leave(instanceId) {
-      await redis.zrem(instancesKey, instanceId);
+      const multi = redis.multi();
+      multi.zrem(instancesKey, instanceId);
+      multi.hdel(countsKey, instanceId);
+      await multi.exec();
     },
   };
 }
