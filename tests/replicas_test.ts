@@ -358,3 +358,42 @@ Deno.test({
     for (const replica of cluster.replicas.values()) assert.equal(await replica.stop(), 0);
   },
 });
+
+Deno.test({
+  name: "a graceful stop hands the lease over at once, not after the TTL (default 10 s TTL)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const GROUP = 79;
+    await using redis = testRedis();
+    await using vk = await startFakeVk({ tokens: { [GROUP]: "replica-token" } });
+    await using cluster = await setup(redis, vk, [GROUP], { LEASE_TTL_S: "10" });
+    await cluster.start("replica-a");
+    await cluster.start("replica-b");
+    await waitFor(async () => (await cluster.owner(GROUP)) !== null, "an owner", 30_000);
+    const first = (await cluster.owner(GROUP))!;
+    const second = first === "replica-a" ? "replica-b" : "replica-a";
+    await waitFor(() => vk.pollRequests.length > 0, "the first poll");
+    const [, before] = await getJson(cluster.replicas.get(second)!, "/api/status");
+    assert.equal(before.communities[0].state, "standby");
+    const keys = new Set(vk.pollRequests.map((p) => p.key));
+    const stoppedAt = Date.now();
+    assert.equal(await cluster.replicas.get(first)!.stop("SIGTERM"), 0);
+    await waitFor(
+      () => vk.pollRequests.some((p) => !keys.has(p.key)),
+      "the other replica to poll",
+      30_000,
+    );
+    const handover = vk.pollRequests.find((p) => !keys.has(p.key))!.startedAt - stoppedAt;
+    report(`graceful handover (SIGTERM to the next owner's first poll): ${handover} ms`);
+    assert.equal(await cluster.owner(GROUP), second);
+    assert.ok(handover < 10_000, `the lease was released, not left to expire: ${handover} ms`);
+    const [, metrics] = await getJson(cluster.replicas.get(second)!, "/metrics");
+    assert.match(
+      metrics as string,
+      new RegExp(`vk_router_lease_acquired_total\\{group_id="${GROUP}"\\} 1`),
+    );
+    assert.doesNotMatch(metrics as string, /vk_router_lease_takeovers_total/, "not a takeover");
+    assert.equal(await cluster.replicas.get(second)!.stop(), 0);
+  },
+});
