@@ -37,8 +37,6 @@ export interface CoordinatorOptions {
   communities: number;
   ttlMs: number;
   observer: LeaseObserver;
-  /** Longest wait of a standby between two looks at a free lease. @default min(1 s, TTL / 3) */
-  standbyMs?: number;
   /** @default performance.now */
   now?: () => number;
 }
@@ -89,10 +87,12 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
   const { client, instanceId, ttlMs, observer } = options;
   const now = options.now ?? (() => performance.now());
   const owner = ownerToken(instanceId);
-  const standbyMs = options.standbyMs ?? Math.min(1000, ttlMs / 3);
+  /** Longest wait of a standby between two looks at the lease (jittered down to half). */
+  const standbyMs = Math.min(1000, ttlMs / 3);
   const beatMs = renewEveryMs(ttlMs);
   const holdings = new Map<number, Holding>();
-  const held = new Set<number>();
+  /** Communities looked at once: only the first look may reclaim a lease of this instance id. */
+  const looked = new Set<number>();
   const closing = new AbortController();
   let replicas: Replicas = { live: 1, fewestLeases: 0 };
   let lastHandOver = -Infinity;
@@ -147,7 +147,6 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
 
   /** Stands by until the lease of `groupId` is ours. */
   const acquire = async (groupId: number, signal: AbortSignal) => {
-    let reclaim = true; // the first look may take back what this instance id held before a crash
     let freeSince: number | null = null;
     let failing = false;
     return await retry(async () => {
@@ -162,8 +161,9 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
         if (holder !== null || t - freeSince! < ttlMs) throw new Standby(holder);
       }
       const sentAt = now();
-      const got = await client.acquire(groupId, owner, reclaim ? instanceId : "");
-      reclaim = false;
+      // At start, take back at once what this instance id held before a crash and restart.
+      const got = await client.acquire(groupId, owner, looked.has(groupId) ? "" : instanceId);
+      looked.add(groupId);
       failing = false;
       if (!got.acquired) throw new Standby(got.holder);
       return { ...got, sentAt };
@@ -187,7 +187,9 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
 
   return {
     instanceId,
-    held,
+    get held() {
+      return new Set(holdings.keys());
+    },
     async run(groupId, work, signal) {
       await ready;
       while (!signal.aborted) {
@@ -204,10 +206,9 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
             "Took over community {groupId} from {previous}, which did not release it (fence {fence})",
             { groupId, previous: instanceOf(got.previous!), fence: got.fence },
           );
-        } else {log.info("Holding community {groupId} (fence {fence})", {
-            groupId,
-            fence: got.fence,
-          });}
+        } else {
+          log.info("Holding community {groupId} (fence {fence})", { groupId, fence: got.fence });
+        }
         observer.acquired(groupId, instanceId, takeover);
         const lease = holdLease({
           client,
@@ -224,12 +225,10 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
         });
         const holding: Holding = { lease, since: now(), handOver: new AbortController() };
         holdings.set(groupId, holding);
-        held.add(groupId);
         try {
           await work(lease, AbortSignal.any([signal, lease.signal, holding.handOver.signal]));
         } finally {
           holdings.delete(groupId);
-          held.delete(groupId);
           await lease.end();
         }
         if (!signal.aborted) observer.standby(groupId, null);

@@ -102,11 +102,12 @@ export function holdLease(options: HoldOptions): HeldLease {
   };
 
   arm();
+  const quit = AbortSignal.any([lost.signal, stopped.signal]);
   const renewing = (async () => {
     let failing = false;
-    while (!lost.signal.aborted && !stopped.signal.aborted) {
+    while (!quit.aborted) {
       try {
-        await sleep(everyMs, AbortSignal.any([lost.signal, stopped.signal]));
+        await sleep(everyMs, quit);
       } catch {
         return;
       }
