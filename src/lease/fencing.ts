@@ -6,9 +6,12 @@
  * retry: the holding's signal aborts and the ingestion stops.
  * @module
  */
+import { getLogger } from "@logtape/logtape";
 import { FenceError, type StateStore } from "../store/state_store.ts";
 import type { VkApi } from "../vk/api.ts";
 import type { HeldLease } from "./hold.ts";
+
+const log = getLogger(["vk-event-router", "lease"]);
 
 /** A VK client whose calls fail (with the loss) once the lease is lost or stale. */
 export function leasedApi(api: VkApi, lease: HeldLease): VkApi {
@@ -36,7 +39,10 @@ export function leasedStore(store: StateStore, lease: HeldLease): StateStore {
       try {
         await store.setCheckpoint(groupId, ts, lease.fence);
       } catch (error) {
-        if (error instanceof FenceError) lease.lose("fenced", error.message);
+        if (error instanceof FenceError) {
+          log.warn("{message}", { message: error.message });
+          lease.lose("fenced", error.message);
+        }
         throw error;
       }
     },
