@@ -11,6 +11,7 @@ import { createLeaseClient, fenceKey, type LeaseClient } from "../src/lease/leas
 import { connectRedis } from "../src/redis/connection.ts";
 import { createRedisStore } from "../src/store/redis_store.ts";
 import { testRedis } from "./support/redis.ts";
+import { redisCommands } from "./support/redis_commands.ts";
 import { waitFor } from "./support/wait.ts";
 
 const report = (line: string) => Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
@@ -224,6 +225,7 @@ Deno.test("a graceful stop hands the lease over at once; a crash after the TTL, 
 
 Deno.test("a refused fenced checkpoint write is a lost lease: the work stops, the replica stands by", async () => {
   await using redis = testRedis();
+  using raw = redisCommands();
   const ttlMs = 1000;
   const client = createLeaseClient({ redis: redis.handle.redis, prefix: redis.prefix, ttlMs });
   const store = createRedisStore(redis.handle.redis, redis.prefix);
@@ -233,7 +235,7 @@ Deno.test("a refused fenced checkpoint write is a lost lease: the work stops, th
     const fenced = leasedStore(store, lease);
     await fenced.setCheckpoint(3, "10");
     // Another holder appears (as after a pause): its acquisition bumped the token.
-    await redis.handle.redis.hincrby(fenceKey(redis.prefix, 3), "token", 1);
+    await raw.send("HINCRBY", fenceKey(redis.prefix, 3), "token", "1");
     refused = await fenced.setCheckpoint(3, "5").catch((e) => e);
     assert.equal(signal.aborted, true, "the lease's signal aborted at once");
   }, a.stop.signal);

@@ -11,10 +11,11 @@ import {
   leaseKey,
   ownerToken,
 } from "../src/lease/lease.ts";
-import { connectRedis, type RedisClient } from "../src/redis/connection.ts";
+import { connectRedis } from "../src/redis/connection.ts";
 import { createRedisStore } from "../src/store/redis_store.ts";
 import { FenceError } from "../src/store/state_store.ts";
 import { deleteKeys, TEST_REDIS_URL, testRedis } from "./support/redis.ts";
+import { redisCommands } from "./support/redis_commands.ts";
 import { startUpstashGateway } from "./support/upstash_gateway.ts";
 
 const transports = {
@@ -34,6 +35,7 @@ const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 for (const [transport, open] of Object.entries(transports)) {
   Deno.test(`leases over ${transport}: acquire, renew, expire, release only by the owner, fences grow`, async (t) => {
     await using admin = testRedis();
+    using raw = redisCommands();
     const { redis, close } = open();
     const prefix = admin.prefix;
     const leases = createLeaseClient({ redis, prefix, ttlMs: 1000 });
@@ -43,7 +45,7 @@ for (const [transport, open] of Object.entries(transports)) {
       await t.step("the first process acquires, with fence 1 and no previous holder", async () => {
         assert.deepEqual(await leases.acquire(7, a), { acquired: true, fence: 1, previous: null });
         assert.equal(await leases.holder(7), a);
-        const pttl = await admin.handle.redis.pttl(leaseKey(prefix, 7));
+        const pttl = Number(await raw.send("PTTL", leaseKey(prefix, 7)));
         assert.ok(pttl > 0 && pttl <= 1000, `the lease has the TTL: ${pttl}`);
       });
       await t.step("another process cannot, and learns who holds it", async () => {
@@ -164,18 +166,18 @@ for (const [transport, open] of Object.entries(transports)) {
 
 Deno.test("FENCED_SET_SCRIPT writes only with the last token issued", async () => {
   await using admin = testRedis();
-  const redis: RedisClient = admin.handle.redis;
+  using raw = redisCommands();
   const key = `${admin.prefix}checkpoint:1`;
   const fence = fenceKey(admin.prefix, 1);
   const set = async (value: string, token: number) =>
-    Number(await redis.eval(FENCED_SET_SCRIPT, [key, fence], [value, String(token)]));
+    Number(await raw.send("EVAL", FENCED_SET_SCRIPT, "2", key, fence, value, String(token)));
   assert.equal(await set("a", 1), 0, "no token issued yet: nothing is current");
-  await redis.hset(fence, { token: 5 });
+  await raw.send("HSET", fence, "token", "5");
   assert.equal(await set("b", 4), 0, "an older token is refused");
-  assert.equal(await redis.get(key), null);
+  assert.equal(await raw.send("GET", key), null);
   assert.equal(await set("c", 5), 1);
-  assert.equal(await redis.get(key), "c");
-  await redis.hincrby(fence, "token", 1);
+  assert.equal(await raw.send("GET", key), "c");
+  await raw.send("HINCRBY", fence, "token", "1");
   assert.equal(await set("d", 5), 0, "refused once a newer token exists");
-  assert.equal(await redis.get(key), "c");
+  assert.equal(await raw.send("GET", key), "c");
 });

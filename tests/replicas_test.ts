@@ -67,8 +67,8 @@ async function setup(redis: TestRedis, vk: FakeVk, groupIds: number[], extra = {
     replicas.set(id, await spawnService({ ...env, INSTANCE_ID: id }, dir));
   };
   const owner = async (groupId: number) => {
-    const token = await redis.handle.redis.get<string>(leaseKey(routerPrefix, groupId));
-    return token === null ? null : instanceOf(token);
+    const token = await redis.handle.redis.get(leaseKey(routerPrefix, groupId));
+    return token === null ? null : instanceOf(String(token));
   };
   const ids = async () =>
     (await redis.handle.redis.lrange(list, 0, -1)).map((s) => JSON.parse(s).event_id as string);
@@ -225,7 +225,7 @@ Deno.test({
     await cluster.start("replica-a");
     await cluster.start("replica-b");
     const checkpointKey = `${cluster.routerPrefix}checkpoint:${GROUP}`;
-    const checkpoint = async () => Number(await redis.handle.redis.get<string>(checkpointKey));
+    const checkpoint = async () => Number(await redis.handle.redis.get(checkpointKey));
     const history: number[] = [];
     const watching = new AbortController();
     const watcher = (async () => {

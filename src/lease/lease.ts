@@ -14,6 +14,7 @@
  * @module
  */
 import type { RedisClient } from "../redis/connection.ts";
+import { runScript } from "../redis/script.ts";
 
 /** An owner token: the instance id, `#`, and a per-process nonce (instance ids hold no `#`). */
 export type OwnerToken = string;
@@ -176,23 +177,31 @@ export function createLeaseClient(options: LeaseClientOptions): LeaseClient {
   const countsKey = `${prefix}instances:leases`;
   return {
     async acquire(groupId, owner, reclaimFrom = "") {
-      const answer = await redis.eval(ACQUIRE_SCRIPT, keys(groupId), [owner, ttl, reclaimFrom]);
+      const answer = await runScript(redis, ACQUIRE_SCRIPT, keys(groupId), [
+        owner,
+        ttl,
+        reclaimFrom,
+      ]);
       const [acquired, a, b] = answer as [number, number | string, string];
       if (Number(acquired) !== 1) return { acquired: false, holder: String(a) };
       return { acquired: true, fence: Number(a), previous: b ? String(b) : null };
     },
     async renew(groupId, owner) {
-      return Number(await redis.eval(RENEW_SCRIPT, [leaseKey(prefix, groupId)], [owner, ttl])) ===
-        1;
+      const renewed = await runScript(redis, RENEW_SCRIPT, [leaseKey(prefix, groupId)], [
+        owner,
+        ttl,
+      ]);
+      return Number(renewed) === 1;
     },
     async release(groupId, owner) {
-      return Number(await redis.eval(RELEASE_SCRIPT, keys(groupId), [owner])) === 1;
+      return Number(await runScript(redis, RELEASE_SCRIPT, keys(groupId), [owner])) === 1;
     },
     async holder(groupId) {
-      return await redis.get<string>(leaseKey(prefix, groupId));
+      const owner = await redis.get(leaseKey(prefix, groupId));
+      return owner === null ? null : String(owner);
     },
     async heartbeat(instanceId, maxAgeMs, leases) {
-      const [live, fewest] = await redis.eval(HEARTBEAT_SCRIPT, [instancesKey, countsKey], [
+      const [live, fewest] = await runScript(redis, HEARTBEAT_SCRIPT, [instancesKey, countsKey], [
         instanceId,
         String(maxAgeMs),
         String(leases),

@@ -6,6 +6,7 @@
  */
 import { FENCED_SET_SCRIPT, fenceKey } from "../lease/lease.ts";
 import type { RedisClient } from "../redis/connection.ts";
+import { runScript } from "../redis/script.ts";
 import {
   type DeadLetter,
   FenceError,
@@ -27,7 +28,7 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
     async setCheckpoint(groupId, ts, fence) {
       const key = `${prefix}checkpoint:${groupId}`;
       if (fence === undefined) return void await redis.set(key, ts);
-      const written = await redis.eval(FENCED_SET_SCRIPT, [key, fenceKey(prefix, groupId)], [
+      const written = await runScript(redis, FENCED_SET_SCRIPT, [key, fenceKey(prefix, groupId)], [
         ts,
         String(fence),
       ]);

@@ -16,6 +16,7 @@
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
 import type { RedisClient } from "../redis/connection.ts";
+import { runScript } from "../redis/script.ts";
 import { type Clock, type Sleep, sleep, withTimeout } from "../util/time.ts";
 import type { RateLimiter } from "./rate_limiter.ts";
 
@@ -91,7 +92,7 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Rate
         const member = crypto.randomUUID();
         delayMs = Number(
           await withTimeout(
-            redis.eval(RESERVE_SCRIPT, [key], [limit, windowMs, member]),
+            runScript(redis, RESERVE_SCRIPT, [key], [limit, windowMs, member]),
             timeoutMs,
             "no rate-limit reservation",
           ),
