@@ -8,6 +8,7 @@ import {
   FENCED_SET_SCRIPT,
   fenceKey,
   instanceOf,
+  isStaleFence,
   leaseKey,
   ownerToken,
 } from "../src/lease/lease.ts";
@@ -164,20 +165,20 @@ for (const [transport, open] of Object.entries(transports)) {
   });
 }
 
-Deno.test("FENCED_SET_SCRIPT writes only with the last token issued", async () => {
+Deno.test("FENCED_SET_SCRIPT writes only with the last token issued, and fails otherwise", async () => {
   await using admin = testRedis();
   using raw = redisCommands();
   const key = `${admin.prefix}checkpoint:1`;
   const fence = fenceKey(admin.prefix, 1);
-  const set = async (value: string, token: number) =>
-    Number(await raw.send("EVAL", FENCED_SET_SCRIPT, "2", key, fence, value, String(token)));
-  assert.equal(await set("a", 1), 0, "no token issued yet: nothing is current");
+  const set = (value: string, token: number) =>
+    raw.send("EVAL", FENCED_SET_SCRIPT, "2", key, fence, value, String(token));
+  await assert.rejects(() => set("a", 1), isStaleFence, "no token issued yet: none is current");
   await raw.send("HSET", fence, "token", "5");
-  assert.equal(await set("b", 4), 0, "an older token is refused");
-  assert.equal(await raw.send("GET", key), null);
+  await assert.rejects(() => set("b", 4), /STALE_FENCE fence 4, last issued 5/);
+  assert.equal(await raw.send("GET", key), null, "a refused write writes nothing");
   assert.equal(await set("c", 5), 1);
   assert.equal(await raw.send("GET", key), "c");
   await raw.send("HINCRBY", fence, "token", "1");
-  assert.equal(await set("d", 5), 0, "refused once a newer token exists");
+  await assert.rejects(() => set("d", 5), isStaleFence, "refused once a newer token exists");
   assert.equal(await raw.send("GET", key), "c");
 });

@@ -4,7 +4,7 @@
  * letters a list. A checkpoint written under a lease is fenced by its token.
  * @module
  */
-import { FENCED_SET_SCRIPT, fenceKey } from "../lease/lease.ts";
+import { FENCED_SET_SCRIPT, fenceKey, isStaleFence } from "../lease/lease.ts";
 import type { RedisClient } from "../redis/connection.ts";
 import { runScript } from "../redis/script.ts";
 import {
@@ -28,11 +28,13 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
     async setCheckpoint(groupId, ts, fence) {
       const key = `${prefix}checkpoint:${groupId}`;
       if (fence === undefined) return void await redis.set(key, ts);
-      const written = await runScript(redis, FENCED_SET_SCRIPT, [key, fenceKey(prefix, groupId)], [
-        ts,
-        String(fence),
-      ]);
-      if (Number(written) !== 1) {
+      try {
+        await runScript(redis, FENCED_SET_SCRIPT, [key, fenceKey(prefix, groupId)], [
+          ts,
+          String(fence),
+        ]);
+      } catch (error) {
+        if (!isStaleFence(error)) throw error;
         throw new FenceError(
           `Cannot write the checkpoint of community ${groupId}: fence ${fence} is stale, another process holds the lease`,
         );
