@@ -193,11 +193,12 @@ Deno.test({
     // The survivors: one owner, the others on standby and ready.
     const owner = (await cluster.owner(GROUP))!;
     for (const [id, replica] of cluster.replicas) {
-      const [, status] = await getJson(replica, "/api/status");
-      const community = status.communities[0];
-      assert.equal(status.instance_id, id);
-      assert.equal(community.owner, owner);
-      assert.equal(community.state, id === owner ? "polling" : "standby");
+      const expected = id === owner ? "polling" : "standby";
+      await waitFor(async () => {
+        const [, status] = await getJson(replica, "/api/status");
+        assert.equal(status.instance_id, id);
+        return status.communities[0].owner === owner && status.communities[0].state === expected;
+      }, `${id} to show ${owner} as the owner and itself ${expected}`);
       const [ready] = await getJson(replica, "/readyz");
       assert.equal(ready, 200, `${id} is ready`);
       const [, metrics] = await getJson(replica, "/metrics");
@@ -374,8 +375,10 @@ Deno.test({
     const first = (await cluster.owner(GROUP))!;
     const second = first === "replica-a" ? "replica-b" : "replica-a";
     await waitFor(() => vk.pollRequests.length > 0, "the first poll");
-    const [, before] = await getJson(cluster.replicas.get(second)!, "/api/status");
-    assert.equal(before.communities[0].state, "standby");
+    await waitFor(async () => {
+      const [, status] = await getJson(cluster.replicas.get(second)!, "/api/status");
+      return status.communities[0].state === "standby" && status.communities[0].owner === first;
+    }, `${second} to stand by`);
     const keys = new Set(vk.pollRequests.map((p) => p.key));
     const stoppedAt = Date.now();
     assert.equal(await cluster.replicas.get(first)!.stop("SIGTERM"), 0);
