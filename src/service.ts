@@ -98,10 +98,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     })
     : null;
   if (leases) {
-    log.info("Instance {instanceId} polls the communities whose lease it holds (TTL {ttl} s)", {
-      instanceId: config.instanceId,
-      ttl: config.leaseTtlMs / 1000,
-    });
+    log.info(
+      "Leases in Redis: this instance polls the communities whose lease it holds (TTL {ttl} s)",
+      {
+        ttl: config.leaseTtlMs / 1000,
+      },
+    );
   }
 
   /** One community's ingestion; under a lease, its polls and checkpoints are gated by it. */

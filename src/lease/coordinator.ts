@@ -46,8 +46,6 @@ export type LeasedWork = (lease: HeldLease, signal: AbortSignal) => Promise<void
 
 /** The per-process lease coordinator. */
 export interface LeaseCoordinator extends AsyncDisposable {
-  /** This process's instance id. */
-  readonly instanceId: string;
   /** Communities whose lease this process holds now. */
   readonly held: ReadonlySet<number>;
   /**
@@ -186,7 +184,6 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
   };
 
   return {
-    instanceId,
     get held() {
       return new Set(holdings.keys());
     },
