@@ -23,6 +23,16 @@ async function readDotEnv(): Promise<Record<string, string>> {
   }
 }
 
+/** Prints a configuration problem, one line per issue; exit code 2. Rethrows anything else. */
+function refuse(error: unknown): number {
+  if (!(error instanceof ConfigError)) throw error;
+  for (const issue of error.issues) console.error(`error: ${issue}`);
+  console.error(
+    "The service did not start: fix the configuration above (see README.md, Configuration).",
+  );
+  return 2;
+}
+
 async function main(): Promise<number> {
   const env = mergeEnv(Deno.env.toObject(), await readDotEnv());
   let config;
@@ -34,16 +44,17 @@ async function main(): Promise<number> {
       : parseRoutes(BUILT_IN_ROUTES);
     checkRoutesAgainstConfig(routes, config);
   } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    for (const issue of error.issues) console.error(`error: ${issue}`);
-    console.error(
-      "The service did not start: fix the configuration above (see README.md, Configuration).",
-    );
-    return 2;
+    return refuse(error);
   }
 
   await configureLogging(config.log, collectSecrets(config, routes));
-  const service = await startService({ config, routes });
+  let service;
+  try {
+    service = await startService({ config, routes });
+  } catch (error) {
+    await dispose();
+    return refuse(error); // e.g. DATA_DIR in use by another process
+  }
   const signalled = new Promise<void>((resolve) => {
     Deno.addSignalListener("SIGINT", resolve);
     Deno.addSignalListener("SIGTERM", resolve);

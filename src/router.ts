@@ -36,6 +36,7 @@ import { defaultTimeoutSignal, type TimeoutSignal } from "./util/timeouts.ts";
 import { withTimeout } from "./util/time.ts";
 import { createVkApi, type VkApi } from "./vk/api.ts";
 import { createRateLimiter, type RateLimiter } from "./vk/rate_limiter.ts";
+import { createSharedRateLimiter, rateLimitKey } from "./vk/shared_rate_limiter.ts";
 import denoJson from "../deno.json" with { type: "json" };
 
 /** How the two shells differ in what they build. */
@@ -94,7 +95,10 @@ export interface RouterCore {
   readonly store: StateStore;
   readonly deliverer: Deliverer;
   readonly pipeline: Pipeline;
-  /** The VK client of a token; one rate limiter per token, shared by its clients. */
+  /**
+   * The VK client of a token; one rate limiter per token, shared by its clients (and, with
+   * the state in Redis, by every replica).
+   */
   apiFor(token: string): VkApi;
   enrichStats(): EnricherStats;
 }
@@ -144,10 +148,20 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     },
   });
 
+  // With the state in Redis, replicas share each token's limit there (falling back to this
+  // process's own limiter while Redis fails); otherwise this process is the only one.
+  const limiterOf = (token: string): RateLimiter =>
+    redis && store.kind === "redis"
+      ? createSharedRateLimiter({
+        redis: redis.redis,
+        key: rateLimitKey(config.redisPrefix, token),
+        fallback: createRateLimiter(),
+      })
+      : createRateLimiter();
   const limiters = new Map<string, RateLimiter>();
   const apiFor = (token: string): VkApi => {
     let limiter = limiters.get(token);
-    if (!limiter) limiters.set(token, limiter = createRateLimiter());
+    if (!limiter) limiters.set(token, limiter = limiterOf(token));
     return createVkApi({
       token,
       apiUrl: config.vk.apiUrl,
@@ -206,6 +220,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
   const app = createApp({
     snapshot: createSnapshots({
       version: denoJson.version,
+      instanceId: config.instanceId,
       status,
       metrics,
       store,

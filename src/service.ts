@@ -1,15 +1,20 @@
 /**
  * The long-running service: the router's graph (`router.ts`) plus what runs in the
- * background: one long-poll ingestion loop per community, the retry worker, the settings
- * check and the HTTP server. This module owns start, stop and the `AbortController`.
+ * background: one long-poll ingestion loop per community (with the state in Redis, only
+ * while this replica holds the community's lease), the retry worker, the settings check
+ * and the HTTP server. This module owns start, stop and the `AbortController`.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { Config } from "./config/config.ts";
+import type { Community, Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
 import { runRetryWorker } from "./deliver/deliverer.ts";
 import { errorMessage, VkFatalError } from "./errors.ts";
 import { runIngestion } from "./ingest/ingestion.ts";
+import { createLeaseCoordinator } from "./lease/coordinator.ts";
+import { leasedApi, leasedFetch, leasedStore } from "./lease/fencing.ts";
+import type { HeldLease } from "./lease/hold.ts";
+import { createLeaseClient } from "./lease/lease.ts";
 import { buildRouter, type Router, type RouterCore } from "./router.ts";
 import { withTimeout } from "./util/time.ts";
 import { checkSettings } from "./vk/settings_check.ts";
@@ -55,7 +60,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }),
   });
   const { store, observer, pipeline } = router;
-  log.info("State store: {kind}", {
+  log.info("Instance {instanceId}; state store: {kind}", {
+    instanceId: config.instanceId,
     kind: store.kind === "redis" ? `Redis (${router.redis!.kind})` : `Deno KV in ${config.dataDir}`,
   });
 
@@ -77,24 +83,64 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }
   }
 
+  // With the state in Redis, several replicas may run: each community is polled by the
+  // holder of its lease only. The embedded store serves one process (it refuses a second).
+  const leases = config.vk.longPoll && store.kind === "redis" && router.redis
+    ? createLeaseCoordinator({
+      client: createLeaseClient({
+        redis: router.redis.redis,
+        prefix: config.redisPrefix,
+        ttlMs: config.leaseTtlMs,
+      }),
+      instanceId: config.instanceId,
+      communities: config.communities.length,
+      ttlMs: config.leaseTtlMs,
+      observer,
+    })
+    : null;
+  if (leases) {
+    log.info(
+      "Leases in Redis: this instance polls the communities whose lease it holds (TTL {ttl} s)",
+      {
+        ttl: config.leaseTtlMs / 1000,
+      },
+    );
+  }
+
+  /** One community's ingestion; under a lease, its polls and checkpoints are gated by it. */
+  const ingest = (community: Community, signal: AbortSignal, lease: HeldLease | null) => {
+    const api = router.apiFor(community.token!);
+    const doFetch = options.fetch ?? fetch;
+    return runIngestion({
+      poller: {
+        groupId: community.groupId,
+        api: lease ? leasedApi(api, lease) : api,
+        wait: config.vk.wait,
+        graceMs: config.vk.graceMs,
+        observer,
+        fetch: lease ? leasedFetch(doFetch, lease) : doFetch,
+      },
+      store: lease ? leasedStore(store, lease) : store,
+      checkpointEveryMs: 250,
+      handler: pipeline,
+      signal,
+      onCheckpoint: observer.checkpoint,
+    });
+  };
+
   const fatal = new Map<number, string>();
   const loops = !config.vk.longPoll ? [] : config.communities.map(async (community) => {
     try {
-      await runIngestion({
-        poller: {
-          groupId: community.groupId,
-          api: router.apiFor(community.token!),
-          wait: config.vk.wait,
-          graceMs: config.vk.graceMs,
-          observer,
-          ...(options.fetch ? { fetch: options.fetch } : {}),
-        },
-        store,
-        checkpointEveryMs: 250,
-        handler: pipeline,
-        signal: controller.signal,
-        onCheckpoint: observer.checkpoint,
-      });
+      if (leases) {
+        await leases.run(
+          community.groupId,
+          (lease, signal) => ingest(community, signal, lease),
+          controller.signal,
+        );
+      } else {
+        router.status.owner(community.groupId, config.instanceId, true);
+        await ingest(community, controller.signal, null);
+      }
     } catch (error) {
       const reason = errorMessage(error);
       fatal.set(community.groupId, reason);
@@ -126,6 +172,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       log.info("Stopping: finishing the batch in flight");
       controller.abort(new DOMException("The service is stopping", "AbortError"));
       await done;
+      await leases?.close();
       await retries;
       await server.shutdown();
       await router.close();
@@ -135,7 +182,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   return { router, done, fatal, url, stop, [Symbol.asyncDispose]: stop };
 }
 
-/** Ready when the store answers and every community polls (or takes callbacks only). */
+/**
+ * Ready when the store answers and every community polls, takes callbacks only, or is
+ * polled by another replica (a healthy standby is ready).
+ */
 async function readiness(router: RouterCore): Promise<string | null> {
   const storeDown = await withTimeout(router.store.ping(), 1000).then(
     () => null,
@@ -143,7 +193,7 @@ async function readiness(router: RouterCore): Promise<string | null> {
   );
   if (storeDown) return storeDown;
   for (const c of router.status.communities.values()) {
-    if (c.state !== "polling" && c.state !== "callback-only") {
+    if (c.state !== "polling" && c.state !== "callback-only" && c.state !== "standby") {
       return `community ${c.groupId}: ${c.state}${c.detail ? ` (${c.detail})` : ""}`;
     }
   }

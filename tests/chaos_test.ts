@@ -117,6 +117,8 @@ Deno.test({
       ENRICH_DEADLINE_MS: "100",
       HOST: "127.0.0.1",
       PORT: "0",
+      // Each restart is the same replica: it takes its lease back at once (no TTL wait).
+      INSTANCE_ID: "chaos",
     };
     const seed = new RespConnection({ url: redis.url, connectTimeoutMs: 2000 });
     await seed.send([["SET", "vk-router:checkpoint:42", "0"]]);

@@ -62,6 +62,9 @@ for (const [kind, reader] of Object.entries(readers)) {
       RETRY_SCHEDULE_S: "0.5",
       LOG_LEVEL: "warning",
       PORT: "0",
+      // Each restart is the same replica (a stable INSTANCE_ID): it takes its lease back at
+      // once instead of waiting for the crashed process's lease to expire.
+      INSTANCE_ID: "crash-test",
     };
     // The router's first start begins at VK's current ts, so the stream starts after it.
     await redis.handle.redis.set(`${redis.prefix}router:checkpoint:77`, "0");

@@ -40,6 +40,7 @@ async function setup(options: SetupOptions = {}) {
   const app = createApp({
     snapshot: createSnapshots({
       version: "1.2.3",
+      instanceId: "replica-a",
       status,
       metrics,
       store,
@@ -463,10 +464,12 @@ Deno.test("/api/status reports counters, communities and destinations", async ()
   assert.equal(json.events_received_total, 7);
   assert.deepEqual(json.events_received, { button_pressed: 2, message_new: 5 });
   assert.equal(json.version, "1.2.3");
+  assert.equal(json.instance_id, "replica-a");
   assert.deepEqual(json.communities[0], {
     group_id: 42,
     state: "polling",
     detail: null,
+    owner: null,
     ts: "1234",
     last_event_at: null,
     history_lost: 0,
@@ -475,6 +478,28 @@ Deno.test("/api/status reports counters, communities and destinations", async ()
   assert.equal(json.destinations[0].delivered, 7);
   assert.equal(json.enrichment.hit_rate, 0.75);
   assert.deepEqual(json.store, { kind: "kv", reachable: true, parked: 0, dead_letters: 0 });
+});
+
+Deno.test("/api/status and the page show who polls each community: this process, or another on standby", async () => {
+  await using s = await setup();
+  s.status.owner(42, "replica-a", true);
+  s.status.state(42, "polling");
+  const owned = await (await s.app.request("/api/status", { headers: bearer })).json();
+  assert.deepEqual(
+    [owned.communities[0].state, owned.communities[0].owner],
+    ["polling", "replica-a"],
+  );
+  s.status.owner(42, "replica-b", false);
+  const standby = await (await s.app.request("/api/status", { headers: bearer })).json();
+  assert.deepEqual([standby.communities[0].state, standby.communities[0].owner], [
+    "standby",
+    "replica-b",
+  ]);
+  assert.equal(standby.communities[0].detail, "polled by replica-b");
+  const page = await (await s.app.request("/", { headers: bearer })).text();
+  assert.match(page, /instance (<b>)?replica-a/);
+  assert.match(page, /<td[^>]*>replica-b<\/td>/);
+  assert.match(page, /class="ok">standby</);
 });
 
 Deno.test("/metrics is valid Prometheus text exposition", async () => {

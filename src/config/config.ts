@@ -66,6 +66,10 @@ export interface Config {
   /** Honour `X-Forwarded-Proto` / `-For` / `-Host`: the service runs behind a reverse proxy. */
   trustProxy: boolean;
   log: { level: LogLevel; format: "pretty" | "json" | null; dir: string | null };
+  /** Names this process in leases and on the status page (`INSTANCE_ID`, or host name plus a random suffix). */
+  instanceId: string;
+  /** How long a community's lease in Redis lasts without renewal (`LEASE_TTL_S`). */
+  leaseTtlMs: number;
 }
 
 /** Log levels operators may choose. */
@@ -178,6 +182,15 @@ function isTimeZone(zone: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** What an `INSTANCE_ID` may hold: it is shown on the page and stored in Redis. */
+const INSTANCE_ID_PATTERN = /^[A-Za-z0-9._:@-]{1,100}$/;
+
+/** The host name (from `HOSTNAME`, which containers set) plus a random suffix: unique per process. */
+function defaultInstanceId(hostname: string | undefined): string {
+  const host = (hostname ?? "").replace(/[^A-Za-z0-9._:@-]/g, "").slice(0, 80) || "vk-router";
+  return `${host}-${crypto.randomUUID().slice(0, 6)}`;
 }
 
 const EnvSchema = v.object({
@@ -295,6 +308,32 @@ const EnvSchema = v.object({
     ),
   ),
   LOG_DIR: v.optional(nonEmpty("LOG_DIR")),
+  INSTANCE_ID: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(
+        INSTANCE_ID_PATTERN,
+        (i) => `INSTANCE_ID: expected 1 to 100 letters, digits and . _ : @ -, got ${i.input}`,
+      ),
+    ),
+  ),
+  LEASE_TTL_S: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(
+        /^\d+(\.\d+)?$/,
+        (i) => `LEASE_TTL_S: expected seconds from 0.5 to 3600, got ${i.input}`,
+      ),
+      v.transform(Number),
+      v.check(
+        (s) => s >= 0.5 && s <= 3600,
+        (i) => `LEASE_TTL_S: expected seconds from 0.5 to 3600, got ${i.input}`,
+      ),
+    ),
+    "10",
+  ),
 });
 
 type Env = v.InferOutput<typeof EnvSchema>;
@@ -397,6 +436,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     sessionTtlS: ok.SESSION_TTL_S,
     trustProxy: ok.TRUST_PROXY,
     log: { level: ok.LOG_LEVEL, format: ok.LOG_FORMAT ?? null, dir: ok.LOG_DIR ?? null },
+    instanceId: ok.INSTANCE_ID ?? defaultInstanceId(present.HOSTNAME),
+    leaseTtlMs: Math.round(ok.LEASE_TTL_S * 1000),
   };
 }
 

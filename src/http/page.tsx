@@ -120,7 +120,7 @@ function duration(seconds: number): string {
 }
 
 function stateClass(state: string): string {
-  return state === "polling" || state === "callback-only"
+  return state === "polling" || state === "callback-only" || state === "standby"
     ? "ok"
     : state === "fatal"
     ? "bad"
@@ -167,6 +167,13 @@ export function StatusPage(
             <span class="fact">
               version <b>{s.version}</b>
             </span>
+            {s.instance_id
+              ? (
+                <span class="fact" id="instance">
+                  instance <b>{s.instance_id}</b>
+                </span>
+              )
+              : null}
             <span class="fact">
               up <b>{duration(s.uptime_s)}</b>
             </span>
@@ -204,6 +211,7 @@ export function StatusPage(
                   <tr>
                     <th>community</th>
                     <th>connection</th>
+                    <th>owner</th>
                     <th>ts</th>
                     <th>last event</th>
                     <th class="num">failed: 1</th>
@@ -217,6 +225,7 @@ export function StatusPage(
                       {c.detail ? <div class="muted">{c.detail}</div> : null}
                       {c.warnings.map((w) => <div key={w} class="warn">{w}</div>)}
                     </td>
+                    <td class="nowrap" data-label="owner">{c.owner ?? "—"}</td>
                     <td class="nowrap" data-label="ts">{c.ts ?? "—"}</td>
                     <td class="nowrap" data-label="last event">{ago(c.last_event_at, s.now)}</td>
                     <td class="num" data-label="failed: 1">

@@ -26,6 +26,8 @@ export interface SnapshotSources {
   timeline?: Timeline;
   /** Backlogs of the queueing destinations; none when no destination queues. */
   backlogs?: BacklogWatch;
+  /** This process's `INSTANCE_ID`; null where there is no such process (the worker). */
+  instanceId?: string | null;
   now?: () => number;
 }
 
@@ -45,6 +47,8 @@ export type RecentEventView =
 export interface StatusSnapshot {
   view: SnapshotView;
   version: string;
+  /** The process that answered. */
+  instance_id: string | null;
   now: number;
   started_at: number;
   uptime_s: number;
@@ -56,6 +60,8 @@ export interface StatusSnapshot {
     group_id: number;
     state: string;
     detail: string | null;
+    /** The instance id of the process that polls it (holds its lease), or null. */
+    owner: string | null;
     ts: string | null;
     last_event_at: number | null;
     history_lost: number;
@@ -138,6 +144,7 @@ export function createSnapshots(
     return {
       view,
       version: sources.version,
+      instance_id: sources.instanceId ?? null,
       now: t,
       started_at: status.startedAt,
       uptime_s: uptimeS,
@@ -149,6 +156,7 @@ export function createSnapshots(
         group_id: c.groupId,
         state: c.state,
         detail: c.detail,
+        owner: c.owner,
         ts: c.ts,
         last_event_at: c.lastEventAt,
         history_lost: c.historyLost,

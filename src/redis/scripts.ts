@@ -96,3 +96,13 @@ export async function runScript(redis: RedisClient, call: ScriptCall): Promise<u
   if (!result!.ok) throw new Error(result!.error);
   return result!.value;
 }
+
+/** Runs `script` with `keys` and `args` on its own. @throws {Error} as {@linkcode runScript}. */
+export function evalScript(
+  redis: RedisClient,
+  script: LuaScript,
+  keys: string[],
+  args: string[],
+): Promise<unknown> {
+  return runScript(redis, { script, keys, args });
+}

@@ -5,12 +5,13 @@
  * @module
  */
 import type { CustomEvent } from "../events/types.ts";
+import type { LeaseObserver } from "../lease/coordinator.ts";
 import type { PollObserver } from "../vk/long_poll.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ServiceStatus } from "./status.ts";
 
 /** Everything the stages tell. */
-export interface RouterObserver extends PollObserver {
+export interface RouterObserver extends PollObserver, LeaseObserver {
   /** An event was routed (an empty list: unrouted). */
   event(event: CustomEvent, destinations: readonly string[]): void;
   /** A community's checkpoint was written. */
@@ -34,5 +35,15 @@ export function createObserver(status: ServiceStatus, metrics: Metrics): RouterO
       metrics.set("vk_router_checkpoint_ts", { group_id: groupId }, Number(ts));
       status.checkpoint(groupId, ts);
     },
+    acquired(groupId, instanceId, takeover) {
+      metrics.inc("vk_router_lease_acquired_total", { group_id: groupId });
+      if (takeover) metrics.inc("vk_router_lease_takeovers_total", { group_id: groupId });
+      status.owner(groupId, instanceId, true);
+    },
+    lost(groupId, reason, message) {
+      metrics.inc("vk_router_lease_lost_total", { group_id: groupId, reason });
+      status.error(message);
+    },
+    standby: (groupId, holder) => status.owner(groupId, holder, false),
   };
 }

@@ -25,6 +25,11 @@ const HELP: Record<string, string> = {
   vk_router_parked: "Deliveries parked now.",
   vk_router_dead_letters: "Dead letters kept in the state store now.",
   vk_router_up: "1 while the community's long poll is connected, by community.",
+  vk_router_lease_acquired_total: "Leases this process took, by community.",
+  vk_router_lease_lost_total:
+    "Leases this process lost without releasing them, by community and reason (expired, taken, fenced).",
+  vk_router_lease_takeovers_total:
+    "Leases this process took whose previous holder had not released them, by community.",
   vk_router_uptime_seconds: "Seconds since the service started.",
   vk_router_delivery_latency_seconds:
     "Seconds from receiving an event to its confirmed first-attempt delivery, by destination.",

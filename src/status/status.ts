@@ -10,8 +10,11 @@ import type { ConnectionState, PollFault, PollObserver } from "../vk/long_poll.t
 /** One community as the status page shows it. */
 export interface CommunityStatus {
   groupId: number;
-  state: ConnectionState | "callback-only";
+  /** `standby`: another replica holds the community's lease (or nobody yet) and polls it. */
+  state: ConnectionState | "callback-only" | "standby";
   detail: string | null;
+  /** The instance id of the process that polls the community, null when none does. */
+  owner: string | null;
   /** Last checkpointed long-poll ts. */
   ts: string | null;
   /** When the last event of this community arrived (ms since epoch). */
@@ -69,6 +72,7 @@ export class ServiceStatus implements PollObserver {
         groupId,
         state: longPoll ? "connecting" : "callback-only",
         detail: null,
+        owner: null,
         ts: null,
         lastEventAt: null,
         historyLost: 0,
@@ -96,6 +100,16 @@ export class ServiceStatus implements PollObserver {
   fault(groupId: number, kind: PollFault, message: string): void {
     if (kind === "failed_2") return; // routine: the key expires every few hours
     this.error(`Community ${groupId}: long poll ${kind}: ${message}`);
+  }
+
+  /** Who polls the community: this process (`self`), or another one, which leaves this one on standby. */
+  owner(groupId: number, owner: string | null, self: boolean): void {
+    const c = this.communities.get(groupId);
+    if (!c) return;
+    c.owner = owner;
+    if (self) return;
+    c.state = "standby";
+    c.detail = owner === null ? "waiting for the lease" : `polled by ${owner}`;
   }
 
   checkpoint(groupId: number, ts: string): void {

@@ -2,18 +2,32 @@
  * The embedded state store: a Deno KV file under `DATA_DIR`, used when no Redis is
  * configured. Parked deliveries are indexed by due time; dead letters by a time-ordered id;
  * login sessions carry their expiry time, since KV deletes expired keys only eventually.
+ * One process at a time: it cannot coordinate with another, so a second process on the
+ * same `DATA_DIR` is refused (an exclusive lock on `<dataDir>/state.lock`, which the
+ * operating system drops when the process dies, so a crash leaves no stale lock).
  * @module
  */
+import { ConfigError } from "../errors.ts";
 import type { DeadLetter, ParkedDelivery, StateStore } from "./state_store.ts";
 
-/** Opens (creating if needed) `<dataDir>/state.kv`. */
+/**
+ * Opens (creating if needed) `<dataDir>/state.kv`.
+ * @throws {ConfigError} when another process uses `dataDir`.
+ */
 export async function openKvStore(dataDir: string): Promise<StateStore> {
   await Deno.mkdir(dataDir, { recursive: true });
-  const kv = await Deno.openKv(`${dataDir}/state.kv`);
+  const lock = await lockDataDir(dataDir);
+  const kv = await Deno.openKv(`${dataDir}/state.kv`).catch((error) => {
+    lock.close();
+    throw error;
+  });
   let closed = false;
   let sequence = 0;
   const close = () => {
-    if (!closed) kv.close();
+    if (!closed) {
+      kv.close();
+      lock.close();
+    }
     closed = true;
     return Promise.resolve();
   };
@@ -101,4 +115,22 @@ export async function openKvStore(dataDir: string): Promise<StateStore> {
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Takes the exclusive lock of `dataDir` for as long as the returned file stays open. */
+async function lockDataDir(dataDir: string): Promise<Deno.FsFile> {
+  const path = `${dataDir}/state.lock`;
+  const file = await Deno.open(path, { read: true, write: true, create: true });
+  if (!await file.tryLock(true)) {
+    file.close();
+    const pid = (await Deno.readTextFile(path).catch(() => "")).trim();
+    throw new ConfigError([
+      `DATA_DIR: ${dataDir} is in use by another process${
+        /^\d+$/.test(pid) ? ` (pid ${pid})` : ""
+      }; the embedded store serves one process only: stop the other one, give this one its own DATA_DIR, or set REDIS_URL to run several replicas`,
+    ]);
+  }
+  await file.truncate(0);
+  await file.write(new TextEncoder().encode(`${Deno.pid}\n`));
+  return file;
 }

@@ -1,12 +1,19 @@
 /**
  * The state store in Redis, under `REDIS_PREFIX`, sharing the destinations' connection.
  * Parked deliveries are a sorted set by due time plus a hash of their bodies; dead
- * letters a list; login sessions keys that Redis expires itself (`SET … PX`).
+ * letters a list; login sessions keys that Redis expires itself (`SET … PX`). A checkpoint
+ * written under a lease is fenced by its token.
  * @module
  */
+import { FENCED_SET_SCRIPT, fenceKey, isStaleFence } from "../lease/lease.ts";
 import type { RedisClient } from "../redis/connection.ts";
 import { LuaScript, runScript, type ScriptCall } from "../redis/scripts.ts";
-import type { DeadLetter, ParkedDelivery, StateStore } from "./state_store.ts";
+import {
+  type DeadLetter,
+  FenceError,
+  type ParkedDelivery,
+  type StateStore,
+} from "./state_store.ts";
 
 /** The keys of parked deliveries: ids by due time (ms), and their bodies by id. */
 export function parkedKeys(prefix: string): { due: string; items: string } {
@@ -29,19 +36,32 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
   const deadKey = `${prefix}dead`;
   const sessionKey = (key: string) => `${prefix}session:${key}`;
   const close = () => Promise.resolve();
-  /** The one checkpoint write, alone or carried in a batch's round trip. */
-  const checkpointWrite = (groupId: number, ts: string): ScriptCall => ({
-    script: CHECKPOINT_SCRIPT,
-    keys: [`${prefix}checkpoint:${groupId}`],
-    args: [ts],
-  });
+  /**
+   * The one checkpoint write, alone or carried in a batch's round trip; with the fencing
+   * token of the writer's lease it fails (STALE_FENCE) once a newer holder exists.
+   */
+  const checkpointWrite = (groupId: number, ts: string, fence?: number): ScriptCall => {
+    const key = `${prefix}checkpoint:${groupId}`;
+    return fence === undefined ? { script: CHECKPOINT_SCRIPT, keys: [key], args: [ts] } : {
+      script: FENCED_SET_SCRIPT,
+      keys: [key, fenceKey(prefix, groupId)],
+      args: [ts, String(fence)],
+    };
+  };
   return {
     kind: "redis",
     async getCheckpoint(groupId) {
       return await redis.get(`${prefix}checkpoint:${groupId}`);
     },
-    async setCheckpoint(groupId, ts) {
-      await runScript(redis, checkpointWrite(groupId, ts));
+    async setCheckpoint(groupId, ts, fence) {
+      try {
+        await runScript(redis, checkpointWrite(groupId, ts, fence));
+      } catch (error) {
+        if (!isStaleFence(error)) throw error;
+        throw new FenceError(
+          `Cannot write the checkpoint of community ${groupId}: fence ${fence} is stale, another process holds the lease`,
+        );
+      }
     },
     checkpointWrite,
     async park(deliveries) {

@@ -42,18 +42,31 @@ export interface DeadLetter {
   issues?: { path: string; message: string }[];
 }
 
+/** A write under a lease was refused: another process holds the lease since. */
+export class FenceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FenceError";
+  }
+}
+
 /** Durable router state. */
 export interface StateStore extends AsyncDisposable {
   /** `redis` or `kv`, for the status page. */
   readonly kind: "redis" | "kv";
   /** The last fully handled long-poll `ts` of a community, or null before the first. */
   getCheckpoint(groupId: number): Promise<string | null>;
-  setCheckpoint(groupId: number, ts: string): Promise<void>;
   /**
-   * Redis stores: the same write as {@linkcode setCheckpoint}, as a script call that can
-   * travel in a later batch's round trip. Absent where writes cannot travel (Deno KV).
+   * Writes the checkpoint. With `fence` (the fencing token of the writer's lease), the
+   * write is refused with {@linkcode FenceError} once a newer lease holder exists.
    */
-  checkpointWrite?(groupId: number, ts: string): ScriptCall;
+  setCheckpoint(groupId: number, ts: string, fence?: number): Promise<void>;
+  /**
+   * Redis stores: the same write as {@linkcode setCheckpoint}, fenced alike, as a script
+   * call that can travel in a later batch's round trip. Absent where writes cannot travel
+   * (Deno KV).
+   */
+  checkpointWrite?(groupId: number, ts: string, fence?: number): ScriptCall;
   /** Stores deliveries for a later attempt (replacing any with the same id). */
   park(deliveries: readonly ParkedDelivery[]): Promise<void>;
   /** Up to `limit` parked deliveries due at `now`, oldest due first. */

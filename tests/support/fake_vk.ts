@@ -32,7 +32,10 @@ export interface FakeUser {
 
 /** Options for {@linkcode startFakeVk}. */
 export interface FakeVkOptions {
-  /** Accepted access tokens by community; a token opens that community only. @default { 1: "test-token" } */
+  /**
+   * Accepted access tokens by community; a token opens the communities it is given for
+   * (usually one). @default { 1: "test-token" }
+   */
   tokens?: Record<number, string>;
   /** @default "5.199" */
   apiVersion?: string;
@@ -52,6 +55,15 @@ interface Community {
   keysIssued: number;
   waiters: Set<() => void>;
   pollFaults: PollFaultScript[];
+}
+
+/** One `a_check` as the fake saw it. */
+export interface PollRequest {
+  groupId: number;
+  ts: string;
+  key: string;
+  startedAt: number;
+  endedAt: number | null;
 }
 
 /** A running fake VK. */
@@ -76,8 +88,11 @@ export interface FakeVk extends AsyncDisposable {
   calls: Map<string, number>;
   /** When each API method call (not `a_check`) arrived, ms since epoch. */
   apiCallTimes: number[];
-  /** The ts each `a_check` asked for, in order. */
-  pollRequests: { groupId: number; ts: string; key: string }[];
+  /**
+   * Each `a_check`, in order: the ts and key it asked with, when it arrived and when its
+   * answer was sent or its connection closed (null while open), ms since epoch.
+   */
+  pollRequests: PollRequest[];
   /** How many keys `groups.getLongPollServer` handed out. */
   keysIssued(groupId?: number): number;
   /** History length, i.e. the ts after the last pushed event. */
@@ -136,7 +151,9 @@ export async function startFakeVk(options: FakeVkOptions = {}): Promise<FakeVk> 
     if (fault) return vkError(res, fault.error_code, fault.error_msg ?? "Scripted error");
     if (apiDown) return json(res, 500, { error: "down" });
     const token = params.get("access_token");
-    const groupId = Object.entries(tokens).find(([, t]) => t === token)?.[0];
+    const opened = Object.entries(tokens).filter(([, t]) => t === token).map(([g]) => g);
+    const asked = params.get("group_id");
+    const groupId = opened.find((g) => g === asked) ?? opened[0];
     if (!groupId) return vkError(res, 5, "User authorization failed: invalid access_token (4).");
     if (params.get("v") !== apiVersion) return vkError(res, 8, "Invalid request: v is required");
     const ids = (name: string) => (params.get(name) ?? "").split(",").filter(Boolean).map(Number);
@@ -196,7 +213,15 @@ export async function startFakeVk(options: FakeVkOptions = {}): Promise<FakeVk> 
     count("a_check");
     const c = community(groupId);
     const ts = query.get("ts") ?? "";
-    pollRequests.push({ groupId, ts, key: query.get("key") ?? "" });
+    const request: PollRequest = {
+      groupId,
+      ts,
+      key: query.get("key") ?? "",
+      startedAt: Date.now(),
+      endedAt: null,
+    };
+    pollRequests.push(request);
+    res.on("close", () => request.endedAt = Date.now());
     const fault = c.pollFaults.shift();
     if (fault === "reset") return void req.socket.destroy();
     if (fault === "hang") return void hanging.add(res);

@@ -1,0 +1,116 @@
+/**
+ * One VK rate limit per token across every replica: the request starts of a token are a
+ * sorted set in Redis, and each request reserves its start time there in one script call
+ * (one round trip per VK call): now, or the first moment at which the window before it
+ * holds fewer than `perSecond` starts. The caller then waits until its reserved time.
+ * Reservations only move forward, so every window of `windowMs` holds at most
+ * `perSecond` starts, however many replicas share the token. Time comes from Redis, so the
+ * replicas' clocks do not matter.
+ *
+ * When Redis fails or is slow, the limiter fails open to the in-process `fallback` (each
+ * replica then keeps to the limit on its own, so N replicas may reach N times it for the
+ * outage, and VK's error 6 is retried): a Redis outage must not stop VK calls, and the
+ * long polls of a replica that cannot reach Redis stop anyway when their leases lapse.
+ * @module
+ */
+import { getLogger } from "@logtape/logtape";
+import { errorMessage } from "../errors.ts";
+import type { RedisClient } from "../redis/connection.ts";
+import { evalScript, LuaScript } from "../redis/scripts.ts";
+import { type Clock, type Sleep, sleep, withTimeout } from "../util/time.ts";
+import type { RateLimiter } from "./rate_limiter.ts";
+
+const log = getLogger(["vk-event-router", "vk-api"]);
+
+/**
+ * KEYS[1] the token's starts; ARGV[1] per window, ARGV[2] window ms, ARGV[3] a unique
+ * member. Reserves the earliest start that keeps the limit, no earlier than the last
+ * reservation; answers how many ms from now it is.
+ */
+const RESERVE_SCRIPT = new LuaScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local at = now
+local n = redis.call('ZCARD', KEYS[1])
+if n >= limit then
+  local kth = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
+  at = math.max(at, tonumber(kth[2]) + window)
+end
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] then at = math.max(at, tonumber(last[2])) end
+redis.call('ZADD', KEYS[1], at, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], at - now + window)
+return at - now
+`);
+
+/** The Redis key of a token's limiter: a hash of the token, never the token itself. */
+export async function rateLimitKey(prefix: string, token: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
+  const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${prefix}vk-rate:${hex.slice(0, 32)}`;
+}
+
+/** Options for {@linkcode createSharedRateLimiter}. */
+export interface SharedRateLimiterOptions {
+  redis: RedisClient;
+  /** The token's key, e.g. from {@linkcode rateLimitKey}. */
+  key: string | Promise<string>;
+  /** Used while Redis fails. */
+  fallback: RateLimiter;
+  /** @default 20 */
+  perSecond?: number;
+  /** @default 1050 (see `createRateLimiter`) */
+  windowMs?: number;
+  /** How long a reservation may take before the fallback decides. @default 500 */
+  timeoutMs?: number;
+  /** After a failure, how long the fallback decides before Redis is asked again. @default 5_000 */
+  fallbackForMs?: number;
+  now?: Clock;
+  sleep?: Sleep;
+}
+
+/** Creates a limiter shared through Redis by every process using the same key. */
+export function createSharedRateLimiter(options: SharedRateLimiterOptions): RateLimiter {
+  const { redis, fallback } = options;
+  const limit = String(options.perSecond ?? 20);
+  const windowMs = String(options.windowMs ?? 1050);
+  const timeoutMs = options.timeoutMs ?? 500;
+  const fallbackForMs = options.fallbackForMs ?? 5_000;
+  const now = options.now ?? (() => performance.now());
+  const wait = options.sleep ?? sleep;
+  let redisAgainAt = -Infinity;
+
+  return {
+    async acquire(signal) {
+      if (now() < redisAgainAt) return await fallback.acquire(signal);
+      let delayMs: number;
+      try {
+        const key = await options.key;
+        const member = crypto.randomUUID();
+        delayMs = Number(
+          await withTimeout(
+            evalScript(redis, RESERVE_SCRIPT, [key], [limit, windowMs, member]),
+            timeoutMs,
+            "no rate-limit reservation",
+          ),
+        );
+        if (redisAgainAt !== -Infinity) log.info("The shared VK rate limit is back in Redis");
+        redisAgainAt = -Infinity;
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason;
+        if (redisAgainAt === -Infinity) {
+          log.warn(
+            "Cannot reserve a VK request in Redis: {error}; keeping to the limit in this process only",
+            { error: errorMessage(error) },
+          );
+        }
+        redisAgainAt = now() + fallbackForMs;
+        return await fallback.acquire(signal);
+      }
+      if (delayMs > 0) await wait(delayMs, signal);
+    },
+  };
+}

@@ -1,0 +1,402 @@
+/**
+ * Several replicas of the real service on one Redis, against the fake VK: exactly one
+ * polls each community; the owner is SIGKILLed and another takes over within two lease
+ * TTLs, with every event in its list exactly once; an owner paused past its lease stops
+ * polling when it resumes and cannot move the checkpoint; and the replicas share one VK
+ * rate limit per token.
+ */
+import assert from "node:assert/strict";
+import { instanceOf, leaseKey } from "../src/lease/lease.ts";
+import type { FakeVk, PollRequest } from "./support/fake_vk.ts";
+import { startFakeVk } from "./support/fake_vk.ts";
+import { TEST_REDIS_URL, type TestRedis, testRedis } from "./support/redis.ts";
+import { type ServiceProcess, spawnService } from "./support/service_process.ts";
+import { waitFor } from "./support/wait.ts";
+
+const TTL_S = 2;
+const TTL_MS = TTL_S * 1000;
+const report = (line: string) => Deno.stderr.writeSync(new TextEncoder().encode(`${line}\n`));
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A message from a distinct user in one of a few chats. */
+function message(groupId: number, n: number) {
+  return {
+    type: "message_new",
+    event_id: `r${groupId}-${n}`,
+    group_id: groupId,
+    object: {
+      message: {
+        from_id: 1_000 + n,
+        peer_id: 2_000_000_001 + (n % 50),
+        text: `msg ${n}`,
+        conversation_message_id: n,
+      },
+    },
+  };
+}
+
+/** A working directory with a routes file that pushes every event to one list. */
+async function setup(redis: TestRedis, vk: FakeVk, groupIds: number[], extra = {}) {
+  const dir = await Deno.makeTempDir({ prefix: "vk-router-replicas-" });
+  const list = `${redis.prefix}events`;
+  await Deno.writeTextFile(
+    `${dir}/routes.json`,
+    JSON.stringify({
+      destinations: { events: { kind: "redis-list", key: list } },
+      rules: [{ to: ["events"] }],
+    }),
+  );
+  const routerPrefix = `${redis.prefix}router:`;
+  for (const g of groupIds) await redis.handle.redis.set(`${routerPrefix}checkpoint:${g}`, "0");
+  const env = {
+    VK_TOKEN: "replica-token",
+    VK_GROUP_ID: groupIds.join(","),
+    VK_API_URL: vk.apiUrl,
+    VK_LONGPOLL_WAIT: "1",
+    ROUTES_FILE: "routes.json",
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: routerPrefix,
+    ENRICH_DEADLINE_MS: "100",
+    LEASE_TTL_S: String(TTL_S),
+    HOST: "127.0.0.1",
+    PORT: "0",
+    ...extra,
+  };
+  const replicas = new Map<string, ServiceProcess>();
+  const start = async (id: string) => {
+    replicas.set(id, await spawnService({ ...env, INSTANCE_ID: id }, dir));
+  };
+  const owner = async (groupId: number) => {
+    const token = await redis.handle.redis.get(leaseKey(routerPrefix, groupId));
+    return token === null ? null : instanceOf(String(token));
+  };
+  const ids = async () =>
+    (await redis.handle.redis.lrange(list, 0, -1)).map((s) => JSON.parse(s).event_id as string);
+  return {
+    dir,
+    env,
+    list,
+    routerPrefix,
+    replicas,
+    start,
+    owner,
+    ids,
+    async [Symbol.asyncDispose]() {
+      for (const r of replicas.values()) await r[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+async function getJson(service: ServiceProcess, path: string) {
+  const response = await fetch(`${await service.url()}${path}`);
+  return response.headers.get("content-type")?.includes("json")
+    ? [response.status, await response.json()] as const
+    : [response.status, await response.text()] as const;
+}
+
+/** Pairs of polls (of different keys, i.e. processes) that were open at the same time. */
+function overlaps(polls: readonly PollRequest[], now: number): [PollRequest, PollRequest][] {
+  const out: [PollRequest, PollRequest][] = [];
+  const sorted = [...polls].sort((a, b) => a.startedAt - b.startedAt);
+  for (let i = 0; i < sorted.length; i++) {
+    for (let j = i + 1; j < sorted.length; j++) {
+      const [a, b] = [sorted[i]!, sorted[j]!];
+      if (b.startedAt >= (a.endedAt ?? now)) break;
+      if (a.key !== b.key) out.push([a, b]);
+    }
+  }
+  return out;
+}
+
+Deno.test({
+  name:
+    "three replicas: the owner is SIGKILLed 4 times, another takes over within 2 TTLs, every event lands once",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const KILLS = 4;
+    const GROUP = 77;
+    await using redis = testRedis();
+    await using vk = await startFakeVk({ tokens: { [GROUP]: "replica-token" } });
+    await using cluster = await setup(redis, vk, [GROUP]);
+    for (const id of ["replica-1", "replica-2", "replica-3"]) await cluster.start(id);
+
+    let pushed = 0;
+    let producing = true;
+    const producer = (async () => {
+      while (producing) {
+        vk.push(Array.from({ length: 10 }, (_, i) => message(GROUP, pushed + i)), GROUP);
+        pushed += 10;
+        await pause(50);
+      }
+    })();
+
+    const takeovers: number[] = [];
+    let next = 4;
+    for (let kill = 0; kill < KILLS; kill++) {
+      await waitFor(async () => (await cluster.owner(GROUP)) !== null, "an owner", 30_000);
+      const victim = (await cluster.owner(GROUP))!;
+      const delivered = (await cluster.ids()).length;
+      await waitFor(
+        async () => (await cluster.ids()).length > delivered,
+        `${victim} to deliver`,
+        30_000,
+      );
+      await pause(300 + Math.random() * 700);
+      const killedAt = Date.now();
+      const keysBefore = new Set(vk.pollRequests.map((p) => p.key));
+      cluster.replicas.get(victim)!.child.kill("SIGKILL");
+      await cluster.replicas.get(victim)!.exited;
+      cluster.replicas.delete(victim);
+      await cluster.start(`replica-${next++}`);
+      await waitFor(
+        () => vk.pollRequests.some((p) => p.startedAt > killedAt && !keysBefore.has(p.key)),
+        "another replica to poll",
+        30_000,
+      );
+      const firstPoll = vk.pollRequests.find((p) =>
+        p.startedAt > killedAt && !keysBefore.has(p.key)
+      )!;
+      takeovers.push(firstPoll.startedAt - killedAt);
+      const owner = await cluster.owner(GROUP);
+      assert.ok(owner !== null && owner !== victim, `a new owner: ${owner}`);
+    }
+    producing = false;
+    await producer;
+    await waitFor(async () => (await cluster.ids()).length >= pushed, `${pushed} events`, 60_000);
+    await pause(500); // a duplicate, if any, would land now
+
+    report(
+      `takeovers after SIGKILL: ${
+        takeovers.map((t) => `${t} ms`).join(", ")
+      } (TTL ${TTL_MS} ms); getLongPollServer calls: ${
+        vk.calls.get("groups.getLongPollServer")
+      }; events: ${pushed}`,
+    );
+    const ids = await cluster.ids();
+    assert.equal(ids.length, pushed, "no duplicates");
+    assert.equal(new Set(ids).size, pushed, "every event once");
+    for (const t of takeovers) assert.ok(t <= 2 * TTL_MS, `takeover within 2 TTLs: ${t} ms`);
+    assert.ok(
+      vk.calls.get("groups.getLongPollServer")! <= KILLS + 1 + 2,
+      `about one key per takeover: ${vk.calls.get("groups.getLongPollServer")}`,
+    );
+    assert.deepEqual(
+      overlaps(vk.pollRequests.filter((p) => p.groupId === GROUP), Date.now()).map(([a, b]) =>
+        `${a.key}@${a.startedAt}-${a.endedAt} and ${b.key}@${b.startedAt}`
+      ),
+      [],
+      "never two long polls open at once",
+    );
+
+    // The survivors: one owner, the others on standby and ready.
+    const owner = (await cluster.owner(GROUP))!;
+    for (const [id, replica] of cluster.replicas) {
+      const expected = id === owner ? "polling" : "standby";
+      await waitFor(async () => {
+        const [, status] = await getJson(replica, "/api/status");
+        assert.equal(status.instance_id, id);
+        return status.communities[0].owner === owner && status.communities[0].state === expected;
+      }, `${id} to show ${owner} as the owner and itself ${expected}`);
+      const [ready] = await getJson(replica, "/readyz");
+      assert.equal(ready, 200, `${id} is ready`);
+      const [, metrics] = await getJson(replica, "/metrics");
+      if (id === owner) {
+        assert.match(
+          metrics as string,
+          new RegExp(`vk_router_lease_takeovers_total\\{group_id="${GROUP}"\\} 1`),
+        );
+      }
+    }
+    for (const replica of cluster.replicas.values()) assert.equal(await replica.stop(), 0);
+  },
+});
+
+Deno.test({
+  name: "an owner paused past its lease stops polling when resumed, and cannot move the checkpoint",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const GROUP = 78;
+    await using redis = testRedis();
+    await using vk = await startFakeVk({ tokens: { [GROUP]: "replica-token" } });
+    // Names may hold a batch for 0.5 s: less than the margin the lease keeps (TTL / 5).
+    await using cluster = await setup(redis, vk, [GROUP], { ENRICH_DEADLINE_MS: "500" });
+    await cluster.start("replica-a");
+    await cluster.start("replica-b");
+    const checkpointKey = `${cluster.routerPrefix}checkpoint:${GROUP}`;
+    const checkpoint = async () => Number(await redis.handle.redis.get(checkpointKey));
+    const history: number[] = [];
+    const watching = new AbortController();
+    const watcher = (async () => {
+      while (!watching.signal.aborted) {
+        history.push(await checkpoint());
+        await pause(5);
+      }
+    })();
+    let pushed = 0;
+    const push = (n: number) => {
+      vk.push(Array.from({ length: n }, (_, i) => message(GROUP, pushed + i)), GROUP);
+      pushed += n;
+    };
+    const caughtUp = () =>
+      waitFor(async () => (await cluster.ids()).length >= pushed, "delivery", 30_000);
+
+    try {
+      await waitFor(async () => (await cluster.owner(GROUP)) !== null, "an owner", 30_000);
+      const paused = (await cluster.owner(GROUP))!;
+      const other = paused === "replica-a" ? "replica-b" : "replica-a";
+      push(20);
+      await caughtUp();
+      await waitFor(async () => (await checkpoint()) === pushed, "the first checkpoint");
+      const pausedKeys = new Set(vk.pollRequests.map((p) => p.key)); // every poll so far was its
+      const process = cluster.replicas.get(paused)!;
+
+      // Pause the owner while it prepares a batch (VK holds its names lookup): on resuming,
+      // that batch's commit and checkpoint come first, after another replica moved on.
+      vk.apiFault("users.get", ["hang"]);
+      const lookups = vk.calls.get("users.get") ?? 0;
+      push(20);
+      await waitFor(() => (vk.calls.get("users.get") ?? 0) > lookups, "the owner's lookup");
+      process.child.kill("SIGSTOP");
+      await waitFor(async () => (await cluster.owner(GROUP)) === other, "the takeover", 30_000);
+      await caughtUp();
+      push(20);
+      await caughtUp();
+      await waitFor(async () => (await checkpoint()) === pushed, "the new owner's checkpoint");
+      const resumedAt = Date.now();
+      process.child.kill("SIGCONT");
+      await waitFor(
+        () => /fence \d+ is stale/.test(process.output()),
+        "the resumed owner's refused checkpoint write",
+      );
+      await pause(2 * TTL_MS);
+      push(20);
+      await caughtUp();
+      await waitFor(async () => (await checkpoint()) === pushed, "the last checkpoint");
+      watching.abort();
+      await watcher;
+
+      const pollsAfterResume = vk.pollRequests.filter((p) =>
+        pausedKeys.has(p.key) && p.startedAt >= resumedAt
+      );
+      const [, status] = await getJson(process, "/api/status");
+      const [, metrics] = await getJson(process, "/metrics");
+      const lost = [...(metrics as string).matchAll(/vk_router_lease_lost_total\{[^}]*\} \d+/g)];
+      report(
+        `paused owner: ${pollsAfterResume.length} polls after resuming; ${
+          lost.map((m) => m[0]).join(", ")
+        }; checkpoint history: ${history.filter((n, i) => n !== history[i - 1]).join(" -> ")}`,
+      );
+      assert.ok(pollsAfterResume.length <= 1, "no poll after resuming beyond the one in flight");
+      for (let i = 1; i < history.length; i++) {
+        assert.ok(history[i]! >= history[i - 1]!, "the checkpoint moved back (history above)");
+      }
+      const ids = await cluster.ids();
+      assert.equal(ids.length, pushed, "no duplicates");
+      assert.equal(new Set(ids).size, pushed);
+      assert.equal(status.communities[0].state, "standby");
+      assert.equal(status.communities[0].owner, other);
+      assert.equal(lost.length, 1, "the loss is counted once");
+      for (const replica of cluster.replicas.values()) assert.equal(await replica.stop(), 0);
+    } finally {
+      watching.abort();
+      await watcher.catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "two replicas on one token keep the combined VK API rate at 20/s under a cold cache",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const GROUPS = [81, 82];
+    await using redis = testRedis();
+    await using vk = await startFakeVk({
+      tokens: { 81: "replica-token", 82: "replica-token" },
+      maxBatch: 5,
+    });
+    await using cluster = await setup(redis, vk, GROUPS, { ENRICH_DEADLINE_MS: "3000" });
+    await cluster.start("replica-a");
+    await cluster.start("replica-b");
+    await waitFor(
+      async () => {
+        const owners = await Promise.all(GROUPS.map((g) => cluster.owner(g)));
+        return owners.every((o) => o !== null) && new Set(owners).size === 2;
+      },
+      "one community per replica",
+      30_000,
+    );
+    await waitFor(() => vk.calls.get("a_check")! > 4, "both to poll");
+    let pushed = 0;
+    const from = Date.now();
+    while (Date.now() - from < 6_000) {
+      for (const g of GROUPS) vk.push([message(g, pushed), message(g, pushed + 1)], g);
+      pushed += 2;
+      await pause(20);
+    }
+    await waitFor(
+      async () => (await cluster.ids()).length >= pushed * GROUPS.length,
+      "every event",
+      120_000,
+    );
+    const times = [...vk.apiCallTimes].sort((a, b) => a - b);
+    let busiest = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while (j < times.length && times[j]! < times[i]! + 1000) j++;
+      busiest = Math.max(busiest, j - i);
+    }
+    const during = times.filter((t) => t >= from && t < from + 6_000).length;
+    report(
+      `VK API calls: ${times.length} in all, ${during} in the 6 s of load (${
+        (during / 6).toFixed(1)
+      }/s); busiest 1-second window: ${busiest}`,
+    );
+    assert.ok(during >= 6 * 15, `the load needed the limit: ${during} calls in 6 s`);
+    assert.ok(busiest <= 20, `at most 20 calls in any second across both replicas: ${busiest}`);
+    for (const replica of cluster.replicas.values()) assert.equal(await replica.stop(), 0);
+  },
+});
+
+Deno.test({
+  name: "a graceful stop hands the lease over at once, not after the TTL (default 10 s TTL)",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const GROUP = 79;
+    await using redis = testRedis();
+    await using vk = await startFakeVk({ tokens: { [GROUP]: "replica-token" } });
+    await using cluster = await setup(redis, vk, [GROUP], { LEASE_TTL_S: "10" });
+    await cluster.start("replica-a");
+    await cluster.start("replica-b");
+    await waitFor(async () => (await cluster.owner(GROUP)) !== null, "an owner", 30_000);
+    const first = (await cluster.owner(GROUP))!;
+    const second = first === "replica-a" ? "replica-b" : "replica-a";
+    await waitFor(() => vk.pollRequests.length > 0, "the first poll");
+    await waitFor(async () => {
+      const [, status] = await getJson(cluster.replicas.get(second)!, "/api/status");
+      return status.communities[0].state === "standby" && status.communities[0].owner === first;
+    }, `${second} to stand by`);
+    const keys = new Set(vk.pollRequests.map((p) => p.key));
+    const stoppedAt = Date.now();
+    assert.equal(await cluster.replicas.get(first)!.stop("SIGTERM"), 0);
+    await waitFor(
+      () => vk.pollRequests.some((p) => !keys.has(p.key)),
+      "the other replica to poll",
+      30_000,
+    );
+    const handover = vk.pollRequests.find((p) => !keys.has(p.key))!.startedAt - stoppedAt;
+    report(`graceful handover (SIGTERM to the next owner's first poll): ${handover} ms`);
+    assert.equal(await cluster.owner(GROUP), second);
+    assert.ok(handover < 10_000, `the lease was released, not left to expire: ${handover} ms`);
+    const [, metrics] = await getJson(cluster.replicas.get(second)!, "/metrics");
+    assert.match(
+      metrics as string,
+      new RegExp(`vk_router_lease_acquired_total\\{group_id="${GROUP}"\\} 1`),
+    );
+    assert.doesNotMatch(metrics as string, /vk_router_lease_takeovers_total/, "not a takeover");
+    assert.equal(await cluster.replicas.get(second)!.stop(), 0);
+  },
+});
