@@ -108,7 +108,7 @@ Deno.test("two worker instances share one timeline in Redis: events by type, err
       assert.ok(sum(series.deliveries) >= 4, `${name}: deliveries behind the latency`);
     }
     const page = await (await get(worker, "/")).text();
-    assert.doesNotMatch(page, /Charts need the long-running service/);
+    assert.doesNotMatch(page, /keeps no timeline/);
     assert.match(page, /class="charts"/);
   }
   await Deno.remove(dir, { recursive: true });

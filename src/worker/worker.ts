@@ -8,7 +8,8 @@
  * is one round trip in the steady state: validate, transform, enrich and route (no
  * Redis); webhooks (HTTP); then one pipeline with the effectively-once append of each
  * Redis destination (which counts itself into the shared counters) and one script that
- * adds the request's other counters and recent events and answers when the first parked
+ * adds the request's other counters, recent events and timeline part (the status page's
+ * charts) and answers when the first parked
  * delivery is due. Only when one is due does the callback retry a few, and only what is
  * left to count after that (failures, parking, retries) costs a second call. Parked
  * deliveries are also retried by `POST /tasks/retry` for a platform's cron.
