@@ -88,6 +88,8 @@ export interface RouterCore {
   readonly config: Config;
   readonly routes: Routes;
   readonly metrics: Metrics;
+  /** The status page's charts, fed by `metrics` (the worker drains it into Redis). */
+  readonly timeline: Timeline;
   readonly status: ServiceStatus;
   /** Records what every stage reports into `status` and `metrics`. */
   readonly observer: RouterObserver;
@@ -208,6 +210,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     config,
     routes,
     metrics,
+    timeline,
     status,
     observer,
     redis,

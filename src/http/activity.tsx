@@ -107,7 +107,7 @@ export function Activity(
         )
         : (
           <p class="muted">
-            Charts need the long-running service: the serverless worker keeps no timeline.
+            No charts: this instance keeps no timeline.
           </p>
         )}
     </section>

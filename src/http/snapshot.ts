@@ -94,7 +94,7 @@ export interface StatusSnapshot {
   };
   recent_errors: RecentError[];
   recent_events: RecentEventView[];
-  /** Events, latency and errors over time; null where no timeline is kept (the worker). */
+  /** Events, latency and errors over time (the worker's from Redis); null without a timeline. */
   timeline: TimelineSnapshot | null;
 }
 

@@ -116,11 +116,13 @@ export interface TimelineSnapshot {
   last_5_minutes: TimelineSeries;
 }
 
-const RESOLUTIONS = {
+/** The two rings: bucket width and how many buckets each keeps. */
+export const TIMELINE_RESOLUTIONS = {
   last_hour: { stepMs: 60_000, size: 60 },
   last_5_minutes: { stepMs: 10_000, size: 30 },
 } as const;
-type Resolution = keyof typeof RESOLUTIONS;
+/** One of the two rings. */
+export type Resolution = keyof typeof TIMELINE_RESOLUTIONS;
 
 /** One non-empty bucket in {@linkcode TimelineJSON}. */
 export interface TimelineBucketJSON {
@@ -161,8 +163,11 @@ const BucketSchema = v.object({
 });
 const TimelineSchema = v.object({
   version: v.literal(1),
-  last_hour: v.pipe(v.array(BucketSchema), v.maxLength(RESOLUTIONS.last_hour.size * 2)),
-  last_5_minutes: v.pipe(v.array(BucketSchema), v.maxLength(RESOLUTIONS.last_5_minutes.size * 2)),
+  last_hour: v.pipe(v.array(BucketSchema), v.maxLength(TIMELINE_RESOLUTIONS.last_hour.size * 2)),
+  last_5_minutes: v.pipe(
+    v.array(BucketSchema),
+    v.maxLength(TIMELINE_RESOLUTIONS.last_5_minutes.size * 2),
+  ),
 });
 
 /** A ring of `size` buckets of `stepMs`, each slot holding one bucket's counts. */
@@ -223,8 +228,11 @@ class Ring {
 export class Timeline implements MetricsObserver {
   readonly #now: () => number;
   readonly #rings: Record<Resolution, Ring> = {
-    last_hour: new Ring(RESOLUTIONS.last_hour.stepMs, RESOLUTIONS.last_hour.size),
-    last_5_minutes: new Ring(RESOLUTIONS.last_5_minutes.stepMs, RESOLUTIONS.last_5_minutes.size),
+    last_hour: new Ring(TIMELINE_RESOLUTIONS.last_hour.stepMs, TIMELINE_RESOLUTIONS.last_hour.size),
+    last_5_minutes: new Ring(
+      TIMELINE_RESOLUTIONS.last_5_minutes.stepMs,
+      TIMELINE_RESOLUTIONS.last_5_minutes.size,
+    ),
   };
   /** Event type names by index, up to {@linkcode OTHER_INDEX}. */
   readonly #types: string[] = [];
@@ -328,6 +336,19 @@ export class Timeline implements MetricsObserver {
   }
 
   /**
+   * The non-empty buckets, then forgets them all: the worker adds each request's part to
+   * the timeline in Redis once (see `worker/shared_state.ts`).
+   */
+  drain(): TimelineJSON {
+    const json = this.toJSON();
+    // A slot whose epoch matches no bucket is zeroed when next written.
+    for (const ring of Object.values(this.#rings)) ring.epochs.fill(-1);
+    this.#types.length = 0;
+    this.#typeIndex.clear();
+    return json;
+  }
+
+  /**
    * Adds the counts of a serialised timeline (another instance's, or this one's from
    * before a restart) to this one; buckets older than the windows are left out.
    * @throws {TypeError} when `json` is not a {@linkcode TimelineJSON}; nothing is added then.
@@ -339,7 +360,7 @@ export class Timeline implements MetricsObserver {
       const path = issue.path?.map((p) => String(p.key)).join(".") ?? "(root)";
       throw new TypeError(`Cannot merge a timeline: ${path}: ${issue.message}`);
     }
-    for (const resolution of Object.keys(RESOLUTIONS) as Resolution[]) {
+    for (const resolution of Object.keys(TIMELINE_RESOLUTIONS) as Resolution[]) {
       const ring = this.#rings[resolution];
       for (const b of parsed.output[resolution]) {
         const slot = ring.slotAt(b.start);

@@ -8,7 +8,8 @@
  * is one round trip in the steady state: validate, transform, enrich and route (no
  * Redis); webhooks (HTTP); then one pipeline with the effectively-once append of each
  * Redis destination (which counts itself into the shared counters) and one script that
- * adds the request's other counters and recent events and answers when the first parked
+ * adds the request's other counters, recent events and timeline part (the status page's
+ * charts) and answers when the first parked
  * delivery is due. Only when one is due does the callback retry a few, and only what is
  * left to count after that (failures, parking, retries) costs a second call. Parked
  * deliveries are also retried by `POST /tasks/retry` for a platform's cron.
@@ -23,7 +24,14 @@ import { createSnapshots } from "../http/snapshot.ts";
 import { buildRouter, type RouterProfile } from "../router.ts";
 import { createBacklogWatch } from "../status/backlog_watch.ts";
 import { RequestScope } from "./request_scope.ts";
-import { flushShared, loadShared, nextDueOf, sharedCall, tallyOf } from "./shared_state.ts";
+import {
+  flushShared,
+  loadShared,
+  loadTimeline,
+  nextDueOf,
+  sharedCall,
+  tallyOf,
+} from "./shared_state.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 const log = getLogger(["vk-event-router", "worker"]);
@@ -85,7 +93,7 @@ export async function createWorker(
     profile: workerProfile(config),
     io: { timeoutSignal: RequestScope.timeoutSignal },
     tallyOf: (destination) => tallyOf(prefix, destination),
-    http: ({ redis, store, deliverer, pipeline, metrics, status }) => {
+    http: ({ redis, store, deliverer, pipeline, metrics, timeline, status }) => {
       const shared = () => loadShared(redis!.redis, prefix, groupIds);
       const backlogs = createBacklogWatch([...routes.destinations.values()], redis!.redis);
       return {
@@ -93,7 +101,7 @@ export async function createWorker(
           const prepared = await pipeline.prepare({ updates: [update], receivedAt: Date.now() });
           const [state] = await pipeline.commit(
             prepared,
-            () => [sharedCall(prefix, metrics.drain(), status.drainRecent())],
+            () => [sharedCall(prefix, metrics.drain(), status.drainRecent(), timeline.drain())],
           );
           if (!state?.ok) {
             log.warn("Cannot update the shared counters: {error}", { error: state?.error });
@@ -106,7 +114,10 @@ export async function createWorker(
           );
         },
         snapshot: async (view) => {
-          const { metrics, status } = await shared();
+          const [{ metrics, status }, timeline] = await Promise.all([
+            shared(),
+            loadTimeline(redis!.redis, prefix),
+          ]);
           return await createSnapshots({
             version: denoJson.version,
             status,
@@ -114,6 +125,7 @@ export async function createWorker(
             store,
             routes,
             enrichStats: () => ({ hits: 0, misses: 0, lookupsFailed: 0, deadlinesMissed: 0 }),
+            timeline,
             backlogs,
           })(view);
         },
@@ -122,16 +134,17 @@ export async function createWorker(
       };
     },
   });
-  const { metrics, status } = router;
+  const { metrics, timeline, status } = router;
   const redis = router.redis!.redis;
 
   function handle(request: Request): Promise<Response> {
     return RequestScope.run(async () => {
       const response = await router.app.fetch(request);
       // What the callback's round trip could not carry: failures, parking, retries, cron runs.
-      await flushShared(redis, prefix, metrics.drain(), status.drainRecent()).catch((error) =>
-        log.warn("Cannot update the shared counters: {error}", { error: errorMessage(error) })
-      );
+      await flushShared(redis, prefix, metrics.drain(), status.drainRecent(), timeline)
+        .catch((error) =>
+          log.warn("Cannot update the shared counters: {error}", { error: errorMessage(error) })
+        );
       return response;
     });
   }
