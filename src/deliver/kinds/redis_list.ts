@@ -12,6 +12,7 @@ import {
   type AppendOnceOptions,
   appendPlan,
   onceScript,
+  redisSinkBase,
   type Tally,
 } from "./redis_once.ts";
 
@@ -79,15 +80,7 @@ export const redisListKind = defineKind<
   }),
   secrets: () => [],
   check: keyProblems,
-  createSink: (d, context) =>
-    createRedisListSink({
-      name: d.name,
-      redis: context.redis!,
-      key: d.key,
-      push: d.push,
-      prefix: context.prefix,
-      ...(context.tallyOf ? { tally: context.tallyOf(d.name) } : {}),
-    }),
+  createSink: (d, context) => createRedisListSink({ ...redisSinkBase(d, context), push: d.push }),
   deadLetters: {
     async take(d, redis, limit) {
       // Oldest first: the end the consumers take from.

@@ -22,6 +22,7 @@
 import type { RedisClient } from "../../redis/connection.ts";
 import { LuaScript, runScripts, type ScriptCall } from "../../redis/scripts.ts";
 import type { Delivery, Outcome, RedisPlan } from "../types.ts";
+import type { BaseDestination, SinkContext } from "./kind.ts";
 
 /** Events per script call: bounds how long one call keeps Redis busy. */
 const CHUNK = 200;
@@ -147,4 +148,18 @@ export async function appendOnce(
   if (items.length === 0) return [];
   const plan = appendPlan(items, options);
   return plan.outcomes(await runScripts(options.redis, plan.calls));
+}
+
+/** What every Redis kind's sink takes from its destination and the router's context. */
+export function redisSinkBase(
+  destination: BaseDestination & { key: string },
+  context: SinkContext,
+): { name: string; key: string; redis: RedisClient; prefix: string; tally?: Tally } {
+  return {
+    name: destination.name,
+    key: destination.key,
+    redis: context.redis!, // checked at start-up: a Redis kind needs Redis
+    prefix: context.prefix,
+    ...(context.tallyOf ? { tally: context.tallyOf(destination.name) } : {}),
+  };
 }

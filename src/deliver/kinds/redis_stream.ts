@@ -14,6 +14,7 @@ import {
   type AppendOnceOptions,
   appendPlan,
   onceScript,
+  redisSinkBase,
   type Tally,
 } from "./redis_once.ts";
 
@@ -106,14 +107,7 @@ export const redisStreamKind = defineKind<
   secrets: () => [],
   check: keyProblems,
   createSink: (d, context) =>
-    createRedisStreamSink({
-      name: d.name,
-      redis: context.redis!,
-      key: d.key,
-      maxlen: d.maxlen,
-      prefix: context.prefix,
-      ...(context.tallyOf ? { tally: context.tallyOf(d.name) } : {}),
-    }),
+    createRedisStreamSink({ ...redisSinkBase(d, context), maxlen: d.maxlen }),
   deadLetters: {
     async take(d, redis, limit) {
       // Oldest first; entries are removed once read, as a list's pop would.
