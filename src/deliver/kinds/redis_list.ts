@@ -4,16 +4,13 @@
  * @module
  */
 import * as v from "valibot";
-import type { RedisClient } from "../../redis/connection.ts";
 import type { Sink } from "../types.ts";
 import { type BaseDestination, defineKind, keyProblems } from "./kind.ts";
 import {
-  appendOnce,
-  type AppendOnceOptions,
-  appendPlan,
+  createAppendOnceSink,
   onceScript,
+  type RedisSinkBase,
   redisSinkBase,
-  type Tally,
 } from "./redis_once.ts";
 
 /** Pushes each event once (`redis_once.ts`); the setting is `lpush` or `rpush`, the event its JSON. */
@@ -22,33 +19,17 @@ export const PUSH_ONCE_SCRIPT = onceScript(`local function append(key, push, a)
 end`);
 
 /** Options for {@linkcode createRedisListSink}. */
-export interface RedisListSinkOptions {
-  name: string;
-  redis: RedisClient;
-  key: string;
+export interface RedisListSinkOptions extends RedisSinkBase {
   push: "lpush" | "rpush";
-  /** Prefix of dedup markers (the router's `REDIS_PREFIX`). */
-  prefix: string;
-  /** How long a pushed event id is remembered. @default 3 days */
-  dedupTtlS?: number;
-  /** Counts pushes in Redis as they happen (the worker's shared counters). */
-  tally?: Tally;
 }
 
 /** Creates a redis-list sink. */
 export function createRedisListSink(options: RedisListSinkOptions): Sink {
-  const once: AppendOnceOptions = {
-    ...options,
+  return createAppendOnceSink("redis-list", options, {
     script: PUSH_ONCE_SCRIPT,
     setting: options.push,
     argsOf: (item) => [item.body],
-  };
-  return {
-    name: options.name,
-    kind: "redis-list",
-    deliver: (items) => appendOnce(items, once),
-    plan: (items) => appendPlan(items, once),
-  };
+  });
 }
 
 const RedisListSchema = v.strictObject({

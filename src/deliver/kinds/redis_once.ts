@@ -21,7 +21,7 @@
  */
 import type { RedisClient } from "../../redis/connection.ts";
 import { LuaScript, runScripts, type ScriptCall } from "../../redis/scripts.ts";
-import type { Delivery, Outcome, RedisPlan } from "../types.ts";
+import type { Delivery, Outcome, RedisPlan, Sink } from "../types.ts";
 import type { BaseDestination, SinkContext } from "./kind.ts";
 
 /** Events per script call: bounds how long one call keeps Redis busy. */
@@ -76,25 +76,32 @@ export interface Tally {
   duplicates: string;
 }
 
-/** Options for {@linkcode appendPlan}. */
-export interface AppendOnceOptions {
+/** What every Redis kind's sink is built with, whatever its kind. */
+export interface RedisSinkBase {
   redis: RedisClient;
   /** The destination's name (part of the marker key). */
   name: string;
   key: string;
   /** The router's `REDIS_PREFIX`, for markers. */
   prefix: string;
+  /** Counts appends in Redis; absent: the deliverer counts them in process. */
+  tally?: Tally;
+  /** How long an appended event id is remembered. @default {@linkcode DEDUP_TTL_S} */
+  dedupTtlS?: number;
+}
+
+/** How one kind appends: its script and the script's arguments. */
+export interface AppendWith {
   /** The kind's {@linkcode onceScript}. */
   script: LuaScript;
   /** ARGV[1] of the script. */
   setting: string;
   /** The script's arguments for one event, the same number for every event. */
   argsOf: (item: Delivery) => string[];
-  /** Counts appends in Redis; absent: the deliverer counts them in process. */
-  tally?: Tally;
-  /** @default {@linkcode DEDUP_TTL_S} */
-  dedupTtlS?: number;
 }
+
+/** Options for {@linkcode appendPlan}. */
+export type AppendOnceOptions = RedisSinkBase & AppendWith;
 
 /** The script calls that append `items` once, and how to read their answers. */
 export function appendPlan(items: readonly Delivery[], options: AppendOnceOptions): RedisPlan {
@@ -150,11 +157,26 @@ export async function appendOnce(
   return plan.outcomes(await runScripts(options.redis, plan.calls));
 }
 
+/** A Redis kind's sink: each delivery appended once, alone or in the batch's round trip. */
+export function createAppendOnceSink(
+  kind: string,
+  base: RedisSinkBase,
+  append: AppendWith,
+): Sink {
+  const once: AppendOnceOptions = { ...base, ...append };
+  return {
+    name: base.name,
+    kind,
+    deliver: (items) => appendOnce(items, once),
+    plan: (items) => appendPlan(items, once),
+  };
+}
+
 /** What every Redis kind's sink takes from its destination and the router's context. */
 export function redisSinkBase(
   destination: BaseDestination & { key: string },
   context: SinkContext,
-): { name: string; key: string; redis: RedisClient; prefix: string; tally?: Tally } {
+): RedisSinkBase {
   return {
     name: destination.name,
     key: destination.key,

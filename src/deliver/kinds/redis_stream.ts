@@ -6,16 +6,13 @@
  * @module
  */
 import * as v from "valibot";
-import type { RedisClient } from "../../redis/connection.ts";
 import type { Delivery, Sink } from "../types.ts";
 import { type BaseDestination, defineKind, keyProblems } from "./kind.ts";
 import {
-  appendOnce,
-  type AppendOnceOptions,
-  appendPlan,
+  createAppendOnceSink,
   onceScript,
+  type RedisSinkBase,
   redisSinkBase,
-  type Tally,
 } from "./redis_once.ts";
 
 /**
@@ -46,15 +43,8 @@ export interface RedisStreamDestination extends BaseDestination<"redis-stream"> 
 }
 
 /** Options for {@linkcode createRedisStreamSink}. */
-export interface RedisStreamSinkOptions {
-  name: string;
-  redis: RedisClient;
-  key: string;
+export interface RedisStreamSinkOptions extends RedisSinkBase {
   maxlen: number | null;
-  /** Prefix of dedup markers (the router's `REDIS_PREFIX`). */
-  prefix: string;
-  /** Counts appends in Redis as they happen (the worker's shared counters). */
-  tally?: Tally;
 }
 
 /** The event type of a delivery parked before deliveries carried it. */
@@ -66,18 +56,11 @@ function eventTypeOf(item: Delivery): string {
 
 /** Creates a redis-stream sink. */
 export function createRedisStreamSink(options: RedisStreamSinkOptions): Sink {
-  const once: AppendOnceOptions = {
-    ...options,
+  return createAppendOnceSink("redis-stream", options, {
     script: XADD_ONCE_SCRIPT,
     setting: options.maxlen === null ? "" : String(options.maxlen),
     argsOf: (item) => [eventTypeOf(item), item.eventId, item.body],
-  };
-  return {
-    name: options.name,
-    kind: "redis-stream",
-    deliver: (items) => appendOnce(items, once),
-    plan: (items) => appendPlan(items, once),
-  };
+  });
 }
 
 /** The `event` field of a stream entry (`[id, [field, value, ...]]`). */
