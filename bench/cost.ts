@@ -82,6 +82,23 @@ async function deletePrefix(prefix: string): Promise<void> {
   await deleteKeys(handle, prefix);
 }
 
+/** A worker's environment over the gateway, its keys under `prefix`. */
+function workerEnv(
+  gateway: { url: string; token: string },
+  prefix: string,
+  routesFile: string,
+): Record<string, string> {
+  return {
+    VK_GROUP_ID: String(GROUP_ID),
+    VK_CALLBACK_CONFIRMATION: "cost",
+    VK_CALLBACK_SECRET: SECRET,
+    UPSTASH_REDIS_REST_URL: gateway.url,
+    UPSTASH_REDIS_REST_TOKEN: gateway.token,
+    REDIS_PREFIX: `${prefix}router:`,
+    ROUTES_FILE: routesFile,
+  };
+}
+
 const message = (id: string, n: number) => ({
   type: "message_new",
   event_id: id,
@@ -125,13 +142,7 @@ async function workerScenario(
     JSON.stringify({ destinations, rules: [{ to: Object.keys(destinations) }] }),
   );
   const worker = await createWorker({
-    VK_GROUP_ID: String(GROUP_ID),
-    VK_CALLBACK_CONFIRMATION: "cost",
-    VK_CALLBACK_SECRET: SECRET,
-    UPSTASH_REDIS_REST_URL: gateway.url,
-    UPSTASH_REDIS_REST_TOKEN: gateway.token,
-    REDIS_PREFIX: `${prefix}router:`,
-    ROUTES_FILE: `${dir}/routes.json`,
+    ...workerEnv(gateway, prefix, `${dir}/routes.json`),
     // Parked deliveries fall due by the next callback: the worst case for retries.
     RETRY_SCHEDULE_S: "0.01",
   });
@@ -293,16 +304,7 @@ async function coldStart(runs: number) {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["serve", ...flags, "--config", `${ROOT_PATH}deno.json`, `${ROOT_PATH}src/worker.ts`],
       cwd: dir,
-      env: {
-        VK_GROUP_ID: String(GROUP_ID),
-        VK_CALLBACK_CONFIRMATION: "cost",
-        VK_CALLBACK_SECRET: SECRET,
-        UPSTASH_REDIS_REST_URL: gateway.url,
-        UPSTASH_REDIS_REST_TOKEN: gateway.token,
-        REDIS_PREFIX: `${prefix}router:`,
-        ROUTES_FILE: "routes.json",
-        NO_COLOR: "1",
-      },
+      env: { ...workerEnv(gateway, prefix, "routes.json"), NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",
     }).spawn();

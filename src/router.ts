@@ -233,8 +233,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       backlogs: createBacklogWatch([...routes.destinations.values()], redis?.redis ?? null),
     }),
     samples: () => Promise.resolve([...metrics.samples(), ...metrics.histogramSamples()]),
-    readiness: () =>
-      withTimeout(store.ping(), 1000).then(() => null, (e) => `state store: ${errorMessage(e)}`),
+    readiness: () => storeReadiness(store),
     ...appSecurity(config, routes, store),
     accept: (update) => pipeline.handle({ updates: [update], receivedAt: Date.now() }),
     replayDeadLetters: createReplay({
@@ -255,4 +254,9 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       await redis?.close();
     })();
   return { ...core, app, close, [Symbol.asyncDispose]: close };
+}
+
+/** Null when the state store answers within a second, else why not (for `/readyz`). */
+export function storeReadiness(store: StateStore): Promise<string | null> {
+  return withTimeout(store.ping(), 1000).then(() => null, (e) => `state store: ${errorMessage(e)}`);
 }

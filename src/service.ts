@@ -15,8 +15,7 @@ import { createLeaseCoordinator } from "./lease/coordinator.ts";
 import { leasedApi, leasedFetch, leasedStore } from "./lease/fencing.ts";
 import type { HeldLease } from "./lease/hold.ts";
 import { createLeaseClient } from "./lease/lease.ts";
-import { buildRouter, type Router, type RouterCore } from "./router.ts";
-import { withTimeout } from "./util/time.ts";
+import { buildRouter, type Router, type RouterCore, storeReadiness } from "./router.ts";
 import { checkSettings } from "./vk/settings_check.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
 
@@ -187,10 +186,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
  * polled by another replica (a healthy standby is ready).
  */
 async function readiness(router: RouterCore): Promise<string | null> {
-  const storeDown = await withTimeout(router.store.ping(), 1000).then(
-    () => null,
-    (e) => `state store: ${errorMessage(e)}`,
-  );
+  const storeDown = await storeReadiness(router.store);
   if (storeDown) return storeDown;
   for (const c of router.status.communities.values()) {
     if (c.state !== "polling" && c.state !== "callback-only" && c.state !== "standby") {

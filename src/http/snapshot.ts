@@ -6,6 +6,7 @@
  * types and states.
  * @module
  */
+import { withTimeout } from "../util/time.ts";
 import type { BacklogView, BacklogWatch } from "../status/backlog_watch.ts";
 import type { Routes } from "../config/routes.ts";
 import type { EnricherStats } from "../enrich/enricher.ts";
@@ -107,13 +108,10 @@ export function createSnapshots(
 
   /** Store figures, or unreachable within a second (the page must not hang on a down Redis). */
   async function storeFigures(): Promise<StatusSnapshot["store"]> {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<null>((r) => timer = setTimeout(() => r(null), 1000));
-    const read = Promise.all([sources.store.parkedCount(), sources.store.deadLetterCount()]).catch(
-      () => null,
-    );
-    const result = await Promise.race([read, timeout]);
-    clearTimeout(timer);
+    const result = await withTimeout(
+      Promise.all([sources.store.parkedCount(), sources.store.deadLetterCount()]),
+      1000,
+    ).catch(() => null);
     return result
       ? { kind: sources.store.kind, reachable: true, parked: result[0], dead_letters: result[1] }
       : { kind: sources.store.kind, reachable: false, parked: 0, dead_letters: 0 };
