@@ -92,7 +92,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         ttlMs: config.leaseTtlMs,
       }),
       instanceId: config.instanceId,
-      communities: config.communities.length,
+      communities: config.communities.map((c) => c.groupId),
       ttlMs: config.leaseTtlMs,
       observer,
     })

@@ -49,15 +49,16 @@ Deno.test("under a lease, no checkpoint write lands once a newer holder exists, 
   await raw.send("SET", checkpointKey, "0");
 
   const client = createLeaseClient({ redis: router.redis!.redis, prefix, ttlMs: 10_000 });
-  const got = await client.acquire(GROUP, "old#1");
-  assert.ok(got.acquired);
+  const acquiredAt = performance.now();
+  const [got] = (await client.tick("old", "old#1", [[GROUP, "acquire"]])).leases;
+  assert.ok(got!.fence !== null);
   const lease = holdLease({
     client,
     groupId: GROUP,
     owner: "old#1",
-    fence: got.fence,
+    fence: got!.fence,
     ttlMs: 10_000,
-    acquiredAt: performance.now(),
+    acquiredAt,
   });
   const stop = new AbortController();
   const running = runIngestion({

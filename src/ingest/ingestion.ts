@@ -100,6 +100,7 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
     groupId,
     store,
     everyMs: options.checkpointEveryMs ?? 0,
+    stored: initialTs,
     persist: (write) => untilSuccess("write the checkpoint", write, true),
     ...(options.onCheckpoint ? { onSaved: options.onCheckpoint } : {}),
   });

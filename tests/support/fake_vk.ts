@@ -62,6 +62,8 @@ export interface PollRequest {
   groupId: number;
   ts: string;
   key: string;
+  /** The client's address and port: one connection. */
+  peer: string;
   startedAt: number;
   endedAt: number | null;
 }
@@ -217,6 +219,7 @@ export async function startFakeVk(options: FakeVkOptions = {}): Promise<FakeVk> 
       groupId,
       ts,
       key: query.get("key") ?? "",
+      peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
       startedAt: Date.now(),
       endedAt: null,
     };
