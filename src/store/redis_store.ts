@@ -2,7 +2,8 @@
  * The state store in Redis, under `REDIS_PREFIX`, sharing the destinations' connection.
  * Parked deliveries are a sorted set by due time plus a hash of their bodies; dead
  * letters a list; login sessions keys that Redis expires itself (`SET … PX`). A checkpoint
- * written under a lease is fenced by its token.
+ * (and the poll server beside it, `checkpoint:<group>:server`) written under a lease is
+ * fenced by its token.
  * @module
  */
 import { FENCED_SET_SCRIPT, fenceKey, isStaleFence } from "../lease/lease.ts";
@@ -30,11 +31,16 @@ return {ids, redis.call('HMGET', KEYS[2], unpack(ids))}`,
 /** Writes a checkpoint; a script, so that the write can travel with a batch's pushes. */
 const CHECKPOINT_SCRIPT = new LuaScript("return redis.call('SET', KEYS[1], ARGV[1])");
 
-/** A failed checkpoint write; a {@linkcode FenceError} when a newer lease holder exists. */
-function checkpointError(error: unknown, groupId: number, fence: number | undefined): unknown {
+/** A failed fenced write; a {@linkcode FenceError} when a newer lease holder exists. */
+function fencedError(
+  error: unknown,
+  what: string,
+  groupId: number,
+  fence: number | undefined,
+): unknown {
   if (!isStaleFence(error)) return error;
   return new FenceError(
-    `Cannot write the checkpoint of community ${groupId}: fence ${fence} is stale, another process holds the lease`,
+    `Cannot write the ${what} of community ${groupId}: fence ${fence} is stale, another process holds the lease`,
   );
 }
 
@@ -44,33 +50,46 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
   const deadKey = `${prefix}dead`;
   const sessionKey = (key: string) => `${prefix}session:${key}`;
   const close = () => Promise.resolve();
+  const checkpointKey = (groupId: number) => `${prefix}checkpoint:${groupId}`;
+  const pollServerKey = (groupId: number) => `${prefix}checkpoint:${groupId}:server`;
   /**
-   * The one checkpoint write, alone or carried in a batch's round trip; with the fencing
-   * token of the writer's lease it fails (STALE_FENCE) once a newer holder exists.
+   * A write of a community's state (the checkpoint, alone or carried in a batch's round
+   * trip, or the poll server); with the fencing token of the writer's lease it fails
+   * (STALE_FENCE) once a newer holder exists.
    */
-  const checkpointWrite = (groupId: number, ts: string, fence?: number): ScriptCall => {
-    const key = `${prefix}checkpoint:${groupId}`;
-    return fence === undefined ? { script: CHECKPOINT_SCRIPT, keys: [key], args: [ts] } : {
+  const stateWrite = (key: string, groupId: number, value: string, fence?: number): ScriptCall =>
+    fence === undefined ? { script: CHECKPOINT_SCRIPT, keys: [key], args: [value] } : {
       script: FENCED_SET_SCRIPT,
       keys: [key, fenceKey(prefix, groupId)],
-      args: [ts, String(fence)],
+      args: [value, String(fence)],
     };
-  };
+  const checkpointWrite = (groupId: number, ts: string, fence?: number) =>
+    stateWrite(checkpointKey(groupId), groupId, ts, fence);
   return {
     kind: "redis",
     async getCheckpoint(groupId) {
-      return await redis.get(`${prefix}checkpoint:${groupId}`);
+      return await redis.get(checkpointKey(groupId));
     },
     async setCheckpoint(groupId, ts, fence) {
       try {
         await runScript(redis, checkpointWrite(groupId, ts, fence));
       } catch (error) {
-        throw checkpointError(error, groupId, fence);
+        throw fencedError(error, "checkpoint", groupId, fence);
       }
     },
     async carryCheckpoint(unit, groupId, ts, fence) {
       const result = await unit.channel(scriptsOn(redis)).add(checkpointWrite(groupId, ts, fence));
-      if (!result.ok) throw checkpointError(new Error(result.error), groupId, fence);
+      if (!result.ok) throw fencedError(new Error(result.error), "checkpoint", groupId, fence);
+    },
+    async getPollServer(groupId) {
+      return await redis.get(pollServerKey(groupId));
+    },
+    async setPollServer(groupId, server, fence) {
+      try {
+        await runScript(redis, stateWrite(pollServerKey(groupId), groupId, server, fence));
+      } catch (error) {
+        throw fencedError(error, "poll server", groupId, fence);
+      }
     },
     async park(deliveries) {
       if (deliveries.length === 0) return;
