@@ -5,7 +5,9 @@
  * holds fewer than `perSecond` starts. The caller then waits until its reserved time.
  * Reservations only move forward, so every window of `windowMs` holds at most
  * `perSecond` starts, however many replicas share the token. Time comes from Redis, so the
- * replicas' clocks do not matter.
+ * replicas' clocks do not matter. A process reserves for one caller at a time, the most
+ * urgent first, and a caller whose timer fired late (a busy event loop) reserves again
+ * rather than start late: a late start could land in the same second as later ones.
  *
  * When Redis fails or is slow, the limiter fails open to the in-process `fallback` (each
  * replica then keeps to the limit on its own, so N replicas may reach N times it for the
@@ -18,7 +20,7 @@ import { errorMessage } from "../errors.ts";
 import type { RedisClient } from "../redis/connection.ts";
 import { evalScript, LuaScript } from "../redis/scripts.ts";
 import { type Clock, type Sleep, sleep, withTimeout } from "../util/time.ts";
-import type { RateLimiter } from "./rate_limiter.ts";
+import { prioritized, type RateLimiter } from "./rate_limiter.ts";
 
 const log = getLogger(["vk-event-router", "vk-api"]);
 
@@ -68,6 +70,8 @@ export interface SharedRateLimiterOptions {
   timeoutMs?: number;
   /** After a failure, how long the fallback decides before Redis is asked again. @default 5_000 */
   fallbackForMs?: number;
+  /** How late past its reserved time a start may be before it reserves again. @default 25 */
+  lateMs?: number;
   now?: Clock;
   sleep?: Sleep;
 }
@@ -81,24 +85,32 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Rate
   const fallbackForMs = options.fallbackForMs ?? 5_000;
   const now = options.now ?? (() => performance.now());
   const wait = options.sleep ?? sleep;
+  const lateMs = options.lateMs ?? 25;
   let redisAgainAt = -Infinity;
 
-  return {
-    async acquire(signal) {
+  /** One reservation in Redis and the wait for it; false when it came too late to use. */
+  const reserve = async (signal?: AbortSignal): Promise<boolean> => {
+    const key = await options.key;
+    const delayMs = Number(
+      await withTimeout(
+        evalScript(redis, RESERVE_SCRIPT, [key], [limit, windowMs, crypto.randomUUID()]),
+        timeoutMs,
+        "no rate-limit reservation",
+      ),
+    );
+    const answeredAt = now();
+    if (redisAgainAt !== -Infinity) log.info("The shared VK rate limit is back in Redis");
+    redisAgainAt = -Infinity;
+    if (delayMs > 0) await wait(delayMs, signal);
+    return now() - answeredAt - Math.max(0, delayMs) <= lateMs;
+  };
+
+  return prioritized(async (signal) => {
+    // Late three times running, the process is too busy to do better: it starts anyway.
+    for (let attempt = 0; attempt < 3; attempt++) {
       if (now() < redisAgainAt) return await fallback.acquire(signal);
-      let delayMs: number;
       try {
-        const key = await options.key;
-        const member = crypto.randomUUID();
-        delayMs = Number(
-          await withTimeout(
-            evalScript(redis, RESERVE_SCRIPT, [key], [limit, windowMs, member]),
-            timeoutMs,
-            "no rate-limit reservation",
-          ),
-        );
-        if (redisAgainAt !== -Infinity) log.info("The shared VK rate limit is back in Redis");
-        redisAgainAt = -Infinity;
+        if (await reserve(signal)) return;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         if (redisAgainAt === -Infinity) {
@@ -110,7 +122,6 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Rate
         redisAgainAt = now() + fallbackForMs;
         return await fallback.acquire(signal);
       }
-      if (delayMs > 0) await wait(delayMs, signal);
-    },
-  };
+    }
+  });
 }
