@@ -2,13 +2,14 @@
  * A fleet of real replicas sharing a few dozen communities (one token, short TTLs): the
  * spread is fair (max - min <= 2) within 2 TTLs of a cold start, a join, a graceful leave
  * and a SIGKILL; a join or a leave moves only what the assignment must move; no community
- * is ever polled by two replicas at once; and an idle replica's Redis commands do not
+ * is ever polled by two replicas at once; the settings check runs once per community for
+ * the fleet and shows on every replica's page; and an idle replica's Redis commands do not
  * depend on how many communities there are.
  */
 import assert from "node:assert/strict";
 import { assign } from "../src/lease/assignment.ts";
 import { instanceOf, instancesKey, leaseKey } from "../src/lease/lease.ts";
-import { overlaps, setupCluster } from "./support/cluster.ts";
+import { getJson, overlaps, setupCluster } from "./support/cluster.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 import { redisCommands } from "./support/redis_commands.ts";
@@ -32,7 +33,10 @@ Deno.test({
     await using vk = await startFakeVk({
       tokens: Object.fromEntries(GROUPS.map((g) => [g, "replica-token"])),
     });
-    await using cluster = await setupCluster(redis, vk, GROUPS);
+    // Button presses need an event type the fake's communities have not ticked: a warning each.
+    await using cluster = await setupCluster(redis, vk, GROUPS, {}, [
+      { when: { event_type: ["button_pressed"] }, to: ["events"] },
+    ]);
     const prefix = cluster.routerPrefix;
 
     /** Who holds each community now (instance ids; null when free). */
@@ -91,6 +95,19 @@ Deno.test({
     await pause(TTL_MS); // settled: later moves are the steps' own
     await sample();
     moves = 0;
+
+    // The settings check: once per community in the fleet, by its owner, shown everywhere.
+    for (const [id, replica] of cluster.replicas) {
+      await waitFor(async () => {
+        const [, status] = await getJson(replica, "/api/status");
+        return status.communities.every((c: { warnings: string[] }) =>
+          c.warnings.length === 1 && c.warnings[0]!.includes("message_event")
+        );
+      }, `${id} to show every community's settings warning`);
+    }
+    const checks = vk.calls.get("groups.getLongPollSettings");
+    figures.push(`${checks} settings checks`);
+    assert.equal(checks, C, "one settings check per community, not per replica");
 
     // Idle: the replicas' Redis commands per second (this test sends none meanwhile).
     const idleMs = 4000;

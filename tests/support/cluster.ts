@@ -50,13 +50,14 @@ export interface Cluster extends AsyncDisposable {
 /**
  * A working directory with a routes file that pushes every event to one list, and the
  * environment of replicas on the test Redis and the fake VK (lease TTL 2 s unless `extra`
- * says otherwise); `start` spawns one, `owner` tells who holds a community's lease.
+ * says otherwise; `rules` to route by); `start` spawns one, `owner` tells who holds a community's lease.
  */
 export async function setupCluster(
   redis: TestRedis,
   vk: FakeVk,
   groupIds: number[],
   extra: Record<string, string> = {},
+  rules: unknown[] = [{ to: ["events"] }],
 ): Promise<Cluster> {
   const dir = await Deno.makeTempDir({ prefix: "vk-router-replicas-" });
   const list = `${redis.prefix}events`;
@@ -64,7 +65,7 @@ export async function setupCluster(
     `${dir}/routes.json`,
     JSON.stringify({
       destinations: { events: { kind: "redis-list", key: list } },
-      rules: [{ to: ["events"] }],
+      rules,
     }),
   );
   const routerPrefix = `${redis.prefix}router:`;
