@@ -13,7 +13,7 @@ import type { CustomEvent } from "./events/types.ts";
 import { route } from "./route/matcher.ts";
 import type { ScriptResult } from "./redis/scripts.ts";
 import type { Metrics } from "./status/metrics.ts";
-import type { DeadLetter } from "./store/state_store.ts";
+import { type DeadLetter, newLetterId } from "./store/state_store.ts";
 
 /** Options for {@linkcode createPipeline}. */
 export interface PipelineOptions {
@@ -88,6 +88,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           const r = result.rejection;
           metrics.inc("vk_router_events_rejected_total", { raw_type: r.raw_type ?? "(none)" });
           rejected.push({
+            id: newLetterId(),
             reason: "rejected",
             destination: null,
             event_id: r.event_id,
