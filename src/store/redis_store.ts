@@ -4,8 +4,8 @@
  * letters a sorted set of their ids (in time order) plus a hash of the letters, so one
  * script takes, lists or deletes any of them atomically; login sessions keys that Redis
  * expires itself (`SET … PX`). A checkpoint written under a lease is fenced by its token.
- * Named locks and delivery claims carry a token per store, so a process only ever releases
- * its own.
+ * Named locks carry a token per holding, delivery claims one per store, so a process only
+ * ever releases its own.
  * @module
  */
 import { FENCED_SET_SCRIPT, fenceKey, isStaleFence } from "../lease/lease.ts";
@@ -244,11 +244,12 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
     },
     async withLock(name, waitMs, work) {
       const key = `${prefix}lock:${name}`;
+      const holder = crypto.randomUUID(); // one per holding: another call here waits too
       const lock = (action: "take" | "renew" | "release") =>
         runScript(redis, {
           script: LOCK_SCRIPT,
           keys: [key],
-          args: [action, token, String(LOCK_TTL_MS)],
+          args: [action, holder, String(LOCK_TTL_MS)],
         }).then((done) => done === 1);
       const deadline = Date.now() + waitMs;
       while (!await lock("take")) {
