@@ -20,7 +20,7 @@ export function createRoutedDeliverer(
     context: SinkContext;
   },
 ): Deliverer {
-  const { context } = options;
+  const context: SinkContext = { markers: options.store, ...options.context };
   return createDeliverer({
     sinks: new Map([...routes.destinations].map(([name, d]) => [name, createSink(d, context)])),
     redis: context.redis,

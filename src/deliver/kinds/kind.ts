@@ -10,6 +10,7 @@ import type { RedisClient } from "../../redis/connection.ts";
 import type { TimeoutSignal } from "../../util/timeouts.ts";
 import type { Sink } from "../types.ts";
 import type { Tally } from "./redis_once.ts";
+import type { DeliveryMarkers } from "./webhook.ts";
 
 /** What a kind's start-up check may consult: the parts of the configuration kinds care about. */
 export interface CheckContext {
@@ -46,6 +47,8 @@ export interface SinkContext {
    * worker's shared counters); absent: the deliverer counts outcomes in process.
    */
   tallyOf?: (destination: string) => Tally;
+  /** Where webhooks mark the events they delivered (the state store). */
+  markers?: DeliveryMarkers;
 }
 
 /** How far a destination's consumers are behind, where it can be read cheaply. */
