@@ -19,6 +19,7 @@ import {
   newLetterId,
   type StateStore,
 } from "../src/store/state_store.ts";
+import { redisConnections } from "./support/connections.ts";
 import { testRedis } from "./support/redis.ts";
 
 /** A webhook that refuses everything (so a replayed letter is dead again) and counts posts. */
@@ -57,7 +58,7 @@ function replica(routes: Routes, store: StateStore, redis: RedisClient | null, p
     store,
     metrics,
     scheduleS: [1],
-    context: { redis, prefix },
+    context: { connections: redis ? redisConnections(redis) : new Map(), prefix },
   });
   const pipeline = createPipeline({
     routes,
@@ -67,7 +68,13 @@ function replica(routes: Routes, store: StateStore, redis: RedisClient | null, p
     timezone: "UTC",
     commandPrefixes: ["/"],
   });
-  return createReplay({ store, deliverer, pipeline, deadLetter: routes.deadLetter, redis });
+  return createReplay({
+    store,
+    deliverer,
+    pipeline,
+    deadLetter: routes.deadLetter,
+    connections: redis ? redisConnections(redis) : new Map(),
+  });
 }
 
 /** Five replays at once: one replays all 20, the others are refused; 20 posts in all. */

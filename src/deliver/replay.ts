@@ -18,7 +18,6 @@
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
 import type { Pipeline } from "../pipeline.ts";
-import type { RedisClient } from "../redis/connection.ts";
 import {
   type DeadLetter,
   newLetterId,
@@ -26,7 +25,7 @@ import {
   type StateStore,
 } from "../store/state_store.ts";
 import type { Deliverer } from "./deliverer.ts";
-import { deadLetterAccess, type Destination } from "./kinds/registry.ts";
+import { type Connections, deadLetterAccess, type Destination } from "./kinds/registry.ts";
 
 const log = getLogger(["vk-event-router", "deliver"]);
 
@@ -43,7 +42,8 @@ export interface ReplayOptions {
   deliverer: Deliverer;
   pipeline: Pipeline;
   deadLetter: Destination | null;
-  redis: RedisClient | null;
+  /** The router's open connections: the dead-letter destination's own gives letters back. */
+  connections: Connections;
   /** @default {@linkcode REPLAY_LOCK_WAIT_MS} */
   lockWaitMs?: number;
 }
@@ -76,9 +76,9 @@ export function readLetter(item: string): DeadLetter | string {
 
 /** Creates the replay of a router's dead letters. */
 export function createReplay(options: ReplayOptions): Replay {
-  const { deadLetter, redis, store } = options;
+  const { deadLetter, connections, store } = options;
   // Letters come from the dead-letter destination when it can give them back, else the store.
-  const held = deadLetter ? deadLetterAccess(deadLetter, redis) : null;
+  const held = deadLetter ? deadLetterAccess(deadLetter, connections) : null;
   const source = `dead-letter destination ${deadLetter?.name ?? ""}`;
 
   /** Takes letters; a destination's unreadable items are set aside before anything else. */
@@ -137,6 +137,7 @@ export function createReplay(options: ReplayOptions): Replay {
         failed.map((l) => ({
           destination: l.destination!,
           eventId: l.event_id!,
+          ...filing(l.event),
           body: JSON.stringify(l.event),
         })),
       );
@@ -154,4 +155,13 @@ export function createReplay(options: ReplayOptions): Replay {
   };
   return (request = {}) =>
     store.withLock("replay", options.lockWaitMs ?? REPLAY_LOCK_WAIT_MS, () => replay(request));
+}
+
+/** The event type and community of a failed delivery's event, as its delivery carried them. */
+function filing(event: unknown): { eventType?: string; groupId?: number } {
+  const { event_type, group_id } = (event ?? {}) as { event_type?: unknown; group_id?: unknown };
+  return {
+    ...(typeof event_type === "string" ? { eventType: event_type } : {}),
+    ...(typeof group_id === "number" ? { groupId: group_id } : {}),
+  };
 }
