@@ -243,3 +243,69 @@ Deno.test("start-up check and backlog: the capturing stream and its consumers' n
     await conn.close();
   }
 });
+
+Deno.test("the consumer example prints each event once as a JSON line, acks it, and resumes", async () => {
+  const id = `example-${crypto.randomUUID().slice(0, 8)}`;
+  await using target = await harness.provision(url, id);
+  const conn = await openNats(configureNats({ NATS_URL: url }, [])!);
+  const example = new URL("../../../../examples/nats_jetstream_consumer.ts", import.meta.url);
+  const env = { NATS_URL: url, NATS_STREAM: `T_${id}`, NATS_CONSUMER: "printer" };
+  const run = () => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "--allow-env", example.pathname],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let out = "";
+    const reading = (async () => {
+      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
+    })();
+    return {
+      lines: () => out.split("\n").filter(Boolean),
+      async stop() {
+        child.kill("SIGTERM");
+        const [status, stderr] = await Promise.all([
+          child.status,
+          new Response(child.stderr).text(),
+          reading,
+        ]);
+        return { code: status.code, stderr };
+      },
+    };
+  };
+  try {
+    await conn.connected(5_000);
+    const sink = createNatsSink({
+      name: "nats",
+      subject: template(String(target.destination.subject)),
+      conn,
+    });
+    await sink.deliver(events(0, 20));
+    const first = run();
+    await waitFor(() => first.lines().length >= 20, "20 lines", 20_000);
+    const jsm = await conn.manager();
+    await waitFor(
+      async () => (await jsm.consumers.info(`T_${id}`, "printer")).num_ack_pending === 0,
+      "every event acked",
+    );
+    const stopped = await first.stop();
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.deepEqual(
+      first.lines().map((l) => JSON.parse(l)),
+      events(0, 20).map((e) => JSON.parse(e.body)),
+    );
+    // The durable consumer resumes after what was acked: only the new events come.
+    await sink.deliver(events(20, 5));
+    const second = run();
+    await waitFor(() => second.lines().length >= 5, "5 more lines", 20_000);
+    await new Promise((r) => setTimeout(r, 300)); // a repeat, if any, would print now
+    assert.equal((await second.stop()).code, 0);
+    assert.deepEqual(
+      second.lines().map((l) => JSON.parse(l).event_id),
+      events(20, 5).map((e) => e.eventId),
+    );
+  } finally {
+    await conn.close();
+  }
+});
