@@ -29,6 +29,8 @@ export interface Provisioned extends AsyncDisposable {
   destination: Record<string, unknown>;
   /** Everything that arrived so far, in arrival order. */
   read(): Promise<Arrived[]>;
+  /** How many messages arrived, where the server tells it cheaply (tests poll it); else `read`. */
+  count?(): Promise<number>;
 }
 
 /** What the destination promises across crashes and retries. */

@@ -119,16 +119,18 @@ export const harness: KindHarness = {
       nc,
       subjectPrefix,
       destination: { kind: "nats-jetstream", subject: `${subjectPrefix}.{group_id}.{event_type}` },
+      async count() {
+        return (await jsm.streams.info(stream)).state.messages;
+      },
       async read() {
-        const m = await jetstreamManager(nc);
-        const { state } = await m.streams.info(stream);
+        const { state } = await jsm.streams.info(stream);
         const arrived: Arrived[] = [];
         const seqs = Array.from({
           length: state.messages > 0 ? state.last_seq - state.first_seq + 1 : 0,
         }, (_, i) => state.first_seq + i);
         for (let i = 0; i < seqs.length; i += 200) {
           const chunk = await Promise.all(
-            seqs.slice(i, i + 200).map((seq) => m.streams.getMessage(stream, { seq })),
+            seqs.slice(i, i + 200).map((seq) => jsm.streams.getMessage(stream, { seq })),
           );
           for (const msg of chunk) {
             if (!msg) continue;
@@ -143,7 +145,7 @@ export const harness: KindHarness = {
       },
       async [Symbol.asyncDispose]() {
         try {
-          await (await jetstreamManager(nc)).streams.delete(stream);
+          await jsm.streams.delete(stream);
         } catch { /* the server is gone already */ }
         await nc.close();
       },
