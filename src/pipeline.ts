@@ -118,6 +118,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
             destination,
             eventId: event.event_id,
             eventType: event.event_type,
+            groupId: event.group_id,
             body,
             receivedAt: receivedAtMs,
           });

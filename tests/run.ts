@@ -26,6 +26,7 @@ import { missingChromium, missingRedisServer } from "./support/prerequisites.ts"
 import { startRedisServer } from "./support/redis_server.ts";
 
 const TESTS_DIR = resolve(fileURLToPath(new URL(".", import.meta.url)));
+/** The destination kinds' folders keep their own tests beside their modules. */
 const KINDS_DIR = resolve(fileURLToPath(new URL("../src/deliver/kinds/", import.meta.url)));
 const BROWSER_TEST = fileURLToPath(new URL("status_page_browser_test.ts", import.meta.url));
 

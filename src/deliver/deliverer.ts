@@ -240,6 +240,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
           destination: item.destination,
           eventId: item.eventId,
           ...(item.eventType ? { eventType: item.eventType } : {}),
+          ...(item.groupId !== undefined ? { groupId: item.groupId } : {}),
           body: item.body,
           attempts: 1,
           firstFailedAt: t,

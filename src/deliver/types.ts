@@ -10,6 +10,12 @@ export interface Delivery {
   body: string;
   /** The event's `event_type`, for destinations that file events by type. */
   eventType?: string;
+  /**
+   * The event's `group_id`, for destinations that file events by community (`{group_id}`
+   * in a subject or routing key). Absent for dead letters and for deliveries parked before
+   * deliveries carried it: the body has it then.
+   */
+  groupId?: number;
 }
 
 /** The fate of one delivery attempt. */

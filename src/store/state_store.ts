@@ -14,6 +14,7 @@ export interface ParkedDelivery {
   destination: string;
   eventId: string;
   eventType?: string;
+  groupId?: number;
   /** The event's JSON. */
   body: string;
   attempts: number;

@@ -93,9 +93,9 @@ export async function createWorker(
     profile: workerProfile(config),
     io: { timeoutSignal: RequestScope.timeoutSignal },
     tallyOf: (destination) => tallyOf(prefix, destination),
-    http: ({ redis, store, deliverer, pipeline, metrics, timeline, status }) => {
+    http: ({ redis, store, deliverer, pipeline, metrics, timeline, status, backlogs: sources }) => {
       const shared = () => loadShared(redis!.redis, prefix, groupIds);
-      const backlogs = createBacklogWatch([...routes.destinations.values()], redis!.redis);
+      const backlogs = createBacklogWatch(sources);
       return {
         async accept(update) {
           const prepared = await pipeline.prepare({ updates: [update], receivedAt: Date.now() });

@@ -19,10 +19,10 @@
  * adds (the worker's shared counters, the service's checkpoint).
  * @module
  */
-import type { RedisClient } from "../../redis/connection.ts";
+import type { RedisClient, RedisHandle } from "../../redis/connection.ts";
 import { LuaScript, runScripts, type ScriptCall } from "../../redis/scripts.ts";
 import type { Delivery, Outcome, RedisPlan, Sink } from "../types.ts";
-import type { BaseDestination, SinkContext } from "./kind.ts";
+import type { BaseDestination, CheckContext, SinkContext, Tally } from "./kind.ts";
 
 /** Events per script call: bounds how long one call keeps Redis busy. */
 const CHUNK = 200;
@@ -61,19 +61,6 @@ if tallied then
   if #done > appended then redis.call('HINCRBY', KEYS[2], ARGV[4], #done - appended) end
 end
 return done`);
-}
-
-/**
- * Where a sink counts its appends in Redis as it makes them: the worker's shared counters,
- * which must include this round trip's outcomes without a second one.
- */
-export interface Tally {
-  /** The counters hash. */
-  key: string;
-  /** Its field for events appended. */
-  delivered: string;
-  /** Its field for events already there. */
-  duplicates: string;
 }
 
 /** What every Redis kind's sink is built with, whatever its kind. */
@@ -175,13 +162,29 @@ export function createAppendOnceSink(
 /** What every Redis kind's sink takes from its destination and the router's context. */
 export function redisSinkBase(
   destination: BaseDestination & { key: string },
-  context: SinkContext,
+  context: SinkContext<RedisHandle>,
 ): RedisSinkBase {
   return {
     name: destination.name,
     key: destination.key,
-    redis: context.redis!, // checked at start-up: a Redis kind needs Redis
+    redis: context.connection.redis,
     prefix: context.prefix,
     ...(context.tallyOf ? { tally: context.tallyOf(destination.name) } : {}),
   };
+}
+
+/** A destination's Redis key must not lie where the router keeps its own state. */
+export function keyProblems(
+  destination: BaseDestination & { key: string },
+  config: CheckContext,
+): string[] {
+  const { key, name } = destination;
+  if (config.redisPrefix === "" || !key.startsWith(config.redisPrefix)) return [];
+  return [
+    `ROUTES_FILE: destination ${JSON.stringify(name)}: key ${
+      JSON.stringify(key)
+    } is under REDIS_PREFIX ${
+      JSON.stringify(config.redisPrefix)
+    }, where the router keeps its own state: choose another key`,
+  ];
 }
