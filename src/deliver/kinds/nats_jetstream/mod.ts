@@ -5,6 +5,7 @@
  * @module
  */
 import * as v from "valibot";
+import { type BaseDestination, type ConnectionSpec, defineKind } from "../kind.ts";
 import {
   configureNats,
   describeNats,
@@ -27,9 +28,7 @@ const NatsJetStreamSchema = v.strictObject({
 });
 
 /** A JetStream destination: its subject template, parsed. */
-export interface NatsJetStreamDestination {
-  kind: "nats-jetstream";
-  name: string;
+export interface NatsJetStreamDestination extends BaseDestination<"nats-jetstream"> {
   subject: SubjectTemplate;
 }
 
@@ -37,26 +36,29 @@ export interface NatsJetStreamDestination {
 const VERIFY_CONNECT_MS = 3_000;
 
 /** The `nats` connection, shared by every JetStream destination. */
-export const natsConnection = {
+export const natsConnection: ConnectionSpec<NatsConfig, NatsConn> = {
   name: "nats",
   variables: NATS_VARIABLES,
+  howToConfigure: "set NATS_URL to nats://[user:pass@]host:port",
   configure: configureNats,
   secrets: natsSecrets,
   describe: describeNats,
-  open: (config: NatsConfig) => openNats(config),
-  close: (conn: NatsConn) => conn.close(),
-  ready: (conn: NatsConn) => Promise.resolve(conn.state() && `NATS: ${conn.state()}`),
+  open: (config) => openNats(config),
+  close: (conn) => conn.close(),
+  ready: (conn) => Promise.resolve(conn.state() && `NATS: ${conn.state()}`),
 };
 
 /** The kind. */
-export const natsJetStreamKind = {
-  kind: "nats-jetstream" as const,
+export const natsJetStreamKind = defineKind<
+  "nats-jetstream",
+  v.InferOutput<typeof NatsJetStreamSchema>,
+  NatsJetStreamDestination,
+  NatsConn
+>({
+  kind: "nats-jetstream",
   schema: NatsJetStreamSchema,
   connection: natsConnection,
-  resolve(
-    raw: v.InferOutput<typeof NatsJetStreamSchema>,
-    { name, path, problems }: { name: string; path: string; problems: string[] },
-  ): NatsJetStreamDestination {
+  resolve(raw, { name, path, problems }) {
     const found: string[] = [];
     const subject = parseSubjectTemplate(raw.subject, found);
     for (const problem of found) problems.push(`${path}.subject: ${problem}`);
@@ -65,18 +67,18 @@ export const natsJetStreamKind = {
   secrets: () => [],
   check: () => [],
   /** A stream must capture every subject the template can produce. */
-  async verify(d: NatsJetStreamDestination, conn: NatsConn): Promise<string[]> {
+  async verify(d, conn) {
     if (!await conn.connected(VERIFY_CONNECT_MS)) throw new Error(`NATS: ${conn.state()}`);
     const pattern = subjectPattern(d.subject);
     return await streamCapturing(await conn.manager(), pattern)
       ? []
       : [missingStreamProblem(d.name, pattern)];
   },
-  createSink: (d: NatsJetStreamDestination, context: { connection: NatsConn }) =>
+  createSink: (d, context) =>
     createNatsSink({ name: d.name, subject: d.subject, conn: context.connection }),
-  async backlog(d: NatsJetStreamDestination, conn: NatsConn) {
+  async backlog(d, conn) {
     const jsm = await conn.manager();
     const stream = await streamCapturing(jsm, subjectPattern(d.subject));
     return stream ? await streamBacklog(jsm, stream.config.name) : { depth: 0, oldestAgeS: null };
   },
-};
+});

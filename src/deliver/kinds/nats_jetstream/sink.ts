@@ -28,22 +28,17 @@ export interface NatsSinkOptions {
   maxInFlight?: number;
 }
 
-/** What a delivery may carry beyond the contract's fields, read from its body otherwise. */
-type Routed = Delivery & { groupId?: number | string };
-
 const encoder = new TextEncoder();
 
 /** The placeholder values of one event: from the delivery, else from its JSON body. */
-function valuesOf(item: Routed): SubjectValues | string {
+function valuesOf(item: Delivery): SubjectValues | string {
   let eventType = item.eventType;
   let groupId = item.groupId;
   if (eventType === undefined || groupId === undefined) {
     try {
       const event = JSON.parse(item.body) as { event_type?: unknown; group_id?: unknown };
       if (typeof event.event_type === "string") eventType ??= event.event_type;
-      if (typeof event.group_id === "number" || typeof event.group_id === "string") {
-        groupId ??= event.group_id;
-      }
+      if (typeof event.group_id === "number") groupId ??= event.group_id;
     } catch { /* not JSON: the checks below say what is missing */ }
   }
   if (eventType === undefined) return "the event has no event_type";
@@ -57,7 +52,7 @@ export function createNatsSink(options: NatsSinkOptions): Sink {
   const timeout = options.ackTimeoutMs ?? 5_000;
   const maxInFlight = options.maxInFlight ?? 256;
 
-  async function publish(item: Routed): Promise<Outcome> {
+  async function publish(item: Delivery): Promise<Outcome> {
     const values = valuesOf(item);
     if (typeof values === "string") return { status: "dead", error: values };
     for (const [placeholder, value] of Object.entries(values)) {
