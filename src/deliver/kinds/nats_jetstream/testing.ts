@@ -120,9 +120,11 @@ export const harness: KindHarness = {
       subjectPrefix,
       destination: { kind: "nats-jetstream", subject: `${subjectPrefix}.{group_id}.{event_type}` },
       async count() {
+        await nc.flush(); // after a server restart: once the reader has reconnected
         return (await jsm.streams.info(stream)).state.messages;
       },
       async read() {
+        await nc.flush();
         const { state } = await jsm.streams.info(stream);
         const arrived: Arrived[] = [];
         const seqs = Array.from({
