@@ -4,7 +4,9 @@
  * the start-up stream check and the backlog.
  */
 import assert from "node:assert/strict";
+import { startFakeVk } from "../../../../tests/support/fake_vk.ts";
 import { harnessUrl } from "../../../../tests/support/kind_harness.ts";
+import { spawnService } from "../../../../tests/support/service_process.ts";
 import { waitFor } from "../../../../tests/support/wait.ts";
 import type { Delivery } from "../../types.ts";
 import { configureNats, describeNats, natsSecrets, openNats } from "./connection.ts";
@@ -307,5 +309,74 @@ Deno.test("the consumer example prints each event once as a JSON line, acks it, 
     );
   } finally {
     await conn.close();
+  }
+});
+
+Deno.test("deno task start: exit 2 for a subject no stream captures or a bad NATS_URL, without secrets", async (t) => {
+  await using vk = await startFakeVk();
+  const dir = await Deno.makeTempDir({ prefix: "vk-router-nats-start-" });
+  const start = async (subject: string, env: Record<string, string>) => {
+    await Deno.writeTextFile(
+      `${dir}/routes.json`,
+      JSON.stringify({
+        destinations: { events: { kind: "nats-jetstream", subject } },
+        rules: [{ to: ["events"] }],
+      }),
+    );
+    const service = await spawnService({
+      VK_TOKEN: "test-token",
+      VK_GROUP_ID: "1",
+      VK_API_URL: vk.apiUrl,
+      ROUTES_FILE: "routes.json",
+      DATA_DIR: "data",
+      PORT: "0",
+      ...env,
+    }, dir);
+    return service;
+  };
+  try {
+    await t.step("no stream captures the subject", async () => {
+      await using service = await start("nowhere.{group_id}.{event_type}", { NATS_URL: url });
+      assert.equal(await service.exited, 2);
+      assert.match(
+        service.output(),
+        /^error: ROUTES_FILE: destination "events": no JetStream stream captures subject "nowhere\.\*\.\*": create one, e\.g\. nats stream add EVENTS --subjects 'nowhere\.\*\.\*'/m,
+      );
+    });
+    await t.step("a subject that can never be valid", async () => {
+      await using service = await start("vk..{event_type}", { NATS_URL: url });
+      assert.equal(await service.exited, 2);
+      assert.match(
+        service.output(),
+        /\$\.destinations\.events\.subject: no event can give a valid subject/,
+      );
+    });
+    await t.step("a NATS_URL that is not one, its password never shown", async () => {
+      await using service = await start("vk.{event_type}", { NATS_URL: "http://u:pa55word-x@h:1" });
+      assert.equal(await service.exited, 2);
+      assert.match(service.output(), /NATS_URL: expected the nats:\/\/ or tls:\/\/ scheme/);
+      assert.doesNotMatch(service.output(), /pa55word-x/);
+    });
+    await t.step("an unreachable server: a warning, and the service runs", async () => {
+      const port = (() => {
+        const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+        l.close();
+        return (l.addr as Deno.NetAddr).port;
+      })();
+      await using service = await start("vk.{event_type}", {
+        NATS_URL: `nats://router:pa55word-y@127.0.0.1:${port}`,
+      });
+      await waitFor(
+        () => /Cannot check destination \\"events\\"/.test(service.output()),
+        "the warning",
+        20_000,
+      );
+      assert.match(service.output(), new RegExp(`nats://127\\.0\\.0\\.1:${port}`));
+      assert.doesNotMatch(service.output(), /pa55word-y/);
+      await service.url(); // up and serving: it handles SIGTERM from here on
+      assert.equal(await service.stop("SIGTERM"), 0);
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
