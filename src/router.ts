@@ -159,7 +159,6 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     store,
     metrics,
     scheduleS: config.retryScheduleS,
-    redis: redis?.redis ?? null,
     context: {
       connections,
       prefix: config.redisPrefix,

@@ -41,7 +41,6 @@ Deno.test("the checkpoint rides with the next batch's pushes and never passes an
       store,
       metrics,
       scheduleS: [60],
-      redis: upstash.redis,
       context: { connections: redisConnections(upstash.redis), prefix },
     }),
     enricherFor: () => null,

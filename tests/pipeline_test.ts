@@ -133,7 +133,7 @@ Deno.test("a commit retried after a failed delivery dead-letters its rejected ev
     routes,
     deliverer: {
       ...real,
-      deliver: () => failures-- > 0 ? Promise.reject(new Error("Redis down")) : Promise.resolve([]),
+      deliver: () => failures-- > 0 ? Promise.reject(new Error("Redis down")) : Promise.resolve(),
     },
     enricherFor: () => null,
     metrics: new Metrics(),
@@ -144,7 +144,9 @@ Deno.test("a commit retried after a failed delivery dead-letters its rejected ev
     updates: [raw("malformed_peer_id"), raw("message_new_chat")],
     receivedAt: Date.now(),
   });
+  const rejected = structuredClone(prepared.rejected);
   await assert.rejects(pipeline.commit(prepared), /Redis down/);
+  assert.deepEqual(prepared.rejected, rejected, "commit leaves its input as it was");
   await pipeline.commit(prepared);
   assert.equal(await store.deadLetterCount(), 1);
   await Deno.remove(dir, { recursive: true });

@@ -4,7 +4,6 @@
  * @module
  */
 import type { Routes } from "../config/routes.ts";
-import type { RedisClient } from "../redis/connection.ts";
 import type { Metrics } from "../status/metrics.ts";
 import type { StateStore } from "../store/state_store.ts";
 import { createDeliverer, type Deliverer } from "./deliverer.ts";
@@ -18,14 +17,11 @@ export function createRoutedDeliverer(
     metrics: Metrics;
     scheduleS: readonly number[];
     context: RouterSinkContext;
-    /** Where the Redis sinks' round trips go; null: each sink delivers on its own. */
-    redis: RedisClient | null;
   },
 ): Deliverer {
   const { context } = options;
   return createDeliverer({
     sinks: new Map([...routes.destinations].map(([name, d]) => [name, createSink(d, context)])),
-    redis: options.redis,
     store: options.store,
     deadLetterSink: routes.deadLetter ? createSink(routes.deadLetter, context) : null,
     metrics: options.metrics,
