@@ -6,14 +6,16 @@
  * itself once it was up, and until then sinks answer `retry` and readiness says why.
  * @module
  */
-import { connect, credsAuthenticator, type NatsConnection } from "@nats-io/transport-node";
-import {
-  jetstream,
-  type JetStreamClient,
-  type JetStreamManager,
-  jetstreamManager,
-} from "@nats-io/jetstream";
+import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { errorMessage } from "../../../errors.ts";
+
+/**
+ * The client, loaded when a connection is first opened: a router without JetStream
+ * destinations (and the serverless worker) never loads it.
+ */
+const loadClient = () =>
+  Promise.all([import("@nats-io/transport-node"), import("@nats-io/jetstream")]);
 
 /** What `NATS_URL`, `NATS_TOKEN` and `NATS_CREDS` say. */
 export interface NatsConfig {
@@ -103,6 +105,8 @@ export function describeNats(config: NatsConfig): string {
 export interface NatsConn {
   /** The publisher, or null while the connection is not usable (see {@linkcode state}). */
   jetstream(): JetStreamClient | null;
+  /** Fresh message headers (each publish adds its own `Nats-Msg-Id` to those it is given). */
+  headers(): MsgHdrs;
   /** The server's largest accepted message, once connected. */
   maxPayload(): number | null;
   /** JetStream's management API; throws while the connection is not usable. */
@@ -120,6 +124,8 @@ const FIRST_CONNECT_MAX_WAIT_MS = 5_000;
 
 /** Opens the connection in the background; never throws for a down server. */
 export async function openNats(config: NatsConfig): Promise<NatsConn> {
+  const [{ connect, credsAuthenticator, headers }, { jetstream, jetstreamManager }] =
+    await loadClient();
   const authenticator = config.credsFile
     ? credsAuthenticator(await Deno.readFile(config.credsFile))
     : undefined;
@@ -200,6 +206,7 @@ export async function openNats(config: NatsConfig): Promise<NatsConn> {
 
   return {
     jetstream: () => up ? js : null,
+    headers: () => headers(),
     maxPayload: () => nc?.info?.max_payload ?? null,
     manager() {
       if (!up || !nc) return Promise.reject(new Error(why));

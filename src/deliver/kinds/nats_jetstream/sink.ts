@@ -6,7 +6,6 @@
  * at most `maxInFlight` at a time.
  * @module
  */
-import { headers } from "@nats-io/transport-node";
 import { errorMessage } from "../../../errors.ts";
 import type { Delivery, Outcome, Sink } from "../../types.ts";
 import type { NatsConn } from "./connection.ts";
@@ -76,7 +75,7 @@ export function createNatsSink(options: NatsSinkOptions): Sink {
     }
     const js = conn.jetstream();
     if (!js) return { status: "retry", error: `NATS: ${conn.state()}` };
-    const h = headers();
+    const h = conn.headers();
     h.set("Event-Type", values.event_type);
     try {
       const ack = await js.publish(subject, payload, { msgID: item.eventId, headers: h, timeout });
