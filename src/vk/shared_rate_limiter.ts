@@ -64,7 +64,11 @@ export interface SharedRateLimiterOptions {
   fallback: RateLimiter;
   /** @default 20 */
   perSecond?: number;
-  /** @default 1050 (see `createRateLimiter`) */
+  /**
+   * 1100: more slack than the in-process limiter's 1050 (`createRateLimiter`), since the
+   * replicas' starts also drift by their event loops' stalls, which VK counts all together.
+   * @default 1100
+   */
   windowMs?: number;
   /** How long a reservation may take before the fallback decides. @default 500 */
   timeoutMs?: number;
@@ -80,7 +84,7 @@ export interface SharedRateLimiterOptions {
 export function createSharedRateLimiter(options: SharedRateLimiterOptions): RateLimiter {
   const { redis, fallback } = options;
   const limit = String(options.perSecond ?? 20);
-  const windowMs = String(options.windowMs ?? 1050);
+  const windowMs = String(options.windowMs ?? 1100);
   const timeoutMs = options.timeoutMs ?? 500;
   const fallbackForMs = options.fallbackForMs ?? 5_000;
   const now = options.now ?? (() => performance.now());
