@@ -92,9 +92,12 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Rate
   const lateMs = options.lateMs ?? 25;
   let redisAgainAt = -Infinity;
 
+  /** The shortest round trip lately: what a reservation's answer takes when nothing stalls. */
+  let minRttMs = Infinity;
   /** One reservation in Redis and the wait for it; false when it came too late to use. */
   const reserve = async (signal?: AbortSignal): Promise<boolean> => {
     const key = await options.key;
+    const sentAt = now();
     const delayMs = Number(
       await withTimeout(
         evalScript(redis, RESERVE_SCRIPT, [key], [limit, windowMs, crypto.randomUUID()]),
@@ -102,11 +105,13 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Rate
         "no rate-limit reservation",
       ),
     );
-    const answeredAt = now();
+    // Creeps up, so that a network that got slower for good is learnt again.
+    minRttMs = Math.min(now() - sentAt, minRttMs + 1);
     if (redisAgainAt !== -Infinity) log.info("The shared VK rate limit is back in Redis");
     redisAgainAt = -Infinity;
     if (delayMs > 0) await wait(delayMs, signal);
-    return now() - answeredAt - Math.max(0, delayMs) <= lateMs;
+    // Late by a stall while the answer was on its way, or by a timer that fired late.
+    return now() - sentAt - minRttMs - Math.max(0, delayMs) <= lateMs;
   };
 
   return prioritized(async (signal) => {
