@@ -11,6 +11,7 @@ import { assign } from "../src/lease/assignment.ts";
 import { instanceOf, instancesKey, leaseKey } from "../src/lease/lease.ts";
 import { getJson, overlaps, setupCluster } from "./support/cluster.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
+import { startFreezingProxy } from "./support/freezing_proxy.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 import { redisCommands } from "./support/redis_commands.ts";
 import { monitorRedis } from "./support/redis_monitor.ts";
@@ -194,5 +195,78 @@ Deno.test({
       assert.deepEqual(twice.length, 0, `community ${g} was polled by two replicas at once`);
     }
     for (const replica of cluster.replicas.values()) assert.equal(await replica.stop(), 0);
+  },
+});
+
+Deno.test({
+  name:
+    "a replica whose Redis hangs stops polling before its leases can expire; the other takes over, never two polls at once",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const groups = GROUPS.slice(0, 6);
+    await using redis = testRedis();
+    using raw = redisCommands();
+    await using vk = await startFakeVk({
+      tokens: Object.fromEntries(groups.map((g) => [g, "replica-token"])),
+    });
+    await using proxy = startFreezingProxy(TEST_REDIS_URL);
+    await using cluster = await setupCluster(redis, vk, groups);
+    const owners = async () =>
+      ((await raw.send("MGET", ...groups.map((g) => leaseKey(cluster.routerPrefix, g)))) as (
+        | string
+        | null
+      )[]).map((o) => o === null ? null : instanceOf(o));
+    // replica-a talks to Redis through the proxy, replica-b directly.
+    await cluster.start("replica-a", { REDIS_URL: proxy.url });
+    await cluster.start("replica-b");
+    await waitFor(
+      async () => {
+        const now = await owners();
+        return now.filter((o) => o === "replica-a").length === 3 &&
+          now.filter((o) => o === "replica-b").length === 3;
+      },
+      "three communities each",
+      30_000,
+    );
+    const aHeld = (await owners()).flatMap((o, i) => o === "replica-a" ? [groups[i]!] : []);
+    await pause(TTL_MS); // polling, renewing in batches
+    const frozenAt = Date.now();
+    proxy.freeze(true);
+    /** When replica-b was first seen holding each of replica-a's communities. */
+    const takenAt = new Map<number, number>();
+    await waitFor(
+      async () => {
+        const now = await owners();
+        for (const g of aHeld) {
+          if (!takenAt.has(g) && now[groups.indexOf(g)] === "replica-b") takenAt.set(g, Date.now());
+        }
+        return takenAt.size === aHeld.length;
+      },
+      "replica-b to hold every community",
+      2 * TTL_MS + 2000 + 5000,
+    );
+    // replica-a's polls: on the connections it polled its communities on before the freeze.
+    const aPeers = new Set(
+      vk.pollRequests.filter((p) =>
+        aHeld.includes(p.groupId) && p.startedAt > frozenAt - TTL_MS && p.startedAt < frozenAt
+      ).map((p) => p.peer),
+    );
+    const aPolls = vk.pollRequests.filter((p) => aPeers.has(p.peer));
+    const lastEnd = Math.max(...aPolls.map((p) => p.endedAt ?? Infinity)) - frozenAt;
+    const taken = Math.max(...takenAt.values()) - frozenAt;
+    report(
+      `Redis hangs for replica-a: its last poll ended ${lastEnd} ms after the freeze; replica-b holds all ${aHeld.length} after ${taken} ms (TTL ${TTL_MS} ms)`,
+    );
+    assert.ok(lastEnd <= 0.8 * TTL_MS + 300, `replica-a stopped polling in time: ${lastEnd} ms`);
+    for (const p of aPolls) {
+      assert.ok(p.endedAt! < takenAt.get(p.groupId)!, `a poll of replica-a outlived its lease`);
+    }
+    assert.ok(taken <= 2 * TTL_MS + 2000, `taken over after ${taken} ms`);
+    for (const g of groups) {
+      const twice = overlaps(vk.pollRequests.filter((p) => p.groupId === g), Date.now());
+      assert.equal(twice.length, 0, `community ${g} was polled by two replicas at once`);
+    }
+    proxy.freeze(false);
   },
 });

@@ -37,8 +37,8 @@ export interface Cluster extends AsyncDisposable {
   /** The replicas' `REDIS_PREFIX`. */
   routerPrefix: string;
   replicas: Map<string, ServiceProcess>;
-  /** Spawns a replica with `INSTANCE_ID` `id`. */
-  start(id: string): Promise<void>;
+  /** Spawns a replica with `INSTANCE_ID` `id` (and `extra` environment, e.g. another `REDIS_URL`). */
+  start(id: string, extra?: Record<string, string>): Promise<void>;
   /** The instance id holding a community's lease, or null. */
   owner(groupId: number): Promise<string | null>;
   /** Waits until the replica the assignment picks among the started ones holds the lease. */
@@ -85,8 +85,8 @@ export async function setupCluster(
     ...extra,
   };
   const replicas = new Map<string, ServiceProcess>();
-  const start = async (id: string) => {
-    replicas.set(id, await spawnService({ ...env, INSTANCE_ID: id }, dir));
+  const start = async (id: string, more: Record<string, string> = {}) => {
+    replicas.set(id, await spawnService({ ...env, ...more, INSTANCE_ID: id }, dir));
   };
   const owner = async (groupId: number) => {
     const token = await redis.handle.redis.get(leaseKey(routerPrefix, groupId));
