@@ -3,6 +3,7 @@
  * Redis; SIGKILL at random moments while 2,000 events flow, a restart each time; at the
  * end every event is in its list (or stream) exactly once.
  */
+import { redisKeys } from "../src/redis/keys.ts";
 import assert from "node:assert/strict";
 import type { RedisClient } from "../src/redis/connection.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
@@ -67,7 +68,7 @@ for (const [kind, reader] of Object.entries(readers)) {
       INSTANCE_ID: "crash-test",
     };
     // The router's first start begins at VK's current ts, so the stream starts after it.
-    await redis.handle.redis.set(`${redis.prefix}router:checkpoint:77`, "0");
+    await redis.handle.redis.set(redisKeys(`${redis.prefix}router:`).checkpoint(77), "0");
 
     let pushed = 0;
     /** Pushes `count` more events, 25 per poll answer, paced like live traffic. */
