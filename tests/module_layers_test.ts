@@ -16,13 +16,13 @@
  * | 4 configuration  | `config/`                                                           |
  * | 5 stages         | `ingest/`, `enrich/`, `lease/`, `deliver/`, `vk/settings_check.ts`  |
  * | 6 flow           | `pipeline.ts`, `replay.ts`                                          |
- * | 7 faces          | `http/`, `status/observer.ts`                                       |
+ * | 7 faces          | `http/`, `status/status.ts`, `status/observer.ts`                   |
  * | 8 composition    | `router.ts`, `service.ts`, `worker/`, `worker.ts`, `main.ts`, `mod.ts`, `logging.ts`, `start_permissions.ts` |
  *
  * Why this order: the contract a kind implements and the state it reports to sit below the
  * kinds; the configuration parses into the kinds' and rules' own types, so it sits above
  * them; the stages run on the configuration; the pipeline and replay join the stages; the
- * HTTP face and the observer show them; only the composition root knows everything.
+ * HTTP face, the service's status and the observer show them; only the composition root knows everything.
  */
 import assert from "node:assert/strict";
 import { isTestSource } from "../scripts/production_deps.ts";
@@ -42,7 +42,7 @@ export const LAYERS: readonly (readonly [name: string, paths: readonly string[]]
   ["configuration", ["config/"]],
   ["stages", ["ingest/", "enrich/", "lease/", "deliver/", "vk/settings_check.ts"]],
   ["flow", ["pipeline.ts", "replay.ts"]],
-  ["faces", ["http/", "status/observer.ts"]],
+  ["faces", ["http/", "status/status.ts", "status/observer.ts"]],
   ["composition", [
     "router.ts",
     "service.ts",

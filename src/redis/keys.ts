@@ -19,8 +19,16 @@ export interface RedisKeys {
   readonly parkedDue: string;
   /** Parked deliveries' bodies by id (a hash). */
   readonly parkedItems: string;
-  /** Dead letters no destination took (a list). */
+  /** Dead letters no destination took, by id in time order (a sorted set). */
+  readonly deadLetterIds: string;
+  /** Those letters by id (a hash). */
+  readonly deadLetterItems: string;
+  /** Items replay could not read, set aside (a list). */
+  readonly deadLetterAside: string;
+  /** Where dead letters were kept before they had ids (a list, emptied into the above once). */
   readonly deadLetters: string;
+  /** A named lock (one replay at a time, ...). */
+  lock(name: string): string;
   /** A status-page login session. */
   session(id: string): string;
   /** Who holds a community's lease. */
@@ -53,7 +61,11 @@ export function redisKeys(prefix: string): RedisKeys {
     dedup: (destination, eventId) => `${prefix}dedup:${destination}:${eventId}`,
     parkedDue: `${prefix}retry:due`,
     parkedItems: `${prefix}retry:items`,
+    deadLetterIds: `${prefix}dead:ids`,
+    deadLetterItems: `${prefix}dead:items`,
+    deadLetterAside: `${prefix}dead:aside`,
     deadLetters: `${prefix}dead`,
+    lock: (name) => `${prefix}lock:${name}`,
     session: (id) => `${prefix}session:${id}`,
     lease: (groupId) => `${prefix}lease:${groupId}`,
     fence: (groupId) => `${prefix}lease:${groupId}:fence`,

@@ -14,6 +14,7 @@
 import type * as v from "valibot";
 import type { TimeoutSignal } from "../../util/timeouts.ts";
 import type { Sink } from "../types.ts";
+import type { StateStore } from "../../store/state_store.ts";
 
 /** What a kind's start-up check may consult: the parts of the configuration kinds care about. */
 export interface CheckContext {
@@ -83,6 +84,9 @@ export interface Tally {
   duplicates: string;
 }
 
+/** Where a sink marks the events it delivered, to send each once (the state store). */
+export type DeliveryMarkers = Pick<StateStore, "claimDeliveries" | "settleDeliveries">;
+
 /** What sinks are built from: the kind's open connection and the router's I/O. */
 export interface SinkContext<Conn = unknown> {
   /** The kind's connection, opened by the router (checked at start-up). */
@@ -98,6 +102,8 @@ export interface SinkContext<Conn = unknown> {
    * worker's shared counters); absent: the deliverer counts outcomes in process.
    */
   tallyOf?: (destination: string) => Tally;
+  /** Where webhooks mark the events they delivered (the state store). */
+  markers?: DeliveryMarkers;
 }
 
 /** How far a destination's consumers are behind, where it can be read cheaply. */
