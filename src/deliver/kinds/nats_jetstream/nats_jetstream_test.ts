@@ -19,7 +19,7 @@ import {
   subjectPattern,
   subjectProblem,
 } from "./subject.ts";
-import { harness } from "./testing.ts";
+import { harness, NATS_SERVER_MISSING, startNatsServer } from "./testing.ts";
 
 const url = harnessUrl(harness);
 
@@ -378,5 +378,50 @@ Deno.test("deno task start: exit 2 for a subject no stream captures or a bad NAT
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("credentials reach the server: user and password, a token; a wrong one is a readiness reason", async (t) => {
+  const publishOne = async (env: Record<string, string>, waitMs = 3_000) => {
+    const conn = await openNats(configureNats(env, [])!);
+    try {
+      if (!await conn.connected(waitMs)) return conn.state();
+      const jsm = await conn.manager();
+      await jsm.streams.add({ name: "AUTH", subjects: ["auth.>"] });
+      const sink = createNatsSink({ name: "auth", subject: template("auth.{event_type}"), conn });
+      return (await sink.deliver(events(0, 1)))[0]!.status;
+    } finally {
+      await conn.close();
+    }
+  };
+  await t.step("user and password in NATS_URL", async () => {
+    await using server = await startNatsServer(["--user", "router", "--pass", "s3cret-pw"]);
+    const port = new URL(server.url).port;
+    assert.equal(
+      await publishOne({ NATS_URL: `nats://router:s3cret-pw@127.0.0.1:${port}` }),
+      "delivered",
+    );
+    const refused = await publishOne({ NATS_URL: `nats://router:wrong-pw@127.0.0.1:${port}` }, 500);
+    assert.match(String(refused), /authorization/i);
+    assert.doesNotMatch(String(refused), /wrong-pw/);
+  });
+  await t.step("NATS_TOKEN", async () => {
+    await using server = await startNatsServer(["--auth", "t0ken-value"]);
+    assert.equal(
+      await publishOne({ NATS_URL: server.url, NATS_TOKEN: "t0ken-value" }),
+      "delivered",
+    );
+    assert.match(String(await publishOne({ NATS_URL: server.url }, 500)), /authorization/i);
+  });
+});
+
+Deno.test("the harness names the install line when nats-server is missing", async () => {
+  const path = Deno.env.get("PATH")!;
+  Deno.env.set("PATH", "/nonexistent");
+  try {
+    assert.equal(await harness.missing(), NATS_SERVER_MISSING);
+    assert.match(NATS_SERVER_MISSING, /apt-get install nats-server/);
+  } finally {
+    Deno.env.set("PATH", path);
   }
 });

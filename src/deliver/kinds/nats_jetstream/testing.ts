@@ -13,7 +13,8 @@ import type {
   TestServer,
 } from "../../../../tests/support/kind_harness.ts";
 
-const INSTALL =
+/** The line that says how to install nats-server. */
+export const NATS_SERVER_MISSING =
   "Cannot find nats-server on PATH: install it (Debian/Ubuntu: apt-get install nats-server; " +
   "macOS: brew install nats-server) or set TEST_NATS_URL to a server started with -js";
 
@@ -40,19 +41,20 @@ async function ready(port: number): Promise<boolean> {
   }
 }
 
-async function startNatsServer(): Promise<TestServer> {
+/** A private `nats-server -js`; `args` add options (authentication, for the kind's tests). */
+export async function startNatsServer(args: readonly string[] = []): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "vk-router-nats-" });
   const port = freePort();
   let child: Deno.ChildProcess | null = null;
   const start = async () => {
     try {
       child = new Deno.Command("nats-server", {
-        args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir],
+        args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir, ...args],
         stdout: "null",
         stderr: "null",
       }).spawn();
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw new Error(INSTALL);
+      if (error instanceof Deno.errors.NotFound) throw new Error(NATS_SERVER_MISSING);
       throw error;
     }
     for (let i = 0; i < 400; i++) {
@@ -101,13 +103,13 @@ export const harness: KindHarness = {
         stdout: "null",
         stderr: "null",
       }).output();
-      return success ? null : INSTALL;
+      return success ? null : NATS_SERVER_MISSING;
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return INSTALL;
+      if (error instanceof Deno.errors.NotFound) return NATS_SERVER_MISSING;
       throw error;
     }
   },
-  startServer: startNatsServer,
+  startServer: () => startNatsServer(),
   async provision(url, id) {
     const token = id.replace(/[^A-Za-z0-9_-]/g, "_");
     const stream = `T_${token}`;
