@@ -357,6 +357,15 @@ Deno.test("deno task start: exit 2 for a subject no stream captures or a bad NAT
       assert.match(service.output(), /NATS_URL: expected the nats:\/\/ or tls:\/\/ scheme/);
       assert.doesNotMatch(service.output(), /pa55word-x/);
     });
+    await t.step("a server without JetStream", async () => {
+      await using plain = await startNatsServer([], { jetstream: false });
+      await using service = await start("vk.{event_type}", { NATS_URL: plain.url });
+      assert.equal(await service.exited, 2);
+      assert.match(
+        service.output(),
+        /^error: NATS_URL: destination "events": the server has JetStream disabled: start nats-server with -js/m,
+      );
+    });
     await t.step("an unreachable server: a warning, and the service runs", async () => {
       const port = (() => {
         const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -25,14 +25,15 @@ function freePort(): number {
   return port;
 }
 
-/** Waits for the server's INFO line announcing JetStream. */
-async function ready(port: number): Promise<boolean> {
+/** Whether the server sent its INFO line (announcing JetStream when it should). */
+async function ready(port: number, jetstream: boolean): Promise<boolean> {
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     try {
       const buf = new Uint8Array(4096);
       const n = await conn.read(buf);
-      return !!n && /^INFO .*"jetstream":true/.test(new TextDecoder().decode(buf.subarray(0, n)));
+      const info = n ? new TextDecoder().decode(buf.subarray(0, n)) : "";
+      return info.startsWith("INFO ") && (!jetstream || info.includes('"jetstream":true'));
     } finally {
       conn.close();
     }
@@ -41,15 +42,30 @@ async function ready(port: number): Promise<boolean> {
   }
 }
 
-/** A private `nats-server -js`; `args` add options (authentication, for the kind's tests). */
-export async function startNatsServer(args: readonly string[] = []): Promise<TestServer> {
+/**
+ * A private `nats-server -js`; `args` add options (authentication, for the kind's tests),
+ * `jetstream: false` leaves JetStream off.
+ */
+export async function startNatsServer(
+  args: readonly string[] = [],
+  { jetstream = true } = {},
+): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "vk-router-nats-" });
   const port = freePort();
   let child: Deno.ChildProcess | null = null;
   const start = async () => {
     try {
       child = new Deno.Command("nats-server", {
-        args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir, ...args],
+        args: [
+          ...(jetstream ? ["-js"] : []),
+          "-a",
+          "127.0.0.1",
+          "-p",
+          String(port),
+          "-sd",
+          dir,
+          ...args,
+        ],
         stdout: "null",
         stderr: "null",
       }).spawn();
@@ -58,7 +74,7 @@ export async function startNatsServer(args: readonly string[] = []): Promise<Tes
       throw error;
     }
     for (let i = 0; i < 400; i++) {
-      if (await ready(port)) return;
+      if (await ready(port, jetstream)) return;
       await new Promise((r) => setTimeout(r, 25));
     }
     throw new Error(`Cannot start nats-server on port ${port}: no JetStream within 10 s`);
