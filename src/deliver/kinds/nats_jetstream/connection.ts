@@ -8,7 +8,7 @@
  */
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { errorMessage } from "../../../errors.ts";
+import { ConfigError, errorMessage } from "../../../errors.ts";
 
 /**
  * The client, loaded when a connection is first opened: a router without JetStream
@@ -126,9 +126,17 @@ const FIRST_CONNECT_MAX_WAIT_MS = 5_000;
 export async function openNats(config: NatsConfig): Promise<NatsConn> {
   const [{ connect, credsAuthenticator, headers }, { jetstream, jetstreamManager }] =
     await loadClient();
-  const authenticator = config.credsFile
-    ? credsAuthenticator(await Deno.readFile(config.credsFile))
-    : undefined;
+  let authenticator;
+  if (config.credsFile) {
+    try {
+      authenticator = credsAuthenticator(await Deno.readFile(config.credsFile));
+    } catch (error) {
+      // The path is not a secret; the file's content is, and is never shown.
+      throw new ConfigError([
+        `NATS_CREDS: cannot read ${JSON.stringify(config.credsFile)}: ${errorMessage(error)}`,
+      ], { cause: error });
+    }
+  }
   const options = {
     servers: config.servers,
     name: "vk-event-router",

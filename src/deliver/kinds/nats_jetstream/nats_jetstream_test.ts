@@ -8,6 +8,7 @@ import { startFakeVk } from "../../../../tests/support/fake_vk.ts";
 import { harnessUrl } from "../../../../tests/support/kind_harness.ts";
 import { spawnService } from "../../../../tests/support/service_process.ts";
 import { waitFor } from "../../../../tests/support/wait.ts";
+import { ConfigError } from "../../../errors.ts";
 import type { Delivery } from "../../types.ts";
 import { configureNats, describeNats, natsSecrets, openNats } from "./connection.ts";
 import { createNatsSink } from "./sink.ts";
@@ -422,6 +423,16 @@ Deno.test("credentials reach the server: user and password, a token; a wrong one
     );
     assert.match(String(await publishOne({ NATS_URL: server.url }, 500)), /authorization/i);
   });
+});
+
+Deno.test("an unreadable NATS_CREDS file is a configuration error naming the variable", async () => {
+  const config = configureNats({ NATS_URL: url, NATS_CREDS: "/nonexistent/router.creds" }, [])!;
+  await assert.rejects(
+    () => openNats(config),
+    (error: Error) =>
+      error instanceof ConfigError &&
+      /^NATS_CREDS: cannot read "\/nonexistent\/router\.creds": /.test(error.issues[0]!),
+  );
 });
 
 Deno.test("the harness names the install line when nats-server is missing", async () => {
