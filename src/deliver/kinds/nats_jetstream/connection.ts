@@ -8,7 +8,10 @@
  */
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { getLogger } from "@logtape/logtape";
 import { ConfigError, errorMessage } from "../../../errors.ts";
+
+const log = getLogger(["vk-event-router", "nats"]);
 
 /**
  * The client, loaded when a connection is first opened: a router without JetStream
@@ -168,9 +171,11 @@ export async function openNats(config: NatsConfig): Promise<NatsConn> {
     try {
       for await (const s of conn.status()) {
         if (s.type === "disconnect" || s.type === "reconnecting") {
+          if (up) log.warn("NATS: disconnected from {where}, reconnecting", { where });
           up = false;
           why = `disconnected from ${where}, reconnecting`;
         } else if (s.type === "reconnect") {
+          log.info("NATS: reconnected to {where}", { where });
           up = true;
           wake();
         }
@@ -187,6 +192,7 @@ export async function openNats(config: NatsConfig): Promise<NatsConn> {
           await conn.close().catch(() => {});
           return;
         }
+        log.info("NATS: connected to {where}", { where });
         nc = conn;
         js = jetstream(conn);
         jsm = null;
@@ -201,7 +207,10 @@ export async function openNats(config: NatsConfig): Promise<NatsConn> {
         if (closing) return;
         why = `connection to ${where} closed${closed ? `: ${errorMessage(closed)}` : ""}`;
       } catch (error) {
+        const first = !why.startsWith("cannot connect");
         why = `cannot connect to ${where}: ${errorMessage(error)}`;
+        // Once per outage, not once per attempt.
+        if (first) log.warn("NATS: {why}; retrying in the background", { why });
       }
       await new Promise<void>((resolve) => {
         pause = { timer: setTimeout(resolve, delay), resolve };
