@@ -158,14 +158,29 @@ Deno.test("an event whose subject is invalid is dead at once; its neighbours are
       ...events(1, 1, "odd.type"),
       ...events(2, 1, "has space"),
       { eventId: "raw", body: "not json" },
+      // A dead letter: its type is dead_letter, its community that of the event it holds.
+      {
+        eventId: "letter",
+        eventType: "dead_letter",
+        body: JSON.stringify({ reason: "failed", event: { group_id: 9 } }),
+      },
     ]);
-    assert.deepEqual(outcomes.map((o) => o.status), ["delivered", "dead", "dead", "dead"]);
+    assert.deepEqual(outcomes.map((o) => o.status), [
+      "delivered",
+      "dead",
+      "dead",
+      "dead",
+      "delivered",
+    ]);
     assert.match(
       (outcomes[1] as { error: string }).error,
       /^The event's event_type "odd\.type" cannot be a NATS subject token: it contains a dot$/,
     );
     assert.match((outcomes[3] as { error: string }).error, /no event_type/);
-    assert.deepEqual((await target.read()).map((a) => a.eventId), ["ev0"]);
+    assert.deepEqual((await target.read()).map((a) => [a.eventId, a.eventType]), [
+      ["ev0", "message_new"],
+      ["letter", "dead_letter"],
+    ]);
   } finally {
     await conn.close();
   }
