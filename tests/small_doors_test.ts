@@ -3,6 +3,8 @@
  * variable or one request that the router must bound.
  */
 import assert from "node:assert/strict";
+import { CONFIG_VARIABLES, loadConfig } from "../src/config/config.ts";
+import { ConfigError } from "../src/errors.ts";
 import { createDeliverer } from "../src/deliver/deliverer.ts";
 import type { Sink } from "../src/deliver/types.ts";
 import { Metrics } from "../src/status/metrics.ts";
@@ -54,5 +56,38 @@ Deno.test("Retry-After cannot park a delivery past the schedule's longest step o
     assert.equal(await store.deadLetterCount(), 1, "dead-lettered at its maximum age");
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("config errors follow one rule for every variable: no long value is echoed", () => {
+  const base = { VK_TOKEN: "t".repeat(20), VK_GROUP_ID: "42" };
+  const long = (core: string) => core.repeat(Math.ceil(300 / core.length));
+  const hostile = [
+    long("!"),
+    long("9"),
+    `${long("9")}.5`,
+    `ftp://${long("h")}/x`,
+    `http://${long("h")}:99999999/x`,
+    ` ${long("x!")} `,
+  ];
+  for (const name of CONFIG_VARIABLES) {
+    for (const value of hostile) {
+      let lines: readonly string[] = [];
+      try {
+        loadConfig({ ...base, [name]: value });
+      } catch (error) {
+        assert.ok(error instanceof ConfigError, String(error));
+        lines = error.issues;
+      }
+      const core = value.trim();
+      for (const line of lines) {
+        for (let i = 0; i + 16 <= core.length; i += 8) {
+          assert.ok(
+            !line.includes(core.slice(i, i + 16)),
+            `${name}=${core.slice(0, 20)}… is echoed: ${line.slice(0, 160)}`,
+          );
+        }
+      }
+    }
   }
 });

@@ -89,11 +89,17 @@ function shown(value: unknown): string {
     : `a ${text.length}-character value (not shown: it may be a secret)`;
 }
 
-/** How an error line shows an offending URL: its scheme and host, never its user info, path or query. */
+/** The longest scheme or host an error line shows of an offending URL. */
+const SHOWN_URL_PART_MAX = 64;
+
+/**
+ * How an error line shows an offending URL: its scheme and host when they are short
+ * enough (else as {@linkcode shown}), never its user info, path or query.
+ */
 function shownUrl(value: unknown): string {
   const text = String(value);
-  const url = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/is.exec(text);
-  if (!url) return shown(text);
+  const url = /^([a-z][a-z0-9+.-]{0,31}:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/is.exec(text);
+  if (!url || url[3]!.length > SHOWN_URL_PART_MAX) return shown(text);
   const [, scheme, userInfo, host, rest] = url;
   return `${scheme}${userInfo ? `${REDACTED}@` : ""}${host}${rest ? "/…" : ""}`;
 }
@@ -314,7 +320,8 @@ const EnvSchema = v.object({
       v.trim(),
       v.regex(
         INSTANCE_ID_PATTERN,
-        (i) => `INSTANCE_ID: expected 1 to 100 letters, digits and . _ : @ -, got ${i.input}`,
+        (i) =>
+          `INSTANCE_ID: expected 1 to 100 letters, digits and . _ : @ -, got ${shown(i.input)}`,
       ),
     ),
   ),
@@ -324,12 +331,12 @@ const EnvSchema = v.object({
       v.trim(),
       v.regex(
         /^\d+(\.\d+)?$/,
-        (i) => `LEASE_TTL_S: expected seconds from 0.5 to 3600, got ${i.input}`,
+        (i) => `LEASE_TTL_S: expected seconds from 0.5 to 3600, got ${shown(i.input)}`,
       ),
       v.transform(Number),
       v.check(
         (s) => s >= 0.5 && s <= 3600,
-        (i) => `LEASE_TTL_S: expected seconds from 0.5 to 3600, got ${i.input}`,
+        (i) => `LEASE_TTL_S: expected seconds from 0.5 to 3600, got ${shown(i.input)}`,
       ),
     ),
     "10",
@@ -337,6 +344,9 @@ const EnvSchema = v.object({
 });
 
 type Env = v.InferOutput<typeof EnvSchema>;
+
+/** Every variable the configuration reads, each checked by the same rule for what its errors show. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.entries);
 
 /**
  * Parses the environment into a {@linkcode Config}.
