@@ -7,7 +7,9 @@ import { CONFIG_VARIABLES, loadConfig } from "../src/config/config.ts";
 import { ConfigError } from "../src/errors.ts";
 import { createDeliverer } from "../src/deliver/deliverer.ts";
 import type { Sink } from "../src/deliver/types.ts";
-import { Metrics } from "../src/status/metrics.ts";
+import { parseRoutes } from "../src/config/routes.ts";
+import { buildRouter, type Router } from "../src/router.ts";
+import { MAX_LABEL_VALUE_CHARS, Metrics } from "../src/status/metrics.ts";
 import { openKvStore } from "../src/store/kv_store.ts";
 import type { StateStore } from "../src/store/state_store.ts";
 
@@ -89,5 +91,49 @@ Deno.test("config errors follow one rule for every variable: no long value is ec
         }
       }
     }
+  }
+});
+
+/** A router that takes unsigned callbacks for community 42 (the insecure mode), state in a temporary Deno KV. */
+async function insecureRouter(env: Record<string, string> = {}): Promise<Router & { dir: string }> {
+  const dir = await Deno.makeTempDir();
+  const config = loadConfig({
+    VK_GROUP_ID: "42",
+    VK_LONGPOLL: "off",
+    VK_CALLBACK_CONFIRMATION: "conf-abc",
+    VK_CALLBACK_INSECURE_NO_SECRET: "1",
+    DATA_DIR: dir,
+    ...env,
+  });
+  const routes = parseRoutes({ destinations: { q: { kind: "log" } }, rules: [{ to: ["q"] }] });
+  const router = await buildRouter({ config, routes });
+  return Object.assign(router, {
+    dir,
+    async [Symbol.asyncDispose]() {
+      await router.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  });
+}
+
+Deno.test("metric labels are bounded: a forged callback type is counted as other, any value cut at 64 characters", async () => {
+  await using router = await insecureRouter();
+  for (const type of ["x".repeat(1024 * 1024 - 100), "message_new", "forged_type"]) {
+    const res = await router.app.request("/callback", {
+      method: "POST",
+      body: JSON.stringify({ type, group_id: 42, object: {} }), // no event_id: rejected
+    });
+    await res.body?.cancel();
+  }
+  const labels = router.metrics.samples()
+    .filter((s) => s.name === "vk_router_events_rejected_total")
+    .map((s) => s.labels.raw_type).sort();
+  assert.deepEqual(labels, ["message_new", "other"]);
+
+  const metrics = new Metrics();
+  metrics.inc("c", { destination: "d".repeat(1000) });
+  metrics.observe("h", { destination: "d".repeat(1000) }, 1);
+  for (const s of metrics.samples()) {
+    assert.equal(String(s.labels.destination).length, MAX_LABEL_VALUE_CHARS, s.name);
   }
 });
