@@ -3,6 +3,7 @@
  * variable or one request that the router must bound.
  */
 import assert from "node:assert/strict";
+import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { CONFIG_VARIABLES, loadConfig } from "../src/config/config.ts";
 import { ConfigError } from "../src/errors.ts";
 import { createDeliverer } from "../src/deliver/deliverer.ts";
@@ -135,5 +136,75 @@ Deno.test("metric labels are bounded: a forged callback type is counted as other
   metrics.observe("h", { destination: "d".repeat(1000) }, 1);
   for (const s of metrics.samples()) {
     assert.equal(String(s.labels.destination).length, MAX_LABEL_VALUE_CHARS, s.name);
+  }
+});
+
+const STATUS_TOKEN = "status-token-0123456789";
+
+/** Every log record's text while `work` runs. */
+async function loggedDuring(work: () => Promise<void>): Promise<string[]> {
+  const records: LogRecord[] = [];
+  await configure({
+    reset: true,
+    sinks: { memory: (r) => records.push(r) },
+    loggers: [
+      { category: ["vk-event-router"], lowestLevel: "debug", sinks: ["memory"] },
+      { category: ["logtape", "meta"], lowestLevel: "error", sinks: ["memory"] },
+    ],
+  });
+  try {
+    await work();
+  } finally {
+    await reset();
+  }
+  return records.map((r) => JSON.stringify([r.message, r.properties]));
+}
+
+Deno.test("one throttle for every way of presenting the status token, atomic under concurrency, logged without the value", async () => {
+  const login = (router: Router, token: string) =>
+    router.app.request("/login", { method: "POST", body: new URLSearchParams({ token }) });
+  const status = (router: Router, headers: Record<string, string>) =>
+    router.app.request("/api/status", { headers });
+  const statuses = async (responses: (Response | Promise<Response>)[]) =>
+    (await Promise.all(responses)).map((r) => (r.body?.cancel(), r.status));
+  const lines = await loggedDuring(async () => {
+    {
+      await using router = await insecureRouter({ STATUS_TOKEN });
+      const all = await statuses(Array.from({ length: 60 }, (_, i) => login(router, `guess-${i}`)));
+      assert.equal(all.filter((s) => s === 401).length, 5, `60 concurrent logins: ${all}`);
+      assert.equal(all.filter((s) => s === 429).length, 55);
+    }
+    {
+      await using router = await insecureRouter({ STATUS_TOKEN });
+      const tries = [];
+      for (let i = 0; i < 8; i++) {
+        tries.push(...await statuses([status(router, { authorization: `Bearer wrong-${i}` })]));
+      }
+      assert.deepEqual(tries, [401, 401, 401, 401, 401, 429, 429, 429], "bearer tokens");
+      const right = { authorization: `Bearer ${STATUS_TOKEN}` };
+      assert.deepEqual(await statuses([status(router, right)]), [429], "blocked, right or not");
+    }
+    {
+      await using router = await insecureRouter({ STATUS_TOKEN });
+      const cookie = (i: number) => ({
+        cookie: `vk_router_session=${String(i).padStart(43, "A")}`,
+      });
+      const tries = [];
+      for (let i = 0; i < 3; i++) tries.push(...await statuses([status(router, cookie(i))]));
+      tries.push(...await statuses([status(router, { authorization: "Bearer wrong-bearer" })]));
+      tries.push(...await statuses([login(router, "wrong-login")]));
+      tries.push(...await statuses([login(router, STATUS_TOKEN)]));
+      assert.deepEqual(
+        tries,
+        [401, 401, 401, 401, 401, 429],
+        "cookies, bearer and form: one throttle",
+      );
+    }
+  });
+  const joined = lines.join("\n");
+  assert.match(joined, /a bearer token/, "refused bearer tokens are logged");
+  assert.match(joined, /a session cookie/, "refused cookies are logged");
+  for (const value of ["wrong-bearer", "wrong-login", "guess-1", "wrong-7", "AAAA1"]) {
+    assert.ok(!joined.includes(value), `${value} is logged`);
   }
 });

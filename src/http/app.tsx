@@ -167,7 +167,7 @@ export function createApp(deps: AppDeps): Hono {
     async (c) => {
       if (token === null || sessions === null) return c.redirect("/", 303);
       const address = clientAddress(c, trustProxy);
-      const wait = throttle.retryAfterS(address);
+      const wait = throttle.attempt(address);
       if (wait > 0) {
         return c.text(`too many failed logins: try again in ${wait} s`, 429, {
           "retry-after": String(wait),
@@ -179,7 +179,6 @@ export function createApp(deps: AppDeps): Hono {
       });
       const submitted = typeof form.token === "string" ? form.token : "";
       if (!await timingSafeEqual(submitted, token)) {
-        throttle.failed(address);
         log.warn("Refused a status-page login from {address}: wrong token", { address });
         return c.html(<LoginPage failed />, 401);
       }
@@ -207,7 +206,7 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   // Everything below needs a session or the token when one is set.
-  app.use("*", requireViewer(token, sessions));
+  app.use("*", requireViewer(token, sessions, throttle, trustProxy));
 
   app.get("/", async (c) => {
     return c.html(
