@@ -208,3 +208,27 @@ Deno.test("one throttle for every way of presenting the status token, atomic und
     assert.ok(!joined.includes(value), `${value} is logged`);
   }
 });
+
+Deno.test("every POST with the session cookie must come from this site, whatever its content type", async () => {
+  await using router = await insecureRouter({ STATUS_TOKEN });
+  const res = await router.app.request("/login", {
+    method: "POST",
+    body: new URLSearchParams({ token: STATUS_TOKEN }),
+  });
+  const cookie = res.headers.get("set-cookie")!.split(";")[0]!;
+  const replay = (headers: Record<string, string>, body?: string) =>
+    router.app.request("http://localhost/dead-letters/replay", {
+      method: "POST",
+      headers: { cookie, ...headers },
+      ...(body === undefined ? {} : { body }),
+    });
+  for (const type of ["application/json", "text/plain", "application/x-www-form-urlencoded"]) {
+    const cross = await replay({ "content-type": type, origin: "https://evil.example" }, "{}");
+    assert.equal(cross.status, 403, `${type} from another site`);
+    const absent = await replay({ "content-type": type }, "{}");
+    assert.equal(absent.status, 403, `${type} without Origin or Sec-Fetch-Site`);
+  }
+  assert.equal((await replay({})).status, 403, "no content type at all");
+  assert.equal((await replay({ origin: "http://localhost" })).status, 200, "this site");
+  assert.equal((await replay({ "sec-fetch-site": "same-origin" })).status, 200, "this site");
+});

@@ -13,7 +13,6 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { timingSafeEqual } from "hono/utils/buffer";
@@ -31,6 +30,9 @@ import { createSessions, SESSION_COOKIE, type SessionStore } from "./sessions.ts
 import { snapshotGauges, type SnapshotView, type StatusSnapshot } from "./snapshot.ts";
 
 const log = getLogger(["vk-event-router", "http"]);
+
+/** Why a cookie POST from elsewhere is refused. */
+const CROSS_SITE_MESSAGE = "forbidden: a request with the session cookie must come from this site";
 
 /** Largest Callback API body accepted. */
 export const MAX_CALLBACK_BYTES = 1024 * 1024;
@@ -98,14 +100,19 @@ export function createApp(deps: AppDeps): Hono {
   });
   // The page is nobody's frame (its buttons act); no HSTS: TLS is the proxy's business.
   app.use("*", secureHeaders({ strictTransportSecurity: false }));
-  // A POST that carries the session cookie must come from this site (Hono's check of
-  // Origin / Sec-Fetch-Site); SameSite=Strict already keeps the cookie off cross-site
-  // requests, this holds even where a browser does not.
-  const sameSite = csrf({ origin: (origin, c) => origin === publicOrigin(c, trustProxy) });
+  // A POST that carries the session cookie must come from this site, whatever its content
+  // type (Hono's `csrf` looks at form posts only): its Origin must be ours, or without one,
+  // Sec-Fetch-Site must say same-origin. SameSite=Strict already keeps the cookie off
+  // cross-site requests; this holds even where a browser does not.
   app.use("*", async (c, next) => {
     if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
     if (getCookie(c, SESSION_COOKIE) === undefined) return await next();
-    return await sameSite(c, next);
+    const origin = c.req.header("origin");
+    const sameOrigin = origin === undefined
+      ? c.req.header("sec-fetch-site") === "same-origin"
+      : origin === publicOrigin(c, trustProxy);
+    if (!sameOrigin) throw new HTTPException(403, { message: CROSS_SITE_MESSAGE });
+    return await next();
   });
 
   app.get("/healthz", (c) => c.text("ok"));
