@@ -12,6 +12,9 @@ import { parseRoutes } from "../src/config/routes.ts";
 import { buildRouter, type Router } from "../src/router.ts";
 import { MAX_LABEL_VALUE_CHARS, Metrics } from "../src/status/metrics.ts";
 import { openKvStore } from "../src/store/kv_store.ts";
+import { createWorker } from "../src/worker/worker.ts";
+import { deleteKeys, TEST_REDIS_URL, testRedis } from "./support/redis.ts";
+import { startUpstashGateway } from "./support/upstash_gateway.ts";
 import type { StateStore } from "../src/store/state_store.ts";
 
 /** A deliverer whose only webhook always answers 503 with `Retry-After: 99999999999`. */
@@ -231,4 +234,49 @@ Deno.test("every POST with the session cookie must come from this site, whatever
   assert.equal((await replay({})).status, 403, "no content type at all");
   assert.equal((await replay({ origin: "http://localhost" })).status, 200, "this site");
   assert.equal((await replay({ "sec-fetch-site": "same-origin" })).status, 200, "this site");
+});
+
+Deno.test("the worker: /readyz asks Upstash at most once a second, and logins are throttled per client address", async () => {
+  await using redis = testRedis();
+  await using gateway = startUpstashGateway(TEST_REDIS_URL);
+  const worker = await createWorker({
+    VK_GROUP_ID: "42",
+    VK_CALLBACK_CONFIRMATION: "confirm",
+    VK_CALLBACK_SECRET: "worker-doors-callback-secret",
+    STATUS_TOKEN,
+    UPSTASH_REDIS_REST_URL: gateway.url,
+    UPSTASH_REDIS_REST_TOKEN: gateway.token,
+    REDIS_PREFIX: `${redis.prefix}router:`,
+  });
+  const from = (hostname: string): Deno.ServeHandlerInfo => ({
+    remoteAddr: { transport: "tcp", hostname, port: 40000 },
+    completed: Promise.resolve(),
+  });
+  const ready = async () => {
+    const res = await worker.handle(new Request("http://worker/readyz"), from("192.0.2.1"));
+    assert.equal(await res.text(), "ready");
+  };
+  await ready();
+  gateway.resetCounts();
+  const started = Date.now();
+  await Promise.all(Array.from({ length: 30 }, ready));
+  for (let i = 0; i < 20; i++) await ready();
+  const asked = gateway.counts.requests;
+  if (Date.now() - started < 1000) assert.equal(asked, 0, "answered from the last second's ask");
+  await new Promise((r) => setTimeout(r, 1100));
+  await Promise.all(Array.from({ length: 10 }, ready));
+  assert.ok(gateway.counts.requests - asked <= 1, `${gateway.counts.requests - asked} asks`);
+
+  const login = async (hostname: string, token: string) => {
+    const res = await worker.handle(
+      new Request("http://worker/login", { method: "POST", body: new URLSearchParams({ token }) }),
+      from(hostname),
+    );
+    await res.body?.cancel();
+    return res.status;
+  };
+  for (let i = 0; i < 5; i++) assert.equal(await login("198.51.100.1", `guess-${i}`), 401);
+  assert.equal(await login("198.51.100.1", "guess-5"), 429, "this address is blocked");
+  assert.equal(await login("198.51.100.2", "guess-6"), 401, "another address is not");
+  await deleteKeys(redis.handle, redis.prefix);
 });
