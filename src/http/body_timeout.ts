@@ -45,7 +45,15 @@ export function bodyReadTimeout(ms: number = BODY_READ_TIMEOUT_MS): MiddlewareHa
         return reader.cancel(reason);
       },
     });
-    c.req.raw = new Request(c.req.raw, { body: source });
+    // A new request from the parts, not from the request itself: copying a served request
+    // copies its signal, and reading that makes Deno print a warning line into the log stream.
+    const raw = c.req.raw;
+    c.req.raw = new Request(raw.url, {
+      method: raw.method,
+      headers: raw.headers,
+      body: source,
+      duplex: "half",
+    } as RequestInit);
     try {
       await next();
     } finally {
