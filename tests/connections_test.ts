@@ -160,3 +160,21 @@ Deno.test("serveBounded() caps connections per address and per process, and keep
     await perProcess.shutdown();
   }
 });
+
+Deno.test("serveBounded() closes a connection whose body never ends once its answer is sent", async () => {
+  const server = serveBounded(
+    { hostname: "127.0.0.1", port: 0, idleTimeoutMs: 300 },
+    () => new Response("too slow", { status: 408, headers: { connection: "close" } }),
+  );
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+    await conn.write(
+      new TextEncoder().encode(
+        "POST /callback HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789",
+      ),
+    );
+    assert.notEqual(await closedWithin(conn, 3000), null, "closed after the 408");
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -4,7 +4,8 @@
  *
  * Hand-written because nothing else bounds it: Hono's `timeout` middleware bounds the
  * whole handler (a callback legitimately waits for its delivery), `bodyLimit` bounds only
- * the size, and `Deno.serve` has no read timeouts at all (denoland/deno#3515).
+ * the size, and `Deno.serve` has no read timeouts at all (denoland/deno#3515); the
+ * service's idle timeout (`server.ts`) spares a request in progress, as it must.
  * @module
  */
 import type { MiddlewareHandler } from "hono";
@@ -63,10 +64,9 @@ export function bodyReadTimeout(ms: number = BODY_READ_TIMEOUT_MS): MiddlewareHa
 }
 
 /**
- * The 408 for a slow sender. The handler and its body buffer are done with at once; the
- * socket itself closes when the client finishes or gives up, because a `Deno.serve`
- * handler cannot close a connection whose body read is pending (`Connection: close`
- * tells a well-behaved client to). A reverse proxy's client body timeout closes it for sure.
+ * The 408 for a slow sender. The handler and its body buffer are done with at once;
+ * `Connection: close` tells a well-behaved client to go, and the service's server
+ * (`server.ts`) closes the socket once no request is in progress on it for its idle timeout.
  */
 function tooSlow(ms: number): HTTPException {
   const res = new Response(`request body not received within ${ms} ms\n`, {
