@@ -4,7 +4,9 @@
  * the runtime prints may land there, on any normal path.
  */
 import assert from "node:assert/strict";
+import { startFakeVk } from "./support/fake_vk.ts";
 import { spawnService } from "./support/service_process.ts";
+import { waitFor } from "./support/wait.ts";
 
 const SECRET = "json-stream-callback-secret";
 const STATUS_TOKEN = "json-stream-status-token";
@@ -48,6 +50,37 @@ Deno.test("LOG_FORMAT=json: every line it prints is JSON, from start through cal
   const lines = service.output().split("\n").filter((l) => l !== "");
   assert.ok(lines.length > 5, "the service logged");
   for (const line of lines) {
+    assert.doesNotThrow(() => JSON.parse(line), `not a JSON line: ${line}`);
+  }
+});
+
+Deno.test("LOG_FORMAT=json: every line it prints is JSON on the long-poll path too", async () => {
+  await using vk = await startFakeVk({ tokens: { 42: "json-stream-vk-token" } });
+  await using service = await spawnService({
+    VK_TOKEN: "json-stream-vk-token",
+    VK_GROUP_ID: "42",
+    VK_API_URL: vk.apiUrl,
+    VK_LONGPOLL_WAIT: "1",
+    PORT: "0",
+    LOG_FORMAT: "json",
+  });
+  const url = await service.url();
+  await waitFor(() => (vk.calls.get("a_check") ?? 0) > 0, "the first poll");
+  vk.push(
+    Array.from({ length: 3 }, (_, i) => ({
+      type: "message_new",
+      event_id: `json-poll-${i}`,
+      group_id: 42,
+      object: { message: { from_id: 7, peer_id: 7, text: `hi ${i}`, conversation_message_id: i } },
+    })),
+    42,
+  );
+  await waitFor(async () => {
+    const status = await (await fetch(`${url}/api/status`)).json();
+    return status.events_received_total === 3;
+  }, "three events handled");
+  assert.equal(await service.stop("SIGTERM"), 0);
+  for (const line of service.output().split("\n").filter((l) => l !== "")) {
     assert.doesNotThrow(() => JSON.parse(line), `not a JSON line: ${line}`);
   }
 });
