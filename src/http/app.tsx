@@ -68,7 +68,7 @@ export interface AppDeps {
   retryTask?: () => Promise<number>;
   /** How long a callback or login body may take to arrive. @default BODY_READ_TIMEOUT_MS */
   bodyTimeoutMs?: number;
-  /** Failed logins per address. @default 5 a minute */
+  /** Failed tries of the status token per address (form, bearer, cookie). @default 5 a minute */
   loginThrottle?: LoginThrottle;
 }
 

@@ -1,7 +1,9 @@
 /**
  * Who may see and do what. With `STATUS_TOKEN`, every guarded route needs a live login
- * session or `Authorization: Bearer <token>` (compared in constant time). Without it the guarded routes stay open but show aggregates only, and
- * every action that changes state is refused: an unset token never means an open admin.
+ * session or `Authorization: Bearer <token>` (compared in constant time), each presented
+ * one a try of the login throttle. Without it the guarded routes stay open but show
+ * aggregates only, and every action that changes state is refused: an unset token never
+ * means an open admin.
  * @module
  */
 import type { MiddlewareHandler } from "hono";
