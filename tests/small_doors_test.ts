@@ -234,6 +234,12 @@ Deno.test("every POST with the session cookie must come from this site, whatever
   assert.equal((await replay({})).status, 403, "no content type at all");
   assert.equal((await replay({ origin: "http://localhost" })).status, 200, "this site");
   assert.equal((await replay({ "sec-fetch-site": "same-origin" })).status, 200, "this site");
+  // A browser's own form post under `Referrer-Policy: no-referrer` (the page's) says
+  // `Origin: null`; Sec-Fetch-Site tells it from a sandboxed frame elsewhere.
+  const own = { origin: "null", "sec-fetch-site": "same-origin" };
+  assert.equal((await replay(own)).status, 200, "this site's form under no-referrer");
+  const sandboxed = { origin: "null", "sec-fetch-site": "cross-site" };
+  assert.equal((await replay(sandboxed)).status, 403, "an opaque origin elsewhere");
 });
 
 Deno.test("the worker: /readyz asks Upstash at most once a second, and logins are throttled per client address", async () => {

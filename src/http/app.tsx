@@ -102,16 +102,16 @@ export function createApp(deps: AppDeps): Hono {
   // The page is nobody's frame (its buttons act); no HSTS: TLS is the proxy's business.
   app.use("*", secureHeaders({ strictTransportSecurity: false }));
   // A POST that carries the session cookie must come from this site, whatever its content
-  // type (Hono's `csrf` looks at form posts only): its Origin must be ours, or without one,
-  // Sec-Fetch-Site must say same-origin. SameSite=Strict already keeps the cookie off
-  // cross-site requests; this holds even where a browser does not.
+  // type (Hono's `csrf` looks at form posts only): its Origin must be ours, or Sec-Fetch-Site
+  // must say same-origin (as in Hono's check: under `Referrer-Policy: no-referrer` a browser
+  // sends `Origin: null` with its own same-origin form posts). SameSite=Strict already keeps
+  // the cookie off cross-site requests; this holds even where a browser does not.
   app.use("*", async (c, next) => {
     if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
     if (getCookie(c, SESSION_COOKIE) === undefined) return await next();
     const origin = c.req.header("origin");
-    const sameOrigin = origin === undefined
-      ? c.req.header("sec-fetch-site") === "same-origin"
-      : origin === publicOrigin(c, trustProxy);
+    const sameOrigin = origin === publicOrigin(c, trustProxy) ||
+      c.req.header("sec-fetch-site") === "same-origin";
     if (!sameOrigin) throw new HTTPException(403, { message: CROSS_SITE_MESSAGE });
     return await next();
   });
