@@ -282,13 +282,17 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
         args: [String(Math.max(1, Math.ceil(ttlMs))), token],
       }) as DeliveryClaim[];
     },
-    async settleDeliveries(destination, settled, dedupTtlS) {
+    async settleDeliveries(destination, settled, dedupTtlS, unit) {
       if (settled.length === 0) return;
-      await runScript(redis, {
+      const call: ScriptCall = {
         script: SETTLE_SCRIPT,
         keys: settled.map((s) => dedupKey(prefix, destination, s.eventId)),
         args: [String(dedupTtlS), token, ...settled.map((s) => s.delivered ? "1" : "0")],
-      });
+      };
+      if (!unit) return void await runScript(redis, call);
+      // Not awaited: the unit is sent after this sink answers. A unit sent or given up
+      // refuses the call, which then goes alone; if that fails too, the claim expires.
+      unit.channel(scriptsOn(redis)).add(call).catch(() => runScript(redis, call)).catch(() => {});
     },
     async putSession(key, ttlMs) {
       await redis.set(sessionKey(key), "1", { px: Math.max(1, Math.ceil(ttlMs)) });
