@@ -28,6 +28,7 @@ import { LoginPage, StatusPage } from "./page.tsx";
 import { clientAddress, isHttps, publicOrigin } from "./request_info.ts";
 import { createSessions, SESSION_COOKIE, type SessionStore } from "./sessions.ts";
 import { snapshotGauges, type SnapshotView, type StatusSnapshot } from "./snapshot.ts";
+import type { Replay } from "../replay.ts";
 import { LockBusyError } from "../store/state_store.ts";
 
 const log = getLogger(["vk-event-router", "http"]);
@@ -61,7 +62,7 @@ export interface AppDeps {
   /** Takes one raw event through the pipeline; resolves once it is delivered or durably parked. */
   accept: (update: unknown) => Promise<void>;
   /** Re-queues dead letters through the pipeline; resolves with how many; rejects with `LockBusyError` while one runs. */
-  replayDeadLetters: () => Promise<number>;
+  replayDeadLetters: Replay;
   /** True once shutdown began: callbacks are refused so that VK redelivers later. */
   stopping: () => boolean;
   /** When set, `POST /tasks/retry` (authorised) runs one round of retries (the worker's cron). */
