@@ -65,6 +65,11 @@ Deno.test("Retry-After cannot park a delivery past the schedule's longest step o
   }
 });
 
+Deno.test("the README names every variable the configuration reads", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assert.deepEqual(CONFIG_VARIABLES.filter((name) => !readme.includes(`\`${name}\``)), []);
+});
+
 Deno.test("config errors follow one rule for every variable: no long value is echoed", () => {
   const base = { VK_TOKEN: "t".repeat(20), VK_GROUP_ID: "42" };
   const long = (core: string) => core.repeat(Math.ceil(300 / core.length));
