@@ -9,6 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Community, Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
 import { runRetryWorker } from "./deliver/deliverer.ts";
+import { CONNECTION_SPECS } from "./deliver/kinds/registry.ts";
 import { errorMessage, VkFatalError } from "./errors.ts";
 import { runIngestion } from "./ingest/ingestion.ts";
 import { createLeaseCoordinator } from "./lease/coordinator.ts";
@@ -60,6 +61,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }),
   });
   const { store, observer, pipeline } = router;
+  for (const spec of CONNECTION_SPECS.filter((spec) => router.connections.has(spec.name))) {
+    log.info("Connection {name}: {where}", {
+      name: spec.name,
+      where: spec.describe(config.connections[spec.name]),
+    });
+  }
   try {
     for (const warning of await verifyDestinations(router)) log.warn("{warning}", { warning });
   } catch (error) {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { redisKeys } from "../src/redis/keys.ts";
 import { configure, type LogRecord, reset } from "@logtape/logtape";
 import { parseRoutes } from "../src/config/routes.ts";
 import type { CustomEvent } from "../src/events/types.ts";
@@ -293,7 +294,10 @@ Deno.test("sessions: random, server-side, ended by logout, expiry or a new token
 
   await t.step("the store keeps an HMAC of the id, never the id", async () => {
     const cookie = sessionCookie(await login(s.app, TOKEN));
-    const keys = await redis.handle.redis.call(["KEYS", `${redis.prefix}session:*`]) as string[];
+    const keys = await redis.handle.redis.call([
+      "KEYS",
+      redisKeys(redis.prefix).session("*"),
+    ]) as string[];
     assert.ok(keys.length >= 1);
     assert.ok(keys.every((k) => !k.includes(cookie.split("=")[1]!)));
   });
