@@ -65,6 +65,11 @@ Deno.test("Retry-After cannot park a delivery past the schedule's longest step o
   }
 });
 
+Deno.test("the README names every variable the configuration reads", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assert.deepEqual(CONFIG_VARIABLES.filter((name) => !readme.includes(`\`${name}\``)), []);
+});
+
 Deno.test("config errors follow one rule for every variable: no long value is echoed", () => {
   const base = { VK_TOKEN: "t".repeat(20), VK_GROUP_ID: "42" };
   const long = (core: string) => core.repeat(Math.ceil(300 / core.length));
@@ -176,6 +181,12 @@ Deno.test("one throttle for every way of presenting the status token, atomic und
       const all = await statuses(Array.from({ length: 60 }, (_, i) => login(router, `guess-${i}`)));
       assert.equal(all.filter((s) => s === 401).length, 5, `60 concurrent logins: ${all}`);
       assert.equal(all.filter((s) => s === 429).length, 55);
+    }
+    {
+      await using router = await insecureRouter({ STATUS_TOKEN });
+      const right = { authorization: `Bearer ${STATUS_TOKEN}` };
+      const many = await statuses(Array.from({ length: 20 }, () => status(router, right)));
+      assert.deepEqual(new Set(many), new Set([200]), "concurrent right tokens all pass");
     }
     {
       await using router = await insecureRouter({ STATUS_TOKEN });

@@ -21,7 +21,7 @@ import { errorMessage } from "../errors.ts";
 import { createRedactor } from "../redact.ts";
 import type { Sample } from "../status/metrics.ts";
 import { renderPrometheus } from "../status/prometheus.ts";
-import { requireToken, requireViewer } from "./auth.ts";
+import { refusal, requireToken, requireViewer, sameSecret } from "./auth.ts";
 import { BODY_READ_TIMEOUT_MS, bodyReadTimeout } from "./body_timeout.ts";
 import { createLoginThrottle, type LoginThrottle } from "./login_throttle.ts";
 import { LoginPage, StatusPage } from "./page.tsx";
@@ -176,18 +176,18 @@ export function createApp(deps: AppDeps): Hono {
     async (c) => {
       if (token === null || sessions === null) return c.redirect("/", 303);
       const address = clientAddress(c, trustProxy);
-      const wait = throttle.attempt(address);
-      if (wait > 0) {
-        return c.text(`too many failed logins: try again in ${wait} s`, 429, {
-          "retry-after": String(wait),
-        });
-      }
+      const early = refusal(c, throttle, address);
+      if (early) return early;
       const form: Record<string, unknown> = await c.req.parseBody().catch((error) => {
         if (error instanceof HTTPException) throw error; // too slow: 408
         return {}; // not a form: no token
       });
+      // From here to the verdict nothing awaits: the check and the failure are one step.
+      const refused = refusal(c, throttle, address);
+      if (refused) return refused;
       const submitted = typeof form.token === "string" ? form.token : "";
-      if (!await timingSafeEqual(submitted, token)) {
+      if (!sameSecret(submitted, token)) {
+        throttle.failed(address);
         log.warn("Refused a status-page login from {address}: wrong token", { address });
         return c.html(<LoginPage failed />, 401);
       }
