@@ -39,7 +39,8 @@ const { setupCluster } = await import("../tests/support/cluster.ts");
 const { testRedis } = await import("../tests/support/redis.ts");
 const { redisCommands } = await import("../tests/support/redis_commands.ts");
 const { monitorRedis } = await import("../tests/support/redis_monitor.ts");
-const { leaseKey, instanceOf, instancesKey } = await import("../src/lease/lease.ts");
+const { instanceOf } = await import("../src/lease/lease.ts");
+const { redisKeys } = await import("../src/redis/keys.ts");
 const { RespConnection, RespError } = await import("../src/redis/resp_connection.ts");
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -111,7 +112,10 @@ async function run(C: number): Promise<Row> {
   });
   const prefix = cluster.routerPrefix;
   const owners = async () =>
-    ((await raw.send("MGET", ...groups.map((g) => leaseKey(prefix, g)))) as (string | null)[])
+    ((await raw.send("MGET", ...groups.map((g) => redisKeys(prefix).lease(g)))) as (
+      | string
+      | null
+    )[])
       .map((o) => o === null ? null : instanceOf(o));
   const fair = async (ids: string[]) => {
     const now = await owners();
@@ -125,7 +129,7 @@ async function run(C: number): Promise<Row> {
   const spawnedAt = Date.now();
   for (const id of ids) await cluster.start(id);
   const fairAfterSpawn = await within(() => fair(ids), 180_000);
-  const joined = (await raw.send("HVALS", `${instancesKey(prefix)}:joined`) as string[])
+  const joined = (await raw.send("HVALS", redisKeys(prefix).instancesJoined) as string[])
     .map(Number);
   const redisNow = Number((await raw.send("TIME") as string[])[0]) * 1000;
   const fairAt = spawnedAt + (fairAfterSpawn ?? NaN);

@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { assign } from "../src/lease/assignment.ts";
-import { instanceOf, instancesKey, leaseKey } from "../src/lease/lease.ts";
+import { instanceOf } from "../src/lease/lease.ts";
+import { redisKeys } from "../src/redis/keys.ts";
 import { getJson, overlaps, setupCluster } from "./support/cluster.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
 import { startFreezingProxy } from "./support/freezing_proxy.ts";
@@ -42,7 +43,10 @@ Deno.test({
 
     /** Who holds each community now (instance ids; null when free). */
     const owners = async () =>
-      ((await raw.send("MGET", ...GROUPS.map((g) => leaseKey(prefix, g)))) as (string | null)[])
+      ((await raw.send("MGET", ...GROUPS.map((g) => redisKeys(prefix).lease(g)))) as (
+        | string
+        | null
+      )[])
         .map((o) => o === null ? null : instanceOf(o));
     /** Owner changes seen while sampling (a move through "free" counts once). */
     const last: (string | null)[] = GROUPS.map(() => null);
@@ -72,7 +76,7 @@ Deno.test({
     };
     const joinedAt = async (id: string) => {
       await waitFor(
-        async () => (await raw.send("HGET", `${instancesKey(prefix)}:joined`, id)) !== null,
+        async () => (await raw.send("HGET", redisKeys(prefix).instancesJoined, id)) !== null,
         `${id} to join`,
       );
       return Date.now();
@@ -213,7 +217,7 @@ Deno.test({
     await using proxy = startFreezingProxy(TEST_REDIS_URL);
     await using cluster = await setupCluster(redis, vk, groups);
     const owners = async () =>
-      ((await raw.send("MGET", ...groups.map((g) => leaseKey(cluster.routerPrefix, g)))) as (
+      ((await raw.send("MGET", ...groups.map((g) => redisKeys(cluster.routerPrefix).lease(g)))) as (
         | string
         | null
       )[]).map((o) => o === null ? null : instanceOf(o));

@@ -7,14 +7,9 @@ import assert from "node:assert/strict";
 import { createLeaseCoordinator, type LeaseObserver } from "../src/lease/coordinator.ts";
 import { leasedStore } from "../src/lease/fencing.ts";
 import { holdLease, LeaseLostError, type LossReason } from "../src/lease/hold.ts";
-import {
-  createLeaseClient,
-  fenceKey,
-  instanceOf,
-  type LeaseClient,
-  leaseKey,
-} from "../src/lease/lease.ts";
+import { createLeaseClient, instanceOf, type LeaseClient } from "../src/lease/lease.ts";
 import { connectRedis } from "../src/redis/connection.ts";
+import { redisKeys } from "../src/redis/keys.ts";
 import { createRedisStore } from "../src/store/redis_store.ts";
 import { startFreezingProxy } from "./support/freezing_proxy.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
@@ -100,15 +95,19 @@ Deno.test("a tick that finds another owner loses the lease; held ones stay past 
   const a = replica("replica-a", client, [4, 5], ttlMs);
   const done = [4, 5].map((g) => a.run(g));
   await waitFor(() => a.coordinator.held.size === 2, "replica-a to hold both");
-  await raw.send("SET", leaseKey(redis.prefix, 4), "intruder#1", "PX", "60000");
+  await raw.send("SET", redisKeys(redis.prefix).lease(4), "intruder#1", "PX", "60000");
   await waitFor(() => a.events.lost.length === 1, "the loss");
   assert.deepEqual(a.events.lost, ["taken"]);
   await new Promise((r) => setTimeout(r, 1500));
-  const owner = String(await raw.send("GET", leaseKey(redis.prefix, 5)));
+  const owner = String(await raw.send("GET", redisKeys(redis.prefix).lease(5)));
   assert.equal(instanceOf(owner), "replica-a", "held 1.5 s on a 600 ms TTL");
   a.stop.abort();
   await Promise.all(done);
-  assert.equal(await raw.send("GET", leaseKey(redis.prefix, 5)), null, "released at the stop");
+  assert.equal(
+    await raw.send("GET", redisKeys(redis.prefix).lease(5)),
+    null,
+    "released at the stop",
+  );
   await a.coordinator.close();
 });
 
@@ -215,7 +214,7 @@ Deno.test("a refused fenced checkpoint write is a lost lease: the work stops, th
     const fenced = leasedStore(store, lease);
     await fenced.setCheckpoint(3, "10");
     // Another holder appears (as after a pause): its acquisition bumped the token.
-    await raw.send("HINCRBY", fenceKey(redis.prefix, 3), "token", "1");
+    await raw.send("HINCRBY", redisKeys(redis.prefix).fence(3), "token", "1");
     refused = await fenced.setCheckpoint(3, "5").catch((e) => e);
     assert.equal(signal.aborted, true, "the lease's signal aborted at once");
   }, a.stop.signal);

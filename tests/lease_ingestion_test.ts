@@ -3,13 +3,14 @@
  * the fake VK): once a newer holder exists, no checkpoint write of the old one lands, by
  * whatever path the pipeline writes checkpoints, and the old one stops.
  */
+import { redisKeys } from "../src/redis/keys.ts";
 import assert from "node:assert/strict";
 import { loadConfig } from "../src/config/config.ts";
 import { parseRoutes } from "../src/config/routes.ts";
 import { runIngestion } from "../src/ingest/ingestion.ts";
 import { leasedApi, leasedFetch, leasedStore } from "../src/lease/fencing.ts";
 import { holdLease, LeaseLostError } from "../src/lease/hold.ts";
-import { createLeaseClient, fenceKey } from "../src/lease/lease.ts";
+import { createLeaseClient } from "../src/lease/lease.ts";
 import { buildRouter } from "../src/router.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
@@ -45,7 +46,7 @@ Deno.test("under a lease, no checkpoint write lands once a newer holder exists, 
     rules: [{ to: ["events"] }],
   });
   await using router = await buildRouter({ config, routes });
-  const checkpointKey = `${prefix}checkpoint:${GROUP}`;
+  const checkpointKey = redisKeys(prefix).checkpoint(GROUP);
   await raw.send("SET", checkpointKey, "0");
 
   const client = createLeaseClient({ redis: router.redis!.redis, prefix, ttlMs: 10_000 });
@@ -82,7 +83,7 @@ Deno.test("under a lease, no checkpoint write lands once a newer holder exists, 
     await waitFor(async () => (await raw.send("GET", checkpointKey)) === "10", "checkpoint 10");
 
     // A newer holder appears (its acquisition takes the next token) while events keep coming.
-    await raw.send("HINCRBY", fenceKey(prefix, GROUP), "token", "1");
+    await raw.send("HINCRBY", redisKeys(prefix).fence(GROUP), "token", "1");
     for (let i = 0; i < 20 && !lease.signal.aborted; i++) {
       push(3);
       await new Promise((r) => setTimeout(r, 30));

@@ -3,18 +3,10 @@
  * transports (native RESP, and Upstash REST through the test gateway).
  */
 import assert from "node:assert/strict";
-import {
-  createLeaseClient,
-  FENCED_SET_SCRIPT,
-  fenceKey,
-  instanceOf,
-  isStaleFence,
-  leaseKey,
-  ownerToken,
-  type TickAction,
-} from "../src/lease/lease.ts";
+import { createLeaseClient, instanceOf, ownerToken, type TickAction } from "../src/lease/lease.ts";
 import { connectRedis } from "../src/redis/connection.ts";
-import { createRedisStore } from "../src/store/redis_store.ts";
+import { redisKeys } from "../src/redis/keys.ts";
+import { createRedisStore, FENCED_SET_SCRIPT, isStaleFence } from "../src/store/redis_store.ts";
 import { FenceError } from "../src/store/state_store.ts";
 import { deleteKeys, TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 import { redisCommands } from "./support/redis_commands.ts";
@@ -51,7 +43,7 @@ for (const [transport, open] of Object.entries(transports)) {
         const tick = await tickA([[7, "acquire"], [8, "read"]]);
         assert.deepEqual(tick.leases, [{ holder: a, fence: 1, previous: null }, free]);
         assert.deepEqual(tick.replicas.map((r) => r.instanceId), ["replica-a"]);
-        const pttl = Number(await raw.send("PTTL", leaseKey(prefix, 7)));
+        const pttl = Number(await raw.send("PTTL", redisKeys(prefix).lease(7)));
         assert.ok(pttl > 0 && pttl <= 1000, `the lease has the TTL: ${pttl}`);
       });
       await t.step("another process cannot, and learns who holds it", async () => {
@@ -66,7 +58,11 @@ for (const [transport, open] of Object.entries(transports)) {
           assert.equal((await tickA([[7, "renew"]])).leases[0]!.holder, a);
         }
         assert.equal((await tickB([[7, "renew"]])).leases[0]!.holder, a);
-        assert.equal(await raw.send("GET", leaseKey(prefix, 7)), a, "held 1.2 s on a 1 s TTL");
+        assert.equal(
+          await raw.send("GET", redisKeys(prefix).lease(7)),
+          a,
+          "held 1.2 s on a 1 s TTL",
+        );
       });
       await t.step(
         "unrenewed, it expires and the next holder takes it over with a newer fence",
@@ -82,9 +78,9 @@ for (const [transport, open] of Object.entries(transports)) {
         "release: refused to a non-owner, done by the owner, not a takeover then",
         async () => {
           assert.equal(await leases.release(7, a), false);
-          assert.equal(await raw.send("GET", leaseKey(prefix, 7)), b);
+          assert.equal(await raw.send("GET", redisKeys(prefix).lease(7)), b);
           assert.equal(await leases.release(7, b), true);
-          assert.equal(await raw.send("GET", leaseKey(prefix, 7)), null);
+          assert.equal(await raw.send("GET", redisKeys(prefix).lease(7)), null);
           assert.deepEqual((await tickA([[7, "acquire"]])).leases, [
             { holder: a, fence: 3, previous: null },
           ]);
@@ -168,7 +164,7 @@ Deno.test("FENCED_SET_SCRIPT writes only with the last token issued, and fails o
   await using admin = testRedis();
   using raw = redisCommands();
   const key = `${admin.prefix}checkpoint:1`;
-  const fence = fenceKey(admin.prefix, 1);
+  const fence = redisKeys(admin.prefix).fence(1);
   const set = (value: string, token: number) =>
     raw.send("EVAL", FENCED_SET_SCRIPT.source, "2", key, fence, value, String(token));
   await assert.rejects(() => set("a", 1), isStaleFence, "no token issued yet: none is current");

@@ -1,12 +1,13 @@
 /**
  * Several replicas of the real service on one Redis, against the fake VK: exactly one
  * polls each community; the owner is SIGKILLed and another takes over within two lease
- * TTLs, polling on with the key it finds in Redis, with every event in its list exactly once; an owner paused past its lease stops
- * polling when it resumes and cannot move the checkpoint (it polls again only once the
- * community is handed back to it); and the replicas share one VK
- * rate limit per token.
+ * TTLs, polling on with the key it finds in Redis, with every event in its list exactly
+ * once; an owner paused past its lease stops polling when it resumes and cannot move the
+ * checkpoint (it polls again only once the community is handed back to it); and the
+ * replicas share one VK rate limit per token.
  */
 import assert from "node:assert/strict";
+import { redisKeys } from "../src/redis/keys.ts";
 import { getJson, message, overlaps, setupCluster as setup } from "./support/cluster.ts";
 import { type PollRequest, startFakeVk } from "./support/fake_vk.ts";
 import { testRedis } from "./support/redis.ts";
@@ -136,7 +137,7 @@ Deno.test({
     await using cluster = await setup(redis, vk, [GROUP], { ENRICH_DEADLINE_MS: "500" });
     await cluster.start("replica-a");
     await cluster.start("replica-b");
-    const checkpointKey = `${cluster.routerPrefix}checkpoint:${GROUP}`;
+    const checkpointKey = redisKeys(cluster.routerPrefix).checkpoint(GROUP);
     const checkpoint = async () => Number(await redis.handle.redis.get(checkpointKey));
     const history: number[] = [];
     const watching = new AbortController();

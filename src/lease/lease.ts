@@ -2,7 +2,7 @@
  * Leases in Redis: which process polls a community. A lease is a key holding its owner
  * with a TTL, and released (only by its owner) on a graceful stop. Every acquisition takes
  * a fencing token from a per-community counter, so writes made under a lease can be
- * refused once a newer holder exists (see {@linkcode FENCED_SET_SCRIPT}). A replica's
+ * refused once a newer holder exists (the state store's fenced checkpoint write). A replica's
  * whole lease work is one script per renewal period (`tick.lua`): its heartbeat, the
  * renewal of every lease it holds, the acquisitions it wants, and every community's
  * holder, so its Redis cost does not grow with the number of communities.
@@ -15,6 +15,7 @@
  * @module
  */
 import type { RedisClient } from "../redis/connection.ts";
+import { redisKeys } from "../redis/keys.ts";
 import { evalScript, LuaScript } from "../redis/scripts.ts";
 import tickSource from "./tick.lua" with { type: "text" };
 
@@ -32,21 +33,6 @@ export function instanceOf(owner: OwnerToken): string {
   return at < 0 ? owner : owner.slice(0, at);
 }
 
-/** The key holding a community's lease. */
-export function leaseKey(prefix: string, groupId: number): string {
-  return `${prefix}lease:${groupId}`;
-}
-
-/** The sorted set of live replicas (by last heartbeat); `:joined` holds when each joined. */
-export function instancesKey(prefix: string): string {
-  return `${prefix}instances`;
-}
-
-/** The hash holding a community's fencing counter and last holder. */
-export function fenceKey(prefix: string, groupId: number): string {
-  return `${prefix}lease:${groupId}:fence`;
-}
-
 /** The batched heartbeat, renewal, acquisition and read of a replica (see the file). */
 const TICK_SCRIPT = new LuaScript(tickSource);
 
@@ -59,30 +45,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 `);
-
-/** The error code a fenced write is refused with. */
-export const STALE_FENCE = "STALE_FENCE";
-
-/**
- * A write under a lease: KEYS[1] the key to set, KEYS[2] the fence hash; ARGV[1] the value,
- * ARGV[2] the writer's token. Sets the key only when the token is the last one issued;
- * once a newer holder took the lease it writes nothing and fails with a
- * {@linkcode STALE_FENCE} error, so that a refusal looks like a failed write wherever the
- * call travels (alone, or in a batch's pipeline), never like a success.
- */
-export const FENCED_SET_SCRIPT = new LuaScript(`
-local token = tonumber(redis.call('HGET', KEYS[2], 'token') or '0')
-if tonumber(ARGV[2]) ~= token then
-  return redis.error_reply('${STALE_FENCE} fence ' .. ARGV[2] .. ', last issued ' .. token)
-end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
-`);
-
-/** Whether `error` is Redis refusing a write fenced by a stale token. */
-export function isStaleFence(error: unknown): boolean {
-  return error instanceof Error && error.message.includes(STALE_FENCE);
-}
 
 /** A live replica, as the last tick saw it. */
 export interface Replica {
@@ -161,9 +123,9 @@ const ACTION_CODES: Record<TickAction, string> = {
 export function createLeaseClient(options: LeaseClientOptions): LeaseClient {
   const { redis, prefix } = options;
   const ttl = String(options.ttlMs);
-  const keys = (groupId: number) => [leaseKey(prefix, groupId), fenceKey(prefix, groupId)];
-  const instances = instancesKey(prefix);
-  const joined = `${instances}:joined`;
+  const names = redisKeys(prefix);
+  const keys = (groupId: number) => [names.lease(groupId), names.fence(groupId)];
+  const { instances, instancesJoined: joined } = names;
   return {
     async tick(instanceId, owner, communities) {
       const answer = await evalScript(
@@ -193,7 +155,7 @@ export function createLeaseClient(options: LeaseClientOptions): LeaseClient {
     async leave(instanceId) {
       const multi = redis.multi();
       multi.zrem(instances, instanceId);
-      multi.hdel(`${instances}:joined`, instanceId);
+      multi.hdel(joined, instanceId);
       await multi.exec();
     },
   };

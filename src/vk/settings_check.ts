@@ -7,6 +7,7 @@
  */
 import type { Routes } from "../config/routes.ts";
 import type { RedisClient } from "../redis/connection.ts";
+import { redisKeys } from "../redis/keys.ts";
 import { evalScript, LuaScript } from "../redis/scripts.ts";
 import type { VkApi } from "./api.ts";
 
@@ -61,11 +62,6 @@ export async function checkSettings(
   return warnings;
 }
 
-/** The Redis key of a community's shared settings check: its warnings, as JSON. */
-export function settingsKey(prefix: string, groupId: number): string {
-  return `${prefix}settings:${groupId}`;
-}
-
 /** How long a shared result stands before the community's next owner checks again. */
 const SHARED_FOR_MS = 86_400_000;
 
@@ -104,6 +100,7 @@ export function createSharedSettings(
   prefix: string,
   routes: Routes,
 ): SharedSettings {
+  const keys = redisKeys(prefix);
   const parse = (text: string | null): string[] | null => {
     try {
       const warnings = text ? JSON.parse(text) : null;
@@ -114,11 +111,11 @@ export function createSharedSettings(
   };
   return {
     async check(api, groupId) {
-      const key = settingsKey(prefix, groupId);
+      const key = keys.settings(groupId);
       const shared = await evalScript(redis, CLAIM_SCRIPT, [key], [String(CHECKING_FOR_MS)]);
       if (shared !== null) return parse(String(shared));
       const warnings = await checkSettings(api, groupId, routes);
-      await redis.set(settingsKey(prefix, groupId), JSON.stringify(warnings), {
+      await redis.set(key, JSON.stringify(warnings), {
         px: SHARED_FOR_MS,
       });
       return warnings;
@@ -129,7 +126,7 @@ export function createSharedSettings(
       const values = await evalScript(
         redis,
         READ_SCRIPT,
-        groupIds.map((g) => settingsKey(prefix, g)),
+        groupIds.map((g) => keys.settings(g)),
         [],
       ) as (string | null)[];
       groupIds.forEach((g, i) => {

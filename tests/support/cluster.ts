@@ -5,7 +5,8 @@
  * @module
  */
 import { assign } from "../../src/lease/assignment.ts";
-import { instanceOf, leaseKey } from "../../src/lease/lease.ts";
+import { instanceOf } from "../../src/lease/lease.ts";
+import { redisKeys } from "../../src/redis/keys.ts";
 import type { FakeVk, PollRequest } from "./fake_vk.ts";
 import { TEST_REDIS_URL, type TestRedis } from "./redis.ts";
 import { type ServiceProcess, spawnService } from "./service_process.ts";
@@ -69,7 +70,8 @@ export async function setupCluster(
     }),
   );
   const routerPrefix = `${redis.prefix}router:`;
-  for (const g of groupIds) await redis.handle.redis.set(`${routerPrefix}checkpoint:${g}`, "0");
+  const keys = redisKeys(routerPrefix);
+  for (const g of groupIds) await redis.handle.redis.set(keys.checkpoint(g), "0");
   const env = {
     VK_TOKEN: "replica-token",
     VK_GROUP_ID: groupIds.join(","),
@@ -89,7 +91,7 @@ export async function setupCluster(
     replicas.set(id, await spawnService({ ...env, ...more, INSTANCE_ID: id }, dir));
   };
   const owner = async (groupId: number) => {
-    const token = await redis.handle.redis.get(leaseKey(routerPrefix, groupId));
+    const token = await redis.handle.redis.get(keys.lease(groupId));
     return token === null ? null : instanceOf(String(token));
   };
   /** Waits until the replica that the assignment over the started ones picks holds the lease. */
