@@ -17,6 +17,7 @@
 import type { RedisClient } from "../redis/connection.ts";
 import { redisKeys } from "../redis/keys.ts";
 import { evalScript, LuaScript } from "../redis/scripts.ts";
+import releaseSource from "./release.lua" with { type: "text" };
 import tickSource from "./tick.lua" with { type: "text" };
 
 /** An owner token: the instance id, `#`, and a per-process nonce (instance ids hold no `#`). */
@@ -37,14 +38,7 @@ export function instanceOf(owner: OwnerToken): string {
 const TICK_SCRIPT = new LuaScript(tickSource);
 
 /** KEYS[1] lease, KEYS[2] fence hash; ARGV[1] owner. 1 when released, 0 when not the owner. */
-const RELEASE_SCRIPT = new LuaScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('HSET', KEYS[2], 'holder', '')
-  return 1
-end
-return 0
-`);
+const RELEASE_SCRIPT = new LuaScript(releaseSource);
 
 /** A live replica, as the last tick saw it. */
 export interface Replica {

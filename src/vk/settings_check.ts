@@ -10,6 +10,8 @@ import type { RedisClient } from "../redis/connection.ts";
 import { redisKeys } from "../redis/keys.ts";
 import { evalScript, LuaScript } from "../redis/scripts.ts";
 import type { VkApi } from "./api.ts";
+import claimSource from "./settings_claim.lua" with { type: "text" };
+import readSource from "./settings_read.lua" with { type: "text" };
 
 /** The long-poll setting each custom event type comes from, with its name in VK's settings. */
 const SOURCE: Record<string, [string, string]> = {
@@ -73,15 +75,10 @@ const CHECKING_FOR_MS = 60_000;
  * or nil after marking the check as this caller's (so that a quick handover cannot run it
  * twice).
  */
-const CLAIM_SCRIPT = new LuaScript(`
-local shared = redis.call('GET', KEYS[1])
-if shared then return shared end
-redis.call('SET', KEYS[1], '', 'PX', ARGV[1])
-return false
-`);
+const CLAIM_SCRIPT = new LuaScript(claimSource);
 
 /** KEYS: the settings keys; answers their values (nil where none). */
-const READ_SCRIPT = new LuaScript("return redis.call('MGET', unpack(KEYS))");
+const READ_SCRIPT = new LuaScript(readSource);
 
 /** The settings check run once per community per fleet, its result shared through Redis. */
 export interface SharedSettings {

@@ -18,9 +18,11 @@
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
 import type { RedisClient } from "../redis/connection.ts";
+import { redisKeys } from "../redis/keys.ts";
 import { evalScript, LuaScript } from "../redis/scripts.ts";
 import { type Clock, type Sleep, sleep, withTimeout } from "../util/time.ts";
 import { prioritized, type RateLimiter } from "./rate_limiter.ts";
+import reserveSource from "./rate_reserve.lua" with { type: "text" };
 
 const log = getLogger(["vk-event-router", "vk-api"]);
 
@@ -29,30 +31,13 @@ const log = getLogger(["vk-event-router", "vk-api"]);
  * member. Reserves the earliest start that keeps the limit, no earlier than the last
  * reservation; answers how many ms from now it is.
  */
-const RESERVE_SCRIPT = new LuaScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local at = now
-local n = redis.call('ZCARD', KEYS[1])
-if n >= limit then
-  local kth = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
-  at = math.max(at, tonumber(kth[2]) + window)
-end
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then at = math.max(at, tonumber(last[2])) end
-redis.call('ZADD', KEYS[1], at, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], at - now + window)
-return at - now
-`);
+const RESERVE_SCRIPT = new LuaScript(reserveSource);
 
 /** The Redis key of a token's limiter: a hash of the token, never the token itself. */
 export async function rateLimitKey(prefix: string, token: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
   const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `${prefix}vk-rate:${hex.slice(0, 32)}`;
+  return redisKeys(prefix).vkRate(hex.slice(0, 32));
 }
 
 /** Options for {@linkcode createSharedRateLimiter}. */
