@@ -320,6 +320,10 @@ if (Deno.args.length === 0) {
   const out = new URL("./", import.meta.url);
   await Deno.writeTextFile(new URL("fleet.json", out), JSON.stringify(rows, null, 2) + "\n");
   await Deno.writeTextFile(new URL("fleet.svg", out), chart(rows));
+  // In the repository's format, so that `deno fmt --check` stays clean after a run.
+  await new Deno.Command(Deno.execPath(), {
+    args: ["fmt", "-q", new URL("fleet.json", out).pathname, new URL("fleet.svg", out).pathname],
+  }).output();
 }
 
 /**
@@ -353,6 +357,7 @@ function chart(rows: readonly Row[]): string {
     `<text x="${x(c)}" y="${h - bottom + 16}" text-anchor="middle">C = ${c}</text>`
   ).join("");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="11">
+<rect width="${w}" height="${h}" fill="#fff"/>
 <text x="${left}" y="12">Idle Redis commands/s per replica (R = ${R}, LEASE_TTL_S=${TTL_S}, log scale)</text>
 ${grid}${ticks}${line(before, "#c0392b", "before")}${line(after, "#2471a3", "after")}
 </svg>
