@@ -95,7 +95,8 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   /**
    * Sends items grouped by destination: those of the sinks that share the unit of work
    * in its round trip, the others on their own at the same time (or first, when someone
-   * in the unit builds its call late to count their answers).
+   * in the unit builds its call late to count their answers). Sinks that join the unit
+   * once they answered (webhooks' markers) are waited for before it is sent.
    */
   async function attempt(
     items: readonly Routed[],
@@ -122,6 +123,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     };
     const direct: Promise<void>[] = [];
     const joined: Promise<void>[] = [];
+    const joinLate: Promise<void>[] = [];
     for (const [name, indexes] of Map.groupBy(items.keys(), (i) => items[i]!.destination)) {
       const sink = sinks.get(name);
       if (!sink) {
@@ -131,11 +133,11 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         continue;
       }
       const batch = indexes.map((i) => items[i]!);
-      (sink.deliverIn ? joined : direct).push(
+      (!sink.deliverIn ? direct : sink.joinsLate ? joinLate : joined).push(
         guarded(sink, batch, deadlineMs, unit).then((results) => settle(name, indexes, results)),
       );
     }
-    if (unit.late) await Promise.all(direct);
+    await Promise.all(unit.late ? [...joinLate, ...direct] : joinLate);
     await unit.send();
     await Promise.all([...joined, ...direct]);
     return outcomes;

@@ -51,4 +51,10 @@ export interface Sink {
    * and settles once the deliverer has sent the unit.
    */
   deliverIn?(items: readonly Delivery[], unit: UnitOfWork): Promise<Outcome[]>;
+  /**
+   * Set when `deliverIn` adds its calls only once it has its outcomes, and answers without
+   * waiting for the unit (a webhook settles its delivery markers after its POSTs): the
+   * deliverer waits for its answer, within the sink deadline, before sending the unit.
+   */
+  readonly joinsLate?: boolean;
 }

@@ -93,6 +93,16 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
       args: [ts, String(fence)],
     };
   };
+  /** The one settle of delivery claims, alone or carried in a batch's round trip. */
+  const settleCall = (
+    destination: string,
+    settled: readonly { eventId: string; delivered: boolean }[],
+    dedupTtlS: number,
+  ): ScriptCall => ({
+    script: SETTLE_SCRIPT,
+    keys: settled.map((s) => keys.dedup(destination, s.eventId)),
+    args: [String(dedupTtlS), token, ...settled.map((s) => s.delivered ? "1" : "0")],
+  });
   /**
    * Moves letters from the list of older versions into the current layout, once per store
    * (each step one script; a crash between steps leaves the rest for the next process).
@@ -289,11 +299,13 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
     },
     async settleDeliveries(destination, settled, dedupTtlS) {
       if (settled.length === 0) return;
-      await runScript(redis, {
-        script: SETTLE_SCRIPT,
-        keys: settled.map((s) => keys.dedup(destination, s.eventId)),
-        args: [String(dedupTtlS), token, ...settled.map((s) => s.delivered ? "1" : "0")],
-      });
+      await runScript(redis, settleCall(destination, settled, dedupTtlS));
+    },
+    async carrySettle(unit, destination, settled, dedupTtlS) {
+      if (settled.length === 0) return;
+      const call = settleCall(destination, settled, dedupTtlS);
+      const result = await unit.channel(scriptsOn(redis)).add(call);
+      if (!result.ok) throw new Error(result.error);
     },
     async putSession(key, ttlMs) {
       await redis.set(keys.session(key), "1", { px: Math.max(1, Math.ceil(ttlMs)) });

@@ -191,6 +191,18 @@ export interface StateStore extends AsyncDisposable {
     dedupTtlS: number,
   ): Promise<void>;
   /**
+   * Redis stores: the same settle as {@linkcode settleDeliveries}, added to a commit's unit
+   * of work to travel in its round trip (a webhook's markers beside the batch's pushes and
+   * checkpoint); resolves once the unit is sent and it landed, rejects when it did not.
+   * Absent where writes cannot travel (Deno KV).
+   */
+  carrySettle?(
+    unit: UnitOfWork,
+    destination: string,
+    settled: readonly { eventId: string; delivered: boolean }[],
+    dedupTtlS: number,
+  ): Promise<void>;
+  /**
    * Keeps a login session for `ttlMs`, under the key the HTTP layer derives from the
    * session id (never the id itself). In the store, sessions survive a restart.
    */

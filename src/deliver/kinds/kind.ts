@@ -85,7 +85,10 @@ export interface Tally {
 }
 
 /** Where a sink marks the events it delivered, to send each once (the state store). */
-export type DeliveryMarkers = Pick<StateStore, "claimDeliveries" | "settleDeliveries">;
+export type DeliveryMarkers = Pick<
+  StateStore,
+  "claimDeliveries" | "settleDeliveries" | "carrySettle"
+>;
 
 /** What sinks are built from: the kind's open connection and the router's I/O. */
 export interface SinkContext<Conn = unknown> {

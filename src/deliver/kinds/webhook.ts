@@ -15,6 +15,7 @@ import { signWebhook, webhookId, webhookSecretKey } from "../signing.ts";
 import { DEDUP_TTL_S } from "./redis_once.ts";
 import type { Delivery, Outcome, Sink } from "../types.ts";
 import { defaultTimeoutSignal, type TimeoutSignal } from "../../util/timeouts.ts";
+import type { UnitOfWork } from "../../util/unit_of_work.ts";
 
 /** Options for {@linkcode createWebhookSink}. */
 export interface WebhookSinkOptions {
@@ -103,10 +104,14 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
   }
 
   const markers = options.markers;
-  return {
+  const sink = {
     name: options.name,
     kind: "webhook",
-    async deliver(items) {
+    /**
+     * In `unit`, the settle of the claims is added to the commit's round trip, which the
+     * deliverer sends after this answer: not awaited here.
+     */
+    async deliver(items: readonly Delivery[], unit?: UnitOfWork): Promise<Outcome[]> {
       if (!markers || items.length === 0) return await postAll(items);
       // A claim outlives the whole batch's posts, in waves of `concurrency`.
       const claimMs = options.timeoutMs * Math.ceil(items.length / concurrency) + 30_000;
@@ -127,7 +132,11 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
         delivered: posted[i]!.status === "delivered",
       }));
       // Not settling leaves the claims to expire: a later attempt posts again, never loses.
-      await markers.settleDeliveries(options.name, settled, DEDUP_TTL_S).catch(() => {});
+      const settling =
+        (unit && markers.carrySettle
+          ? markers.carrySettle(unit, options.name, settled, DEDUP_TTL_S)
+          : markers.settleDeliveries(options.name, settled, DEDUP_TTL_S)).catch(() => {});
+      if (!unit) await settling;
       let p = 0;
       return claims.map((claim): Outcome =>
         claim === "claimed"
@@ -138,6 +147,8 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
       );
     },
   };
+  // A Redis store's settle travels in the commit's round trip; Deno KV's stays its own write.
+  return markers?.carrySettle ? { ...sink, joinsLate: true, deliverIn: sink.deliver } : sink;
 }
 
 /**
