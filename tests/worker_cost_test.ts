@@ -123,7 +123,8 @@ Deno.test("a worker callback with a webhook too: two requests, the claim and one
   for (let n = 1; n <= 5; n++) {
     w.gateway.resetCounts();
     assert.deepEqual(await w.send(callback(`h-${n}`)), [200, "ok"]);
-    // The settle sent alone again makes this 3.
+    // The claim must be read before the POST (so that VK redelivering the callback does not
+    // reach the webhook twice); the settle then travels in the unit: sent alone, this is 3.
     assert.equal(w.gateway.counts.requests, 2, `callback ${n}: REST requests`);
     // The claim; then the push, the settle and the shared counters.
     assert.equal(w.gateway.counts.commands, 4, `callback ${n}: commands`);

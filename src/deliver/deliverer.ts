@@ -95,8 +95,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   /**
    * Sends items grouped by destination: those of the sinks that share the unit of work
    * in its round trip, the others on their own at the same time (or first, when someone
-   * in the unit builds its call late to count their answers). Sinks that join the unit
-   * once they answered (webhooks' markers) are waited for before it is sent.
+   * in the unit builds its call late to count their answers).
    */
   async function attempt(
     items: readonly Routed[],
@@ -123,7 +122,6 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     };
     const direct: Promise<void>[] = [];
     const joined: Promise<void>[] = [];
-    const joinLate: Promise<void>[] = [];
     for (const [name, indexes] of Map.groupBy(items.keys(), (i) => items[i]!.destination)) {
       const sink = sinks.get(name);
       if (!sink) {
@@ -133,11 +131,11 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         continue;
       }
       const batch = indexes.map((i) => items[i]!);
-      (!sink.deliverIn ? direct : sink.joinsLate ? joinLate : joined).push(
+      (sink.deliverIn ? joined : direct).push(
         guarded(sink, batch, deadlineMs, unit).then((results) => settle(name, indexes, results)),
       );
     }
-    await Promise.all(unit.late ? [...joinLate, ...direct] : joinLate);
+    if (unit.late) await Promise.all(direct);
     await unit.send();
     await Promise.all([...joined, ...direct]);
     return outcomes;
@@ -327,7 +325,9 @@ async function guarded(
   let answer: Outcome[];
   try {
     // Called at once, not in a later tick: a sink that joins the unit adds its calls now.
-    const delivering = unit && sink.deliverIn ? sink.deliverIn(batch, unit) : sink.deliver(batch);
+    const delivering = unit && sink.deliverIn
+      ? sink.deliverIn(batch, unit)
+      : sink.deliver(batch, unit);
     answer = await withTimeout(delivering, deadlineMs, "no answer");
   } catch (error) {
     return failAll(sink.name, batch.length, errorMessage(error));

@@ -44,17 +44,16 @@ export interface Sink {
   readonly name: string;
   /** The destination kind, e.g. `redis-list`. */
   readonly kind: string;
-  deliver(items: readonly Delivery[]): Promise<Outcome[]>;
+  /**
+   * `unit`, when given, is the commit's unit of work: a sink that does not join it may still
+   * add a call that needs no answer while the unit waits for the direct sinks
+   * ({@linkcode UnitOfWork.late}), as a webhook adds its delivery markers.
+   */
+  deliver(items: readonly Delivery[], unit?: UnitOfWork): Promise<Outcome[]>;
   /**
    * The same delivery as part of a commit's unit of work, for a sink whose calls can share
    * its round trip (the Redis kinds): it adds its calls to `unit` before its first `await`
    * and settles once the deliverer has sent the unit.
    */
   deliverIn?(items: readonly Delivery[], unit: UnitOfWork): Promise<Outcome[]>;
-  /**
-   * Set when `deliverIn` adds its calls only once it has its outcomes, and answers without
-   * waiting for the unit (a webhook settles its delivery markers after its POSTs): the
-   * deliverer waits for its answer, within the sink deadline, before sending the unit.
-   */
-  readonly joinsLate?: boolean;
 }

@@ -183,24 +183,14 @@ export interface StateStore extends AsyncDisposable {
   ): Promise<DeliveryClaim[]>;
   /**
    * Ends claims: a delivered event gets its marker for `dedupTtlS`, an undelivered one
-   * loses the claim (another attempt may claim it at once).
+   * loses the claim (another attempt may claim it at once). With `unit` (a Redis store), the
+   * write travels in the unit's round trip and this resolves once it is added, not sent.
    */
   settleDeliveries(
     destination: string,
     settled: readonly { eventId: string; delivered: boolean }[],
     dedupTtlS: number,
-  ): Promise<void>;
-  /**
-   * Redis stores: the same settle as {@linkcode settleDeliveries}, added to a commit's unit
-   * of work to travel in its round trip (a webhook's markers beside the batch's pushes and
-   * checkpoint); resolves once the unit is sent and it landed, rejects when it did not.
-   * Absent where writes cannot travel (Deno KV).
-   */
-  carrySettle?(
-    unit: UnitOfWork,
-    destination: string,
-    settled: readonly { eventId: string; delivered: boolean }[],
-    dedupTtlS: number,
+    unit?: UnitOfWork,
   ): Promise<void>;
   /**
    * Keeps a login session for `ttlMs`, under the key the HTTP layer derives from the

@@ -85,10 +85,7 @@ export interface Tally {
 }
 
 /** Where a sink marks the events it delivered, to send each once (the state store). */
-export type DeliveryMarkers = Pick<
-  StateStore,
-  "claimDeliveries" | "settleDeliveries" | "carrySettle"
->;
+export type DeliveryMarkers = Pick<StateStore, "claimDeliveries" | "settleDeliveries">;
 
 /** What sinks are built from: the kind's open connection and the router's I/O. */
 export interface SinkContext<Conn = unknown> {

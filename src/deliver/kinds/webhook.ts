@@ -15,7 +15,6 @@ import { signWebhook, webhookId, webhookSecretKey } from "../signing.ts";
 import { DEDUP_TTL_S } from "./redis_once.ts";
 import type { Delivery, Outcome, Sink } from "../types.ts";
 import { defaultTimeoutSignal, type TimeoutSignal } from "../../util/timeouts.ts";
-import type { UnitOfWork } from "../../util/unit_of_work.ts";
 
 /** Options for {@linkcode createWebhookSink}. */
 export interface WebhookSinkOptions {
@@ -104,14 +103,10 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
   }
 
   const markers = options.markers;
-  const sink = {
+  return {
     name: options.name,
     kind: "webhook",
-    /**
-     * In `unit`, the settle of the claims is added to the commit's round trip, which the
-     * deliverer sends after this answer: not awaited here.
-     */
-    async deliver(items: readonly Delivery[], unit?: UnitOfWork): Promise<Outcome[]> {
+    async deliver(items, unit) {
       if (!markers || items.length === 0) return await postAll(items);
       // A claim outlives the whole batch's posts, in waves of `concurrency`.
       const claimMs = options.timeoutMs * Math.ceil(items.length / concurrency) + 30_000;
@@ -132,11 +127,13 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
         delivered: posted[i]!.status === "delivered",
       }));
       // Not settling leaves the claims to expire: a later attempt posts again, never loses.
-      const settling =
-        (unit && markers.carrySettle
-          ? markers.carrySettle(unit, options.name, settled, DEDUP_TTL_S)
-          : markers.settleDeliveries(options.name, settled, DEDUP_TTL_S)).catch(() => {});
-      if (!unit) await settling;
+      // While the unit waits for this sink (the worker's), the markers travel in it.
+      await markers.settleDeliveries(
+        options.name,
+        settled,
+        DEDUP_TTL_S,
+        ...(unit?.late ? [unit] : []),
+      ).catch(() => {});
       let p = 0;
       return claims.map((claim): Outcome =>
         claim === "claimed"
@@ -147,8 +144,6 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
       );
     },
   };
-  // A Redis store's settle travels in the commit's round trip; Deno KV's stays its own write.
-  return markers?.carrySettle ? { ...sink, joinsLate: true, deliverIn: sink.deliver } : sink;
 }
 
 /**
