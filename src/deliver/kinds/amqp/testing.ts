@@ -1,0 +1,241 @@
+/**
+ * The `amqp` kind's test harness: a private RabbitMQ node, isolated targets on it, and the
+ * bench's floor. The node never touches the machine's own RabbitMQ: its own node name,
+ * AMQP and distribution ports, data and log folders, no plugins, and an environment file
+ * of its own, so `/etc/rabbitmq` changes nothing. `TEST_AMQP_URL` names a broker to use
+ * instead.
+ * @module
+ */
+import { Buffer } from "node:buffer";
+import amqplib from "amqplib";
+import type { ConfirmChannel } from "amqplib";
+
+/** The one line that says what to install. */
+export const RABBITMQ_SERVER_MISSING =
+  "Cannot find rabbitmq-server: install it (Debian/Ubuntu: apt-get install rabbitmq-server; " +
+  "macOS: brew install rabbitmq)";
+
+/** Debian's server script (the one on PATH, /usr/sbin, changes to the rabbitmq user). */
+const DEBIAN_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+
+/** The server script to run, or null when there is none. */
+async function serverScript(): Promise<string | null> {
+  for (const candidate of [DEBIAN_SERVER, "rabbitmq-server"]) {
+    if (candidate.startsWith("/")) {
+      if (await Deno.stat(candidate).then((s) => s.isFile, () => false)) return candidate;
+      continue;
+    }
+    const found = await new Deno.Command("sh", {
+      args: ["-c", `command -v ${candidate}`],
+      stdout: "piped",
+      stderr: "null",
+    }).output().catch(() => null);
+    const path = found?.success ? new TextDecoder().decode(found.stdout).trim() : "";
+    if (path !== "") return path;
+  }
+  return null;
+}
+
+/** A broker a test owns. */
+export interface TestServer extends AsyncDisposable {
+  url: string;
+  /** Stops the node (SIGKILL by default: a crash, not a clean shutdown). */
+  stop(signal?: Deno.Signal): Promise<void>;
+  /** Starts it again with the same ports and data. */
+  start(): Promise<void>;
+}
+
+/** What {@linkcode harness}'s `provision` made: a target and how to read it. */
+export interface Provisioned {
+  /** The routes-file destination entry that sends to the target. */
+  destination: Record<string, unknown>;
+  /** Every message that arrived so far, in arrival order (consumed and acked as read). */
+  read(): Promise<{ eventId: string; body: string }[]>;
+  /** Deletes the exchange and queue. */
+  cleanup(): Promise<void>;
+  /** The exchange and the queue bound to it with `#`. */
+  exchange: string;
+  queue: string;
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Tries `open` until it succeeds or `ms` pass. */
+async function waitForBroker(url: string, child: Deno.ChildProcess, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  let exited = false;
+  child.status.then(() => exited = true);
+  let last: unknown = null;
+  while (Date.now() < until && !exited) {
+    try {
+      const connection = await amqplib.connect(url, { timeout: 1000 });
+      await connection.close();
+      return;
+    } catch (error) {
+      last = error;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  const why = exited ? "the node exited" : `no AMQP handshake within ${ms / 1000} s`;
+  throw new Error(`Cannot start rabbitmq-server: ${why}${last ? ` (${String(last)})` : ""}`);
+}
+
+/**
+ * Starts a private RabbitMQ node on free ports (a few seconds). Its data lasts across
+ * `stop` and `start`, so durable exchanges, queues and persistent messages survive.
+ */
+export async function startRabbitServer(): Promise<TestServer> {
+  const script = await serverScript();
+  if (script === null) throw new Error(RABBITMQ_SERVER_MISSING);
+  const dir = await Deno.makeTempDir({ prefix: "vk-router-rabbitmq-" });
+  const port = freePort();
+  const distPort = freePort();
+  const node = `vkr-test-${port}@localhost`;
+  await Deno.writeTextFile(`${dir}/enabled_plugins`, "[].\n");
+  await Deno.writeTextFile(`${dir}/rabbitmq-env.conf`, "");
+  await Deno.writeTextFile(
+    `${dir}/rabbitmq.conf`,
+    [
+      `listeners.tcp.default = 127.0.0.1:${port}`,
+      "log.console = false",
+      "log.file.level = warning",
+      "",
+    ].join("\n"),
+  );
+  const env = {
+    // The Erlang cookie is made in HOME: a private one.
+    HOME: dir,
+    RABBITMQ_NODENAME: node,
+    RABBITMQ_NODE_IP_ADDRESS: "127.0.0.1",
+    RABBITMQ_NODE_PORT: String(port),
+    RABBITMQ_DIST_PORT: String(distPort),
+    RABBITMQ_MNESIA_BASE: `${dir}/mnesia`,
+    RABBITMQ_LOG_BASE: `${dir}/log`,
+    RABBITMQ_CONFIG_FILE: `${dir}/rabbitmq.conf`,
+    RABBITMQ_CONF_ENV_FILE: `${dir}/rabbitmq-env.conf`,
+    RABBITMQ_ENABLED_PLUGINS_FILE: `${dir}/enabled_plugins`,
+    RABBITMQ_PID_FILE: `${dir}/node.pid`,
+    // The script then execs the VM, so a signal to the child reaches the broker itself.
+    RUNNING_UNDER_SYSTEMD: "1",
+  };
+  const url = `amqp://guest:guest@127.0.0.1:${port}/`;
+  let child: Deno.ChildProcess | null = null;
+
+  const start = async () => {
+    child = new Deno.Command(script, { env, stdin: "null", stdout: "null", stderr: "null" })
+      .spawn();
+    await waitForBroker(url, child, 60_000);
+  };
+  const stop = async (signal: Deno.Signal = "SIGKILL") => {
+    const running = child;
+    if (!running) return;
+    child = null;
+    try {
+      running.kill(signal);
+    } catch { /* already gone */ }
+    await running.status;
+  };
+  const dispose = async () => {
+    await stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  };
+  try {
+    await start();
+  } catch (error) {
+    await dispose();
+    throw error;
+  }
+  return { url, stop, start, [Symbol.asyncDispose]: dispose };
+}
+
+/** Runs `use` on a fresh connection's confirm channel, closed afterwards. */
+async function withChannel<T>(
+  url: string,
+  use: (channel: ConfirmChannel) => Promise<T>,
+): Promise<T> {
+  const connection = await amqplib.connect(url);
+  connection.on("error", () => {});
+  try {
+    const channel = await connection.createConfirmChannel();
+    channel.on("error", () => {});
+    return await use(channel);
+  } finally {
+    await connection.close().catch(() => {});
+  }
+}
+
+/** A durable topic exchange and a durable queue bound to it with `#`, both named after `id`. */
+async function provision(url: string, id: string): Promise<Provisioned> {
+  const exchange = `vkr.test.${id}`;
+  const queue = `vkr.test.${id}`;
+  await withChannel(url, async (channel) => {
+    await channel.assertExchange(exchange, "topic", { durable: true });
+    await channel.assertQueue(queue, { durable: true });
+    await channel.bindQueue(queue, exchange, "#");
+    // Read back: both exist as declared.
+    await channel.checkExchange(exchange);
+    await channel.checkQueue(queue);
+  });
+  const arrived: { eventId: string; body: string }[] = [];
+  return {
+    exchange,
+    queue,
+    destination: { kind: "amqp", exchange, routing_key: "{event_type}" },
+    async read() {
+      await withChannel(url, async (channel) => {
+        for (;;) {
+          const message = await channel.get(queue, { noAck: true });
+          if (message === false) break;
+          arrived.push({
+            eventId: String(message.properties.messageId),
+            body: message.content.toString(),
+          });
+        }
+      });
+      return [...arrived];
+    },
+    cleanup: () =>
+      withChannel(url, async (channel) => {
+        await channel.deleteQueue(queue);
+        await channel.deleteExchange(exchange);
+      }),
+  };
+}
+
+/** The floor: the same client publishing `bodies` in batches of 100, confirms awaited per batch. */
+async function floor(url: string, target: Provisioned, bodies: readonly string[]): Promise<void> {
+  await withChannel(url, async (channel) => {
+    for (let i = 0; i < bodies.length; i += 100) {
+      for (const body of bodies.slice(i, i + 100)) {
+        channel.publish(target.exchange, "floor", Buffer.from(body), {
+          persistent: true,
+          mandatory: true,
+          contentType: "application/json",
+        });
+      }
+      await channel.waitForConfirms();
+    }
+  });
+}
+
+/** `null` when a private node can be started here, else the install line. */
+async function missing(): Promise<string | null> {
+  return await serverScript() === null ? RABBITMQ_SERVER_MISSING : null;
+}
+
+/** The `amqp` kind's harness for the shared kind tests and the bench. */
+export const harness = {
+  kind: "amqp",
+  testUrlVariable: "TEST_AMQP_URL",
+  connectionVariable: "AMQP_URL",
+  guarantee: "at-least-once",
+  missing,
+  startServer: startRabbitServer,
+  provision,
+  floor,
+} as const;
