@@ -11,7 +11,7 @@ import { BUILT_IN_ROUTES, loadRoutesFile, parseRoutes, type Routes } from "./con
 import { checkRoutesAgainstConfig } from "./config/startup_checks.ts";
 import { ConfigError } from "./errors.ts";
 import { configureLogging } from "./logging.ts";
-import { collectSecrets } from "./redact.ts";
+import { collectSecrets } from "./router.ts";
 import { startService } from "./service.ts";
 
 async function readDotEnv(): Promise<Record<string, string>> {
