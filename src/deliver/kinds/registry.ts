@@ -146,7 +146,7 @@ export function deadLetterAccess(
 export function backlogReader(
   destination: Destination,
   connections: Connections,
-): (() => Promise<Backlog>) | null {
+): (() => Promise<Backlog | null>) | null {
   const kind = kindOf(destination);
   if (!kind.backlog || !reachable(destination, connections)) return null;
   const conn = connectionOf(destination, connections);
@@ -157,7 +157,7 @@ export function backlogReader(
 export function backlogSources(
   destinations: readonly Destination[],
   connections: Connections,
-): { name: string; read: () => Promise<Backlog> }[] {
+): { name: string; read: () => Promise<Backlog | null> }[] {
   return destinations.flatMap((d) => {
     const read = backlogReader(d, connections);
     return read ? [{ name: d.name, read }] : [];
