@@ -15,13 +15,20 @@ import type {
   ResolveContext,
   SinkContext,
 } from "./kind.ts";
+import { amqpKind } from "./amqp/mod.ts";
 import { logKind } from "./log.ts";
 import { redisListKind } from "./redis_list.ts";
 import { redisStreamKind } from "./redis_stream.ts";
 import { webhookKind } from "./webhook.ts";
 
 /** The registry. Order only matters for error messages ("expected kind a, b or c"). */
-export const DESTINATION_KINDS = [redisListKind, redisStreamKind, webhookKind, logKind] as const;
+export const DESTINATION_KINDS = [
+  redisListKind,
+  redisStreamKind,
+  webhookKind,
+  logKind,
+  amqpKind,
+] as const;
 
 type Kinds = (typeof DESTINATION_KINDS)[number];
 

@@ -6,9 +6,17 @@
 import assert from "node:assert/strict";
 import amqplib from "amqplib";
 import type { Delivery, Outcome } from "../../types.ts";
+import { parseRoutes } from "../../../config/routes.ts";
+import { loadConfig } from "../../../config/config.ts";
+import { checkRoutesAgainstConfig } from "../../../config/startup_checks.ts";
+import { ConfigError } from "../../../errors.ts";
+import { buildRouter, collectSecrets } from "../../../router.ts";
+import { TEST_REDIS_URL, testRedis } from "../../../../tests/support/redis.ts";
 import { openAmqpConnection, parseAmqpUrl } from "./connection.ts";
-import { createAmqpSink, routingKeyOf, unknownPlaceholders } from "./sink.ts";
+import { type AmqpDestination, amqpKind } from "./mod.ts";
+import { createAmqpSink, ROUTING_KEY_TEMPLATE, routingKeyOf } from "./sink.ts";
 import { harness, startRabbitServer, type TestServer } from "./testing.ts";
+import { waitFor } from "../../../../tests/support/wait.ts";
 
 let shared: TestServer | null = null;
 
@@ -62,7 +70,7 @@ Deno.test("AMQP_URL: a problem line names the variable and never the value", () 
   }
 });
 
-Deno.test("routing key: placeholders from the delivery, else the event; unknown ones listed", () => {
+Deno.test("routing key: placeholders from the delivery, else the event; only known ones allowed", () => {
   const item = event(1, "wall_post_new", 42);
   assert.deepEqual(routingKeyOf("vk.{group_id}.{event_type}", item), "vk.42.wall_post_new");
   assert.deepEqual(
@@ -76,7 +84,185 @@ Deno.test("routing key: placeholders from the delivery, else the event; unknown 
   assert.deepEqual(routingKeyOf("x".repeat(256), item), {
     error: "routing key longer than 255 bytes",
   });
-  assert.deepEqual(unknownPlaceholders("{event_type}.{peer_id}.{}"), ["peer_id", ""]);
+  assert.ok(ROUTING_KEY_TEMPLATE.test("vk.{group_id}.{event_type}.x"));
+  for (const bad of ["{peer_id}", "{}", "{event_type", "a}"]) {
+    assert.ok(!ROUTING_KEY_TEMPLATE.test(bad), bad);
+  }
+});
+
+const ENV = { VK_TOKEN: "secret-token-value", VK_GROUP_ID: "218730916" };
+
+function routesWith(destination: Record<string, unknown>) {
+  return {
+    destinations: { mq: destination },
+    rules: [{ name: "all", to: ["mq"] }],
+  };
+}
+
+/** The problems `parseRoutes` reports, or none. */
+function routeProblems(destination: Record<string, unknown>): string[] {
+  try {
+    parseRoutes(routesWith(destination), {});
+    return [];
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    return [...error.issues];
+  }
+}
+
+Deno.test("routes: an amqp entry resolves; bad names and unknown placeholders are problems", () => {
+  const routes = parseRoutes(
+    routesWith({ kind: "amqp", exchange: "vk.events", routing_key: "vk.{group_id}.{event_type}" }),
+    {},
+  );
+  assert.deepEqual(routes.destinations.get("mq"), {
+    kind: "amqp",
+    name: "mq",
+    exchange: "vk.events",
+    routingKey: "vk.{group_id}.{event_type}",
+    backlogQueue: null,
+    timeoutMs: 10_000,
+  });
+  assert.deepEqual(routeProblems({ kind: "amqp", exchange: "", routing_key: "q" }), []);
+  const [placeholder] = routeProblems({ kind: "amqp", exchange: "x", routing_key: "{peer_id}" });
+  assert.match(placeholder!, /routing_key.*only the placeholders \{event_type\} and \{group_id\}/);
+  const [name] = routeProblems({ kind: "amqp", exchange: "vk events", routing_key: "k" });
+  assert.match(name!, /exchange.*expected an exchange name/);
+  assert.equal(routeProblems({ kind: "amqp", exchange: "x" }).length, 1, "routing_key required");
+});
+
+Deno.test("start-up: an amqp destination needs AMQP_URL; its password is a secret", () => {
+  const routes = parseRoutes(routesWith({ kind: "amqp", exchange: "x", routing_key: "k" }), {});
+  assert.throws(
+    () => checkRoutesAgainstConfig(routes, loadConfig(ENV)),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.issues.some((line) =>
+        /^AMQP_URL: required by the destinations "mq" \(amqp\).*set AMQP_URL/.test(line)
+      ),
+  );
+  const config = loadConfig({ ...ENV, AMQP_URL: "amqp://router:p%40ss-w0rd@mq:5672/vk" });
+  checkRoutesAgainstConfig(routes, config);
+  const secrets = collectSecrets(config, routes);
+  assert.ok(secrets.includes("p@ss-w0rd") && secrets.includes("p%40ss-w0rd"), String(secrets));
+  assert.throws(
+    () => loadConfig({ ...ENV, AMQP_URL: "rabbit://router:hunter22@mq" }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.issues.some((line) => line.startsWith("AMQP_URL: ")) &&
+      error.issues.every((line) => !line.includes("hunter22")),
+  );
+  const [defaultExchange] = amqpKind.check(
+    { ...destination("", ""), name: "mq" },
+    { redisPrefix: "" },
+  );
+  assert.match(defaultExchange!, /default exchange \(""\) needs a routing_key that names a queue/);
+});
+
+function destination(exchange: string, routingKey: string, backlogQueue: string | null = null) {
+  return {
+    kind: "amqp",
+    name: "mq",
+    exchange,
+    routingKey,
+    backlogQueue,
+    timeoutMs: 10_000,
+  } satisfies AmqpDestination;
+}
+
+Deno.test({
+  name: "verify: the exchange (or the default exchange's queue) must exist; a down broker throws",
+  ...BROKER,
+  async fn() {
+    const url = await brokerUrl();
+    await using target = await harness.provision(url, uniqueId());
+    const connection = openAmqpConnection(configOf(url));
+    try {
+      assert.deepEqual(
+        await amqpKind.verify!(destination(target.exchange, "{event_type}"), connection),
+        [],
+      );
+      const [missing] = await amqpKind.verify!(destination("vk.nowhere", "k"), connection);
+      assert.match(
+        missing!,
+        /^ROUTES_FILE: destination "mq": exchange "vk\.nowhere" does not exist on amqp:\/\/127\.0\.0\.1:\d+\/%2F: declare it/,
+      );
+      assert.deepEqual(await amqpKind.verify!(destination("", target.queue), connection), []);
+      assert.deepEqual(await amqpKind.verify!(destination("", "{event_type}"), connection), []);
+      const [queue] = await amqpKind.verify!(destination("", "no.such.queue"), connection);
+      assert.match(queue!, /queue "no\.such\.queue" \(default exchange\) does not exist/);
+      // The failed passive declares closed only their own channels.
+      assert.equal(await connection.ready(), null);
+    } finally {
+      await connection.close();
+    }
+    const down = openAmqpConnection(configOf("amqp://guest:guest@127.0.0.1:1/"));
+    try {
+      await assert.rejects(amqpKind.verify!(destination("x", "k"), down), /ECONNREFUSED/);
+    } finally {
+      await down.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "backlog: the backlog_queue's ready messages and consumers, on the page; none without one",
+  ...BROKER,
+  async fn() {
+    const url = await brokerUrl();
+    await using target = await harness.provision(url, uniqueId());
+    const connection = openAmqpConnection(configOf(url));
+    try {
+      assert.equal(await amqpKind.backlog!(destination(target.exchange, "k"), connection), null);
+      const watched = destination(target.exchange, "{event_type}", target.queue);
+      const sink = amqpKind.createSink(watched, { connection, prefix: "" });
+      await sink.deliver([event(0), event(1), event(2)]);
+      assert.deepEqual(await amqpKind.backlog!(watched, connection), {
+        depth: 3,
+        oldestAgeS: null,
+        consumers: 0,
+      });
+      const channel = await (await connection.connection()).createChannel();
+      await channel.prefetch(1);
+      await channel.consume(target.queue, () => {}, { noAck: false });
+      await waitFor(
+        async () => (await amqpKind.backlog!(watched, connection))?.consumers === 1,
+        "one consumer",
+      );
+      // One message is in the consumer's hands, unacknowledged: two are ready.
+      assert.equal((await amqpKind.backlog!(watched, connection))?.depth, 2);
+      await channel.close();
+
+      // The status page, /api/status and /metrics show it.
+      await using redis = testRedis();
+      await using router = await buildRouter({
+        config: loadConfig({
+          ...ENV,
+          REDIS_URL: TEST_REDIS_URL,
+          REDIS_PREFIX: `${redis.prefix}router:`,
+          AMQP_URL: url,
+        }),
+        routes: parseRoutes(routesWith({
+          kind: "amqp",
+          exchange: target.exchange,
+          routing_key: "{event_type}",
+          backlog_queue: target.queue,
+        })),
+      });
+      await waitFor(async () => {
+        const status = await (await router.app.request("/api/status")).json();
+        const mq = status.destinations.find((d: { name: string }) => d.name === "mq");
+        return mq.depth === 3 && mq.consumers === 0;
+      }, "the queue's backlog in /api/status");
+      const page = await (await router.app.request("/")).text();
+      assert.match(page, /data-label="waiting">3<div class="muted warn">0 consumers</);
+      const metrics = await (await router.app.request("/metrics")).text();
+      assert.match(metrics, /vk_router_backlog_depth\{destination="mq"\} 3/);
+      assert.match(metrics, /vk_router_backlog_consumers\{destination="mq"\} 0/);
+    } finally {
+      await connection.close();
+    }
+  },
 });
 
 /** Everything in `queue`, consumed. */
@@ -100,7 +286,7 @@ Deno.test({
   ...BROKER,
   async fn() {
     const url = await brokerUrl();
-    const target = await harness.provision(url, uniqueId());
+    await using target = await harness.provision(url, uniqueId());
     const connection = openAmqpConnection(configOf(url));
     try {
       const sink = createAmqpSink({
@@ -126,7 +312,6 @@ Deno.test({
       assert.deepEqual(first.properties.timestamp, 1709107923);
     } finally {
       await connection.close();
-      await target.cleanup();
     }
   },
 });
@@ -136,7 +321,7 @@ Deno.test({
   ...BROKER,
   async fn() {
     const url = await brokerUrl();
-    const target = await harness.provision(url, uniqueId());
+    await using target = await harness.provision(url, uniqueId());
     const connection = openAmqpConnection(configOf(url));
     try {
       // Bound with "#" on a topic exchange, so route by a key only some events match.
@@ -177,7 +362,6 @@ Deno.test({
       assert.deepEqual((await drain(url, target.queue)).length, 3);
     } finally {
       await connection.close();
-      await target.cleanup();
     }
   },
 });
@@ -191,7 +375,7 @@ Deno.test({
   ...BROKER,
   async fn() {
     const url = await brokerUrl();
-    const target = await harness.provision(url, uniqueId());
+    await using target = await harness.provision(url, uniqueId());
     const connection = openAmqpConnection(configOf(url));
     try {
       const sink = createAmqpSink({
@@ -214,7 +398,6 @@ Deno.test({
       assert.deepEqual(await sink.deliver([event(2)]), [{ status: "delivered" }]);
     } finally {
       await connection.close();
-      await target.cleanup();
     }
   },
 });
@@ -227,11 +410,13 @@ async function deliverAll(
 ): Promise<number> {
   let pending = [...items];
   let attempts = 0;
+  let last: Outcome | undefined;
   const until = Date.now() + timeoutMs;
   while (pending.length > 0) {
-    assert.ok(Date.now() < until, `still ${pending.length} undelivered`);
+    assert.ok(Date.now() < until, `still ${pending.length} undelivered: ${JSON.stringify(last)}`);
     attempts++;
     const outcomes = await deliver(pending);
+    last = outcomes.find((o) => o.status !== "delivered");
     pending = pending.filter((_, i) => outcomes[i]!.status !== "delivered");
     if (pending.length > 0) await new Promise((r) => setTimeout(r, 200));
   }
@@ -243,7 +428,7 @@ Deno.test({
   ...BROKER,
   async fn() {
     await using server = await startRabbitServer();
-    const target = await harness.provision(server.url, uniqueId());
+    await using target = await harness.provision(server.url, uniqueId());
     await server.stop();
     const connection = openAmqpConnection(configOf(server.url), { reconnectGapMs: 100 });
     try {
@@ -275,7 +460,49 @@ Deno.test({
       assert.deepEqual(got, [...first, ...after].map((i) => i.eventId));
     } finally {
       await connection.close();
-      await target.cleanup().catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "amqp: a broker that stops answering: retries after timeout_ms, a new channel after",
+  ...BROKER,
+  async fn() {
+    await using server = await startRabbitServer();
+    await using target = await harness.provision(server.url, uniqueId());
+    const connection = openAmqpConnection(configOf(server.url));
+    try {
+      const options = {
+        name: "events",
+        connection,
+        exchange: target.exchange,
+        routingKey: "{event_type}",
+        timeoutMs: 500,
+      };
+      const sink = createAmqpSink(options);
+      assert.deepEqual(await sink.deliver([event(0)]), [{ status: "delivered" }]);
+      server.pause();
+      const started = Date.now();
+      const hung = await sink.deliver([event(1), event(2)]);
+      assert.deepEqual(
+        hung,
+        [1, 2].map(() => ({
+          status: "retry",
+          error: "no confirm within 500 ms",
+        })),
+      );
+      assert.ok(Date.now() - started < 2000, "bounded by timeout_ms");
+      // A fresh channel cannot be opened while the broker is frozen either.
+      const [frozen] = await sink.deliver([event(3)]);
+      assert.deepEqual(frozen, { status: "retry", error: "AMQP: no channel within 500 ms" });
+      server.resume();
+      await deliverAll((items) => sink.deliver(items), [event(4)], 20_000);
+      // What the frozen broker took in the end arrives too: at least once, never lost.
+      const ids = (await target.read()).map((m) => m.eventId);
+      assert.ok(ids.length >= 2, String(ids));
+    } finally {
+      server.resume();
+      await connection.close();
     }
   },
 });
@@ -285,7 +512,7 @@ Deno.test({
   ...BROKER,
   async fn() {
     await using server = await startRabbitServer();
-    const target = await harness.provision(server.url, uniqueId());
+    await using target = await harness.provision(server.url, uniqueId());
     const connection = openAmqpConnection(configOf(server.url), { reconnectGapMs: 100 });
     try {
       const sink = createAmqpSink({
@@ -322,7 +549,6 @@ Deno.test({
       assert.ok(got.length - unique.size <= retried, `${got.length - unique.size} > ${retried}`);
     } finally {
       await connection.close();
-      await target.cleanup().catch(() => {});
     }
   },
 });
@@ -330,4 +556,78 @@ Deno.test({
 globalThis.addEventListener("unload", () => {
   // The shared node outlives the tests that use it; it goes with the process.
   shared?.stop("SIGTERM");
+});
+
+/** Runs the consumer example, collecting its output lines. */
+function runExample(env: Record<string, string>) {
+  const example = new URL("../../../../examples/amqp_consumer.ts", import.meta.url);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-net", "--allow-env", example.pathname],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let out = "";
+  const reading = (async () => {
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
+  })();
+  return {
+    lines: () => out.split("\n").filter(Boolean),
+    async stop() {
+      child.kill("SIGTERM");
+      const [status, stderr] = await Promise.all([
+        child.status,
+        new Response(child.stderr).text(),
+        reading,
+      ]);
+      return { code: status.code, stderr };
+    },
+  };
+}
+
+Deno.test({
+  name: "the consumer example prints each event once as a JSON line, acks it, and resumes",
+  ...BROKER,
+  async fn() {
+    const url = await brokerUrl();
+    await using target = await harness.provision(url, uniqueId());
+    const connection = openAmqpConnection(configOf(url));
+    try {
+      const sink = createAmqpSink({
+        name: "events",
+        connection,
+        exchange: target.exchange,
+        routingKey: "{event_type}",
+        timeoutMs: 10_000,
+      });
+      const items = Array.from({ length: 20 }, (_, i) => event(i));
+      // A publish whose confirm was lost is published again: the consumer skips the repeat.
+      assert.ok((await sink.deliver([...items, items[3]!])).every((o) => o.status === "delivered"));
+      const env = { AMQP_URL: url, AMQP_QUEUE: target.queue };
+      const first = runExample(env);
+      await waitFor(() => first.lines().length >= 20, "20 lines", 20_000);
+      await new Promise((r) => setTimeout(r, 300)); // a repeat would print now
+      const stopped = await first.stop();
+      assert.equal(stopped.code, 0, stopped.stderr);
+      assert.deepEqual(
+        first.lines().map((l) => JSON.parse(l)),
+        items.map((i) => JSON.parse(i.body)),
+      );
+      const { messageCount } = await connection.withChannel((ch) => ch.checkQueue(target.queue));
+      assert.equal(messageCount, 0, "every message acked");
+
+      const more = Array.from({ length: 5 }, (_, i) => event(20 + i));
+      await sink.deliver(more);
+      const second = runExample(env);
+      await waitFor(() => second.lines().length >= 5, "5 more lines", 20_000);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal((await second.stop()).code, 0);
+      assert.deepEqual(
+        second.lines().map((l) => JSON.parse(l)),
+        more.map((i) => JSON.parse(i.body)),
+      );
+    } finally {
+      await connection.close();
+    }
+  },
 });

@@ -13,6 +13,8 @@
 import amqplib from "amqplib";
 import type { Channel, ChannelModel } from "amqplib";
 import { errorMessage } from "../../../errors.ts";
+import type { ConnectionSpec } from "../kind.ts";
+import { withTimeout } from "../../../util/time.ts";
 
 /** `AMQP_URL`, read and checked. */
 export interface AmqpConfig {
@@ -29,6 +31,9 @@ export const RECONNECT_GAP_MS = 1000;
 
 /** How long opening a connection may take (TCP, TLS and the AMQP handshake). */
 export const CONNECT_TIMEOUT_MS = 5000;
+
+/** How long a readiness check waits for a connection being made. */
+const READY_TIMEOUT_MS = 1000;
 
 /** What an `AMQP_URL` must look like, for problem lines (never the value itself). */
 const EXPECTED = "expected amqp://user:pass@host:port/vhost or amqps://...";
@@ -167,7 +172,7 @@ export function openAmqpConnection(
     },
     async ready() {
       try {
-        await self.connection();
+        await withTimeout(self.connection(), READY_TIMEOUT_MS, "no connection");
       } catch (error) {
         return `AMQP: ${errorMessage(error)}`;
       }
@@ -182,5 +187,20 @@ export function openAmqpConnection(
       await model?.close().catch(() => {});
     },
   };
+  // Connect now, so the first batch does not wait for the handshake; a failure shows on use.
+  self.connection().catch(() => {});
   return self;
 }
+
+/** `AMQP_URL`: one connection per router, shared by every `amqp` destination. */
+export const amqpConnection: ConnectionSpec<AmqpConfig, AmqpConnection> = {
+  name: "amqp",
+  variables: ["AMQP_URL"],
+  howToConfigure: "set AMQP_URL (amqp://user:pass@host:port/vhost, or amqps://)",
+  configure: (env, problems) => parseAmqpUrl(env.AMQP_URL, problems),
+  secrets: (config) => config.passwords,
+  describe: (config) => `RabbitMQ at ${config.shown}`,
+  open: (config) => Promise.resolve(openAmqpConnection(config)),
+  close: (conn) => conn.close(),
+  ready: (conn) => conn.ready(),
+};

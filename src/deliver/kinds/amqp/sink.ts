@@ -20,12 +20,10 @@ type Placeholder = (typeof ROUTING_KEY_PLACEHOLDERS)[number];
 /** AMQP's limit on a routing key (a short string). */
 const MAX_ROUTING_KEY_BYTES = 255;
 
-/** The placeholders in `template` that are not {@linkcode ROUTING_KEY_PLACEHOLDERS}. */
-export function unknownPlaceholders(template: string): string[] {
-  return [...template.matchAll(/\{([^{}]*)\}/g)]
-    .map((m) => m[1]!)
-    .filter((name) => !(ROUTING_KEY_PLACEHOLDERS as readonly string[]).includes(name));
-}
+/** A routing key template: braces only around a known placeholder (a regex for the schema). */
+export const ROUTING_KEY_TEMPLATE = new RegExp(
+  `^(?:[^{}]|\\{(?:${ROUTING_KEY_PLACEHOLDERS.join("|")})\\})*$`,
+);
 
 /** The value of a placeholder for one delivery: its own field, else the event's JSON. */
 function placeholderValue(item: Delivery, name: Placeholder): string | null {
@@ -170,35 +168,40 @@ export function createAmqpSink(options: AmqpSinkOptions): Sink {
     kind: "amqp",
     async deliver(items) {
       if (items.length === 0) return [];
-      let state: ChannelState;
-      try {
-        state = await channelState();
-      } catch (error) {
-        const outcome: Outcome = { status: "retry", error: `AMQP: ${errorMessage(error)}` };
-        return items.map(() => outcome);
-      }
+      // One deadline for the whole batch: the connection, the channel and every confirm.
       let timer: ReturnType<typeof setTimeout> | undefined;
-      let timedOut = false;
-      const deadline = new Promise<Outcome>((resolve) => {
-        timer = setTimeout(() => {
-          timedOut = true;
-          resolve({ status: "retry", error: `no confirm within ${options.timeoutMs} ms` });
-        }, options.timeoutMs);
+      const deadline = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), options.timeoutMs);
       });
-      const outcomes = await Promise.all(items.map((item) => {
-        const key = routingKeyOf(options.routingKey, item);
-        if (typeof key !== "string") return { status: "dead", error: key.error } as const;
-        return Promise.race([publish(state, item, key), deadline]);
-      }));
-      clearTimeout(timer);
-      if (timedOut) {
-        // Late confirms must not be matched to a later batch's messages: the next batch
-        // gets a new channel (the close is not awaited: a blocked broker may not answer).
-        state.open = false;
-        if (current === state) current = null;
-        state.channel.close().catch(() => {});
+      try {
+        let state: ChannelState | "late";
+        try {
+          state = await Promise.race([channelState(), deadline]);
+        } catch (error) {
+          return items.map(() => ({ status: "retry", error: `AMQP: ${errorMessage(error)}` }));
+        }
+        if (state === "late") {
+          const error = `AMQP: no channel within ${options.timeoutMs} ms`;
+          return items.map(() => ({ status: "retry", error }));
+        }
+        const open = state;
+        const outcomes = await Promise.all(items.map(async (item): Promise<Outcome | "late"> => {
+          const key = routingKeyOf(options.routingKey, item);
+          if (typeof key !== "string") return { status: "dead", error: key.error };
+          return await Promise.race([publish(open, item, key), deadline]);
+        }));
+        if (outcomes.includes("late")) {
+          // Late confirms must not be matched to a later batch's messages: the next batch
+          // gets a new channel (the close is not awaited: a blocked broker may not answer).
+          open.open = false;
+          if (current === open) current = null;
+          open.channel.close().catch(() => {});
+        }
+        const late = `no confirm within ${options.timeoutMs} ms`;
+        return outcomes.map((o) => o === "late" ? { status: "retry", error: late } : o);
+      } finally {
+        clearTimeout(timer);
       }
-      return outcomes;
     },
   };
 }

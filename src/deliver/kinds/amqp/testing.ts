@@ -45,15 +45,33 @@ export interface TestServer extends AsyncDisposable {
   start(): Promise<void>;
 }
 
-/** What {@linkcode harness}'s `provision` made: a target and how to read it. */
-export interface Provisioned {
+/** The private node, which can also be frozen: connections stay open and nothing answers. */
+export interface RabbitServer extends TestServer {
+  /** SIGSTOP. */
+  pause(): void;
+  /** SIGCONT. */
+  resume(): void;
+}
+
+/** One message as the target holds it. */
+export interface Arrived {
+  eventId: string;
+  eventType: string;
+  body: string;
+}
+
+/** What {@linkcode harness}'s `provision` made: a target, how to read it, its removal. */
+export interface Provisioned extends AsyncDisposable {
   /** The routes-file destination entry that sends to the target. */
   destination: Record<string, unknown>;
-  /** Every message that arrived so far, in arrival order (consumed and acked as read). */
-  read(): Promise<{ eventId: string; body: string }[]>;
-  /** Deletes the exchange and queue. */
-  cleanup(): Promise<void>;
-  /** The exchange and the queue bound to it with `#`. */
+  /** Every message that arrived so far, in arrival order (taken off the queue as read). */
+  read(): Promise<Arrived[]>;
+  /** How many arrived, without taking them off the queue (tests poll it). */
+  count?(): Promise<number>;
+}
+
+/** An `amqp` target: an exchange and the queue bound to it with `#`. */
+export interface AmqpTarget extends Provisioned {
   exchange: string;
   queue: string;
 }
@@ -89,7 +107,7 @@ async function waitForBroker(url: string, child: Deno.ChildProcess, ms: number):
  * Starts a private RabbitMQ node on free ports (a few seconds). Its data lasts across
  * `stop` and `start`, so durable exchanges, queues and persistent messages survive.
  */
-export async function startRabbitServer(): Promise<TestServer> {
+export async function startRabbitServer(): Promise<RabbitServer> {
   const script = await serverScript();
   if (script === null) throw new Error(RABBITMQ_SERVER_MISSING);
   const dir = await Deno.makeTempDir({ prefix: "vk-router-rabbitmq-" });
@@ -150,7 +168,15 @@ export async function startRabbitServer(): Promise<TestServer> {
     await dispose();
     throw error;
   }
-  return { url, stop, start, [Symbol.asyncDispose]: dispose };
+  const signal = (name: Deno.Signal) => (child as Deno.ChildProcess | null)?.kill(name);
+  return {
+    url,
+    stop,
+    start,
+    pause: () => signal("SIGSTOP"),
+    resume: () => signal("SIGCONT"),
+    [Symbol.asyncDispose]: dispose,
+  };
 }
 
 /** Runs `use` on a fresh connection's confirm channel, closed afterwards. */
@@ -170,7 +196,7 @@ async function withChannel<T>(
 }
 
 /** A durable topic exchange and a durable queue bound to it with `#`, both named after `id`. */
-async function provision(url: string, id: string): Promise<Provisioned> {
+async function provision(url: string, id: string): Promise<AmqpTarget> {
   const exchange = `vkr.test.${id}`;
   const queue = `vkr.test.${id}`;
   await withChannel(url, async (channel) => {
@@ -181,7 +207,7 @@ async function provision(url: string, id: string): Promise<Provisioned> {
     await channel.checkExchange(exchange);
     await channel.checkQueue(queue);
   });
-  const arrived: { eventId: string; body: string }[] = [];
+  const arrived: Arrived[] = [];
   return {
     exchange,
     queue,
@@ -193,13 +219,18 @@ async function provision(url: string, id: string): Promise<Provisioned> {
           if (message === false) break;
           arrived.push({
             eventId: String(message.properties.messageId),
+            eventType: String(message.properties.type),
             body: message.content.toString(),
           });
         }
       });
       return [...arrived];
     },
-    cleanup: () =>
+    async count() {
+      const { messageCount } = await withChannel(url, (channel) => channel.checkQueue(queue));
+      return arrived.length + messageCount;
+    },
+    [Symbol.asyncDispose]: () =>
       withChannel(url, async (channel) => {
         await channel.deleteQueue(queue);
         await channel.deleteExchange(exchange);
@@ -207,19 +238,17 @@ async function provision(url: string, id: string): Promise<Provisioned> {
   };
 }
 
-/** The floor: the same client publishing `bodies` in batches of 100, confirms awaited per batch. */
+/** The floor: the same client publishing every body at once, its confirms awaited together. */
 async function floor(url: string, target: Provisioned, bodies: readonly string[]): Promise<void> {
   await withChannel(url, async (channel) => {
-    for (let i = 0; i < bodies.length; i += 100) {
-      for (const body of bodies.slice(i, i + 100)) {
-        channel.publish(target.exchange, "floor", Buffer.from(body), {
-          persistent: true,
-          mandatory: true,
-          contentType: "application/json",
-        });
-      }
-      await channel.waitForConfirms();
+    for (const body of bodies) {
+      channel.publish((target as AmqpTarget).exchange, "floor", Buffer.from(body), {
+        persistent: true,
+        mandatory: true,
+        contentType: "application/json",
+      });
     }
+    await channel.waitForConfirms();
   });
 }
 
