@@ -17,6 +17,8 @@ import { type AmqpDestination, amqpKind } from "./mod.ts";
 import { createAmqpSink, ROUTING_KEY_TEMPLATE, routingKeyOf } from "./sink.ts";
 import { harness, startRabbitServer, type TestServer } from "./testing.ts";
 import { waitFor } from "../../../../tests/support/wait.ts";
+import { startFakeVk } from "../../../../tests/support/fake_vk.ts";
+import { spawnService } from "../../../../tests/support/service_process.ts";
 
 let shared: TestServer | null = null;
 
@@ -261,6 +263,57 @@ Deno.test({
       assert.match(metrics, /vk_router_backlog_consumers\{destination="mq"\} 0/);
     } finally {
       await connection.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "the service exits 2 naming a missing exchange, and starts with a warning on a down broker",
+  ...BROKER,
+  async fn() {
+    const url = await brokerUrl();
+    await using vk = await startFakeVk({ tokens: { 42: "tok-42" } });
+    const dir = await Deno.makeTempDir({ prefix: "vk-router-amqp-" });
+    const exchange = `vkr.missing.${uniqueId()}`;
+    await Deno.writeTextFile(
+      `${dir}/routes.json`,
+      JSON.stringify(routesWith({ kind: "amqp", exchange, routing_key: "{event_type}" })),
+    );
+    const env = {
+      VK_TOKEN: "tok-42",
+      VK_GROUP_ID: "42",
+      VK_API_URL: vk.apiUrl,
+      VK_LONGPOLL_WAIT: "1",
+      ROUTES_FILE: "routes.json",
+      PORT: "0",
+    };
+    try {
+      await using missing = await spawnService({ ...env, AMQP_URL: url }, dir);
+      assert.equal(await missing.exited, 2, missing.output());
+      assert.match(
+        missing.output(),
+        new RegExp(
+          `^error: ROUTES_FILE: destination "mq": exchange "${
+            exchange.replaceAll(".", "\\.")
+          }" does not exist on amqp://127\\.0\\.0\\.1:\\d+/%2F: declare it`,
+          "m",
+        ),
+      );
+
+      // The test broker's password is "guest": a distinct one shows the redaction.
+      await using down = await spawnService({
+        ...env,
+        AMQP_URL: "amqp://router:s3cret-pass@127.0.0.1:1/",
+      }, dir);
+      await down.url();
+      assert.match(
+        down.output(),
+        /Cannot check destination \\"mq\\" \(amqp\) at start: amqp:\/\/127\.0\.0\.1:1\/%2F: connect ECONNREFUSED/,
+      );
+      assert.doesNotMatch(down.output(), /s3cret-pass/);
+      assert.equal(await down.stop("SIGTERM"), 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   },
 });
