@@ -12,7 +12,7 @@ import { transform } from "./events/transform.ts";
 import type { CustomEvent } from "./events/types.ts";
 import { route } from "./route/matcher.ts";
 import type { Metrics } from "./status/metrics.ts";
-import type { DeadLetter } from "./store/state_store.ts";
+import { type DeadLetter, newLetterId } from "./store/state_store.ts";
 import type { UnitOfWork } from "./util/unit_of_work.ts";
 
 /** Options for {@linkcode createPipeline}. */
@@ -90,6 +90,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           const r = result.rejection;
           metrics.inc("vk_router_events_rejected_total", { raw_type: r.raw_type ?? "(none)" });
           rejected.push({
+            id: newLetterId(),
             reason: "rejected",
             destination: null,
             event_id: r.event_id,

@@ -130,6 +130,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       handler: pipeline,
       signal,
       onCheckpoint: observer.checkpoint,
+      onStuck: observer.stuck,
     });
   };
 

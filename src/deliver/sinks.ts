@@ -19,7 +19,7 @@ export function createRoutedDeliverer(
     context: RouterSinkContext;
   },
 ): Deliverer {
-  const { context } = options;
+  const context: RouterSinkContext = { markers: options.store, ...options.context };
   return createDeliverer({
     sinks: new Map([...routes.destinations].map(([name, d]) => [name, createSink(d, context)])),
     store: options.store,

@@ -71,7 +71,8 @@ export async function spawnService(
   cwd?: string,
 ): Promise<ServiceProcess> {
   const dir = cwd ?? await Deno.makeTempDir({ prefix: "vk-router-test-" });
-  const fullEnv = { ...denoEnv(), NO_COLOR: "1", LOG_FORMAT: "json", ...env };
+  // PORT 0 unless a test asks for one: a free port, never whatever else listens on 8080.
+  const fullEnv = { ...denoEnv(), NO_COLOR: "1", LOG_FORMAT: "json", PORT: "0", ...env };
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",

@@ -17,6 +17,7 @@ import type {
 } from "./kind.ts";
 import { amqpKind } from "./amqp/mod.ts";
 import { logKind } from "./log.ts";
+import { natsJetStreamKind } from "./nats_jetstream/mod.ts";
 import { redisListKind } from "./redis_list.ts";
 import { redisStreamKind } from "./redis_stream.ts";
 import { webhookKind } from "./webhook.ts";
@@ -27,6 +28,7 @@ export const DESTINATION_KINDS = [
   redisStreamKind,
   webhookKind,
   logKind,
+  natsJetStreamKind,
   amqpKind,
 ] as const;
 
