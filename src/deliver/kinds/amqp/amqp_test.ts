@@ -12,10 +12,16 @@ import { checkRoutesAgainstConfig } from "../../../config/startup_checks.ts";
 import { ConfigError } from "../../../errors.ts";
 import { buildRouter, collectSecrets } from "../../../router.ts";
 import { TEST_REDIS_URL, testRedis } from "../../../../tests/support/redis.ts";
-import { openAmqpConnection, parseAmqpUrl } from "./connection.ts";
+import { type AmqpConnection, openAmqpConnection, parseAmqpUrl } from "./connection.ts";
 import { type AmqpDestination, amqpKind } from "./mod.ts";
-import { createAmqpSink, ROUTING_KEY_TEMPLATE, routingKeyOf } from "./sink.ts";
-import { harness, startRabbitServer, type TestServer } from "./testing.ts";
+import {
+  type AmqpSinkOptions,
+  createAmqpSink,
+  ROUTING_KEY_TEMPLATE,
+  routingKeyOf,
+} from "./sink.ts";
+import { type AmqpTarget, harness, type RabbitServer, startRabbitServer } from "./testing.ts";
+import type { TestServer } from "../../../../tests/support/kind_harness.ts";
 import { waitFor } from "../../../../tests/support/wait.ts";
 import { startFakeVk } from "../../../../tests/support/fake_vk.ts";
 import { spawnService } from "../../../../tests/support/service_process.ts";
@@ -48,6 +54,53 @@ function configOf(url: string) {
 }
 
 const BROKER = { sanitizeOps: false, sanitizeResources: false };
+
+/** What a broker test gets: its broker's URL, a fresh target there, a connection to it. */
+interface BrokerContext {
+  url: string;
+  target: AmqpTarget;
+  connection: AmqpConnection;
+}
+
+/** A test on the shared broker. */
+function brokerTest(name: string, fn: (context: BrokerContext) => Promise<void>) {
+  Deno.test({
+    name,
+    ...BROKER,
+    async fn() {
+      const url = await brokerUrl();
+      await using target = await harness.provision(url, uniqueId());
+      const connection = openAmqpConnection(configOf(url));
+      try {
+        await fn({ url, target, connection });
+      } finally {
+        await connection.close();
+      }
+    },
+  });
+}
+
+/** A test on a private node of its own, which it may stop, start and freeze. */
+function privateBrokerTest(
+  name: string,
+  fn: (context: BrokerContext & { server: RabbitServer }) => Promise<void>,
+) {
+  Deno.test({
+    name,
+    ...BROKER,
+    async fn() {
+      await using server = await startRabbitServer();
+      await using target = await harness.provision(server.url, uniqueId());
+      const connection = openAmqpConnection(configOf(server.url), { reconnectGapMs: 100 });
+      try {
+        await fn({ url: server.url, target, connection, server });
+      } finally {
+        server.resume();
+        await connection.close();
+      }
+    },
+  });
+}
 
 Deno.test("AMQP_URL: amqp and amqps, default ports and vhost, shown without credentials", () => {
   const problems: string[] = [];
@@ -172,100 +225,87 @@ function destination(exchange: string, routingKey: string, backlogQueue: string 
   } satisfies AmqpDestination;
 }
 
-Deno.test({
-  name: "verify: the exchange (or the default exchange's queue) must exist; a down broker throws",
-  ...BROKER,
-  async fn() {
-    const url = await brokerUrl();
-    await using target = await harness.provision(url, uniqueId());
-    const connection = openAmqpConnection(configOf(url));
-    try {
-      assert.deepEqual(
-        await amqpKind.verify!(destination(target.exchange, "{event_type}"), connection),
-        [],
-      );
-      const [missing] = await amqpKind.verify!(destination("vk.nowhere", "k"), connection);
-      assert.match(
-        missing!,
-        /^ROUTES_FILE: destination "mq": exchange "vk\.nowhere" does not exist on amqp:\/\/127\.0\.0\.1:\d+\/%2F: declare it/,
-      );
-      assert.deepEqual(await amqpKind.verify!(destination("", target.queue), connection), []);
-      assert.deepEqual(await amqpKind.verify!(destination("", "{event_type}"), connection), []);
-      const [queue] = await amqpKind.verify!(destination("", "no.such.queue"), connection);
-      assert.match(queue!, /queue "no\.such\.queue" \(default exchange\) does not exist/);
-      // The failed passive declares closed only their own channels.
-      assert.equal(await connection.ready(), null);
-    } finally {
-      await connection.close();
-    }
-    const down = openAmqpConnection(configOf("amqp://guest:guest@127.0.0.1:1/"));
-    try {
-      await assert.rejects(amqpKind.verify!(destination("x", "k"), down), /ECONNREFUSED/);
-    } finally {
-      await down.close();
-    }
+brokerTest(
+  "verify: the exchange (or the default exchange's queue) must exist on the broker",
+  async ({ target, connection }) => {
+    assert.deepEqual(
+      await amqpKind.verify!(destination(target.exchange, "{event_type}"), connection),
+      [],
+    );
+    const [missing] = await amqpKind.verify!(destination("vk.nowhere", "k"), connection);
+    assert.match(
+      missing!,
+      /^ROUTES_FILE: destination "mq": exchange "vk\.nowhere" does not exist on amqp:\/\/127\.0\.0\.1:\d+\/%2F: declare it/,
+    );
+    assert.deepEqual(await amqpKind.verify!(destination("", target.queue), connection), []);
+    assert.deepEqual(await amqpKind.verify!(destination("", "{event_type}"), connection), []);
+    const [queue] = await amqpKind.verify!(destination("", "no.such.queue"), connection);
+    assert.match(queue!, /queue "no\.such\.queue" \(default exchange\) does not exist/);
+    // The failed passive declares closed only their own channels.
+    assert.equal(await connection.ready(), null);
   },
+);
+
+Deno.test("verify: a broker that cannot be asked rejects (the caller's warning)", async () => {
+  const down = openAmqpConnection(configOf("amqp://guest:guest@127.0.0.1:1/"));
+  try {
+    await assert.rejects(amqpKind.verify!(destination("x", "k"), down), /ECONNREFUSED/);
+  } finally {
+    await down.close();
+  }
 });
 
-Deno.test({
-  name: "backlog: the backlog_queue's ready messages and consumers, on the page; none without one",
-  ...BROKER,
-  async fn() {
-    const url = await brokerUrl();
-    await using target = await harness.provision(url, uniqueId());
-    const connection = openAmqpConnection(configOf(url));
-    try {
-      assert.equal(await amqpKind.backlog!(destination(target.exchange, "k"), connection), null);
-      const watched = destination(target.exchange, "{event_type}", target.queue);
-      const sink = amqpKind.createSink(watched, { connection, prefix: "" });
-      await sink.deliver([event(0), event(1), event(2)]);
-      assert.deepEqual(await amqpKind.backlog!(watched, connection), {
-        depth: 3,
-        oldestAgeS: null,
-        consumers: 0,
-      });
-      const channel = await (await connection.connection()).createChannel();
-      await channel.prefetch(1);
-      await channel.consume(target.queue, () => {}, { noAck: false });
-      await waitFor(
-        async () => (await amqpKind.backlog!(watched, connection))?.consumers === 1,
-        "one consumer",
-      );
-      // One message is in the consumer's hands, unacknowledged: two are ready.
-      assert.equal((await amqpKind.backlog!(watched, connection))?.depth, 2);
-      await channel.close();
+brokerTest(
+  "backlog: the backlog_queue's ready messages and consumers, on the page; none without one",
+  async ({ url, target, connection }) => {
+    assert.equal(await amqpKind.backlog!(destination(target.exchange, "k"), connection), null);
+    const watched = destination(target.exchange, "{event_type}", target.queue);
+    const sink = amqpKind.createSink(watched, { connection, prefix: "" });
+    await sink.deliver([event(0), event(1), event(2)]);
+    assert.deepEqual(await amqpKind.backlog!(watched, connection), {
+      depth: 3,
+      oldestAgeS: null,
+      consumers: 0,
+    });
+    const channel = await (await connection.connection()).createChannel();
+    await channel.prefetch(1);
+    await channel.consume(target.queue, () => {}, { noAck: false });
+    await waitFor(
+      async () => (await amqpKind.backlog!(watched, connection))?.consumers === 1,
+      "one consumer",
+    );
+    // One message is in the consumer's hands, unacknowledged: two are ready.
+    assert.equal((await amqpKind.backlog!(watched, connection))?.depth, 2);
+    await channel.close();
 
-      // The status page, /api/status and /metrics show it.
-      await using redis = testRedis();
-      await using router = await buildRouter({
-        config: loadConfig({
-          ...ENV,
-          REDIS_URL: TEST_REDIS_URL,
-          REDIS_PREFIX: `${redis.prefix}router:`,
-          AMQP_URL: url,
-        }),
-        routes: parseRoutes(routesWith({
-          kind: "amqp",
-          exchange: target.exchange,
-          routing_key: "{event_type}",
-          backlog_queue: target.queue,
-        })),
-      });
-      await waitFor(async () => {
-        const status = await (await router.app.request("/api/status")).json();
-        const mq = status.destinations.find((d: { name: string }) => d.name === "mq");
-        return mq.depth === 3 && mq.consumers === 0;
-      }, "the queue's backlog in /api/status");
-      const page = await (await router.app.request("/")).text();
-      assert.match(page, /data-label="waiting">3<div class="muted warn">0 consumers</);
-      const metrics = await (await router.app.request("/metrics")).text();
-      assert.match(metrics, /vk_router_backlog_depth\{destination="mq"\} 3/);
-      assert.match(metrics, /vk_router_backlog_consumers\{destination="mq"\} 0/);
-    } finally {
-      await connection.close();
-    }
+    // The status page, /api/status and /metrics show it.
+    await using redis = testRedis();
+    await using router = await buildRouter({
+      config: loadConfig({
+        ...ENV,
+        REDIS_URL: TEST_REDIS_URL,
+        REDIS_PREFIX: `${redis.prefix}router:`,
+        AMQP_URL: url,
+      }),
+      routes: parseRoutes(routesWith({
+        kind: "amqp",
+        exchange: target.exchange,
+        routing_key: "{event_type}",
+        backlog_queue: target.queue,
+      })),
+    });
+    await waitFor(async () => {
+      const status = await (await router.app.request("/api/status")).json();
+      const mq = status.destinations.find((d: { name: string }) => d.name === "mq");
+      return mq.depth === 3 && mq.consumers === 0;
+    }, "the queue's backlog in /api/status");
+    const page = await (await router.app.request("/")).text();
+    assert.match(page, /data-label="waiting">3<div class="muted warn">0 consumers</);
+    const metrics = await (await router.app.request("/metrics")).text();
+    assert.match(metrics, /vk_router_backlog_depth\{destination="mq"\} 3/);
+    assert.match(metrics, /vk_router_backlog_consumers\{destination="mq"\} 0/);
   },
-});
+);
 
 Deno.test({
   name: "the service exits 2 naming a missing exchange, and starts with a warning on a down broker",
@@ -318,6 +358,22 @@ Deno.test({
   },
 });
 
+/** A sink to `exchange` with the tests' defaults: routing key `{event_type}`, 10 s for confirms. */
+function sinkTo(
+  connection: AmqpConnection,
+  exchange: string,
+  options: Partial<AmqpSinkOptions> = {},
+) {
+  return createAmqpSink({
+    name: "events",
+    connection,
+    exchange,
+    routingKey: "{event_type}",
+    timeoutMs: 10_000,
+    ...options,
+  });
+}
+
 /** Everything in `queue`, consumed. */
 async function drain(url: string, queue: string) {
   const connection = await amqplib.connect(url);
@@ -334,126 +390,76 @@ async function drain(url: string, queue: string) {
   }
 }
 
-Deno.test({
-  name: "amqp sink: persistent JSON messages with message_id, type and timestamp, in order",
-  ...BROKER,
-  async fn() {
-    const url = await brokerUrl();
-    await using target = await harness.provision(url, uniqueId());
-    const connection = openAmqpConnection(configOf(url));
-    try {
-      const sink = createAmqpSink({
-        name: "events",
-        connection,
-        exchange: target.exchange,
-        routingKey: "vk.{group_id}.{event_type}",
-        timeoutMs: 10_000,
-        now: () => 1709107923,
-      });
-      const items = Array.from({ length: 250 }, (_, i) => event(i, i % 2 ? "a" : "b"));
-      const outcomes = await sink.deliver(items);
-      assert.deepEqual(outcomes, items.map(() => ({ status: "delivered" })));
-      const got = await drain(url, target.queue);
-      assert.deepEqual(got.map((m) => m.properties.messageId), items.map((i) => i.eventId));
-      assert.deepEqual(got.map((m) => m.content.toString()), items.map((i) => i.body));
-      const first = got[0]!;
-      assert.deepEqual(first.fields.routingKey, "vk.218730916.b");
-      assert.deepEqual(first.fields.exchange, target.exchange);
-      assert.deepEqual(first.properties.type, "b");
-      assert.deepEqual(first.properties.contentType, "application/json");
-      assert.deepEqual(first.properties.deliveryMode, 2);
-      assert.deepEqual(first.properties.timestamp, 1709107923);
-    } finally {
-      await connection.close();
-    }
+brokerTest(
+  "amqp sink: persistent JSON messages with message_id, type and timestamp, in order",
+  async ({ url, target, connection }) => {
+    const sink = sinkTo(connection, target.exchange, {
+      routingKey: "vk.{group_id}.{event_type}",
+      now: () => 1709107923,
+    });
+    const items = Array.from({ length: 250 }, (_, i) => event(i, i % 2 ? "a" : "b"));
+    const outcomes = await sink.deliver(items);
+    assert.deepEqual(outcomes, items.map(() => ({ status: "delivered" })));
+    const got = await drain(url, target.queue);
+    assert.deepEqual(got.map((m) => m.properties.messageId), items.map((i) => i.eventId));
+    assert.deepEqual(got.map((m) => m.content.toString()), items.map((i) => i.body));
+    const first = got[0]!;
+    assert.deepEqual(first.fields.routingKey, "vk.218730916.b");
+    assert.deepEqual(first.fields.exchange, target.exchange);
+    assert.deepEqual(first.properties.type, "b");
+    assert.deepEqual(first.properties.contentType, "application/json");
+    assert.deepEqual(first.properties.deliveryMode, 2);
+    assert.deepEqual(first.properties.timestamp, 1709107923);
   },
-});
+);
 
-Deno.test({
-  name: "amqp sink: an unroutable message is a retry, the rest of its batch is delivered",
-  ...BROKER,
-  async fn() {
-    const url = await brokerUrl();
-    await using target = await harness.provision(url, uniqueId());
-    const connection = openAmqpConnection(configOf(url));
-    try {
-      // Bound with "#" on a topic exchange, so route by a key only some events match.
-      const ch = await (await connection.connection()).createChannel();
-      await ch.unbindQueue(target.queue, target.exchange, "#");
-      await ch.bindQueue(target.queue, target.exchange, "routed");
-      await ch.close();
-      const sink = createAmqpSink({
-        name: "events",
-        connection,
-        exchange: target.exchange,
-        routingKey: "{event_type}",
-        timeoutMs: 10_000,
-      });
-      const items = [event(0, "routed"), event(1, "nowhere"), event(2, "routed")];
-      const outcomes = await sink.deliver(items);
-      assert.deepEqual(outcomes[0], { status: "delivered" });
-      assert.deepEqual(outcomes[2], { status: "delivered" });
-      assert.deepEqual(outcomes[1], {
-        status: "retry",
-        error: `unroutable: exchange ${
-          JSON.stringify(target.exchange)
-        } has no queue for routing key "nowhere" (NO_ROUTE)`,
-      });
-      // The default exchange routes by queue name: a missing queue is unroutable too.
-      const direct = createAmqpSink({
-        name: "direct",
-        connection,
-        exchange: "",
-        routingKey: `no-such-queue-${uniqueId()}`,
-        timeoutMs: 10_000,
-      });
-      const [missing] = await direct.deliver([event(3)]);
-      assert.deepEqual(missing?.status, "retry");
-      assert.match((missing as { error: string }).error, /^unroutable: the default exchange/);
-      const queued = createAmqpSink({ ...directOptions(connection), routingKey: target.queue });
-      assert.deepEqual(await queued.deliver([event(4)]), [{ status: "delivered" }]);
-      assert.deepEqual((await drain(url, target.queue)).length, 3);
-    } finally {
-      await connection.close();
-    }
+brokerTest(
+  "amqp sink: an unroutable message is a retry, the rest of its batch is delivered",
+  async ({ url, target, connection }) => {
+    // Bound with "#" on a topic exchange, so route by a key only some events match.
+    const ch = await (await connection.connection()).createChannel();
+    await ch.unbindQueue(target.queue, target.exchange, "#");
+    await ch.bindQueue(target.queue, target.exchange, "routed");
+    await ch.close();
+    const sink = sinkTo(connection, target.exchange);
+    const items = [event(0, "routed"), event(1, "nowhere"), event(2, "routed")];
+    const outcomes = await sink.deliver(items);
+    assert.deepEqual(outcomes[0], { status: "delivered" });
+    assert.deepEqual(outcomes[2], { status: "delivered" });
+    assert.deepEqual(outcomes[1], {
+      status: "retry",
+      error: `unroutable: exchange ${
+        JSON.stringify(target.exchange)
+      } has no queue for routing key "nowhere" (NO_ROUTE)`,
+    });
+    // The default exchange routes by queue name: a missing queue is unroutable too.
+    const direct = sinkTo(connection, "", { routingKey: `no-such-queue-${uniqueId()}` });
+    const [missing] = await direct.deliver([event(3)]);
+    assert.deepEqual(missing?.status, "retry");
+    assert.match((missing as { error: string }).error, /^unroutable: the default exchange/);
+    const queued = sinkTo(connection, "", { routingKey: target.queue });
+    assert.deepEqual(await queued.deliver([event(4)]), [{ status: "delivered" }]);
+    assert.deepEqual((await drain(url, target.queue)).length, 3);
   },
-});
+);
 
-function directOptions(connection: ReturnType<typeof openAmqpConnection>) {
-  return { name: "direct", connection, exchange: "", routingKey: "", timeoutMs: 10_000 };
-}
-
-Deno.test({
-  name: "amqp sink: a deleted exchange closes only the sink's channel; retries, then recovers",
-  ...BROKER,
-  async fn() {
-    const url = await brokerUrl();
-    await using target = await harness.provision(url, uniqueId());
-    const connection = openAmqpConnection(configOf(url));
-    try {
-      const sink = createAmqpSink({
-        name: "events",
-        connection,
-        exchange: target.exchange,
-        routingKey: "{event_type}",
-        timeoutMs: 10_000,
-      });
-      assert.deepEqual(await sink.deliver([event(0)]), [{ status: "delivered" }]);
-      const admin = await (await connection.connection()).createChannel();
-      await admin.deleteExchange(target.exchange);
-      const [lost] = await sink.deliver([event(1)]);
-      assert.deepEqual(lost?.status, "retry");
-      assert.match((lost as { error: string }).error, /NOT_FOUND - no exchange/);
-      await admin.assertExchange(target.exchange, "topic", { durable: true });
-      await admin.bindQueue(target.queue, target.exchange, "#");
-      // The shared connection survived: the admin channel still works.
-      await admin.close();
-      assert.deepEqual(await sink.deliver([event(2)]), [{ status: "delivered" }]);
-    } finally {
-      await connection.close();
-    }
+brokerTest(
+  "amqp sink: a deleted exchange closes only the sink's channel; retries, then recovers",
+  async ({ target, connection }) => {
+    const sink = sinkTo(connection, target.exchange);
+    assert.deepEqual(await sink.deliver([event(0)]), [{ status: "delivered" }]);
+    const admin = await (await connection.connection()).createChannel();
+    await admin.deleteExchange(target.exchange);
+    const [lost] = await sink.deliver([event(1)]);
+    assert.deepEqual(lost?.status, "retry");
+    assert.match((lost as { error: string }).error, /NOT_FOUND - no exchange/);
+    await admin.assertExchange(target.exchange, "topic", { durable: true });
+    await admin.bindQueue(target.queue, target.exchange, "#");
+    // The shared connection survived: the admin channel still works.
+    await admin.close();
+    assert.deepEqual(await sink.deliver([event(2)]), [{ status: "delivered" }]);
   },
-});
+);
 
 /** Delivers `items` until every one is delivered, as the deliverer's retries would. */
 async function deliverAll(
@@ -486,13 +492,7 @@ Deno.test({
     const connection = openAmqpConnection(configOf(server.url), { reconnectGapMs: 100 });
     try {
       assert.match(String(await connection.ready()), /^AMQP: amqp:\/\/127\.0\.0\.1:\d+\/%2F: /);
-      const sink = createAmqpSink({
-        name: "events",
-        connection,
-        exchange: target.exchange,
-        routingKey: "{event_type}",
-        timeoutMs: 10_000,
-      });
+      const sink = sinkTo(connection, target.exchange);
       const [down] = await sink.deliver([event(0)]);
       assert.deepEqual(down?.status, "retry");
       assert.match((down as { error: string }).error, /^AMQP: amqp:\/\/127\.0\.0\.1:\d+\/%2F: /);
@@ -517,94 +517,64 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "amqp: a broker that stops answering: retries after timeout_ms, a new channel after",
-  ...BROKER,
-  async fn() {
-    await using server = await startRabbitServer();
-    await using target = await harness.provision(server.url, uniqueId());
-    const connection = openAmqpConnection(configOf(server.url));
-    try {
-      const options = {
-        name: "events",
-        connection,
-        exchange: target.exchange,
-        routingKey: "{event_type}",
-        timeoutMs: 500,
-      };
-      const sink = createAmqpSink(options);
-      assert.deepEqual(await sink.deliver([event(0)]), [{ status: "delivered" }]);
-      server.pause();
-      const started = Date.now();
-      const hung = await sink.deliver([event(1), event(2)]);
-      assert.deepEqual(
-        hung,
-        [1, 2].map(() => ({
-          status: "retry",
-          error: "no confirm within 500 ms",
-        })),
-      );
-      assert.ok(Date.now() - started < 2000, "bounded by timeout_ms");
-      // A fresh channel cannot be opened while the broker is frozen either.
-      const [frozen] = await sink.deliver([event(3)]);
-      assert.deepEqual(frozen, { status: "retry", error: "AMQP: no channel within 500 ms" });
-      server.resume();
-      await deliverAll((items) => sink.deliver(items), [event(4)], 20_000);
-      // What the frozen broker took in the end arrives too: at least once, never lost.
-      const ids = (await target.read()).map((m) => m.eventId);
-      assert.ok(ids.length >= 2, String(ids));
-    } finally {
-      server.resume();
-      await connection.close();
-    }
+privateBrokerTest(
+  "amqp: a broker that stops answering: retries after timeout_ms, a new channel after",
+  async ({ server, target, connection }) => {
+    const sink = sinkTo(connection, target.exchange, { timeoutMs: 500 });
+    assert.deepEqual(await sink.deliver([event(0)]), [{ status: "delivered" }]);
+    server.pause();
+    const started = Date.now();
+    const hung = await sink.deliver([event(1), event(2)]);
+    assert.deepEqual(
+      hung,
+      [1, 2].map(() => ({
+        status: "retry",
+        error: "no confirm within 500 ms",
+      })),
+    );
+    assert.ok(Date.now() - started < 2000, "bounded by timeout_ms");
+    // A fresh channel cannot be opened while the broker is frozen either.
+    const [frozen] = await sink.deliver([event(3)]);
+    assert.deepEqual(frozen, { status: "retry", error: "AMQP: no channel within 500 ms" });
+    server.resume();
+    await deliverAll((items) => sink.deliver(items), [event(4)], 20_000);
+    // What the frozen broker took in the end arrives too: at least once, never lost.
+    const ids = (await target.read()).map((m) => m.eventId);
+    assert.ok(ids.length >= 2, String(ids));
   },
-});
+);
 
-Deno.test({
-  name: "amqp: a restart mid-stream loses nothing; duplicates stay within what was in flight",
-  ...BROKER,
-  async fn() {
-    await using server = await startRabbitServer();
-    await using target = await harness.provision(server.url, uniqueId());
-    const connection = openAmqpConnection(configOf(server.url), { reconnectGapMs: 100 });
-    try {
-      const sink = createAmqpSink({
-        name: "events",
-        connection,
-        exchange: target.exchange,
-        routingKey: "{event_type}",
-        timeoutMs: 10_000,
-      });
-      const items = Array.from({ length: 3000 }, (_, i) => event(i));
-      const batches = Array.from({ length: 30 }, (_, b) => items.slice(b * 100, b * 100 + 100));
-      let retried = 0;
-      const stream = (async () => {
-        for (const batch of batches) {
-          let pending = batch;
-          while (pending.length > 0) {
-            const outcomes = await sink.deliver(pending);
-            const failed = pending.filter((_, i) => outcomes[i]!.status !== "delivered");
-            retried += failed.length;
-            pending = failed;
-            if (pending.length > 0) await new Promise((r) => setTimeout(r, 100));
-          }
+privateBrokerTest(
+  "amqp: a restart mid-stream loses nothing; duplicates stay within what was in flight",
+  async ({ server, target, connection }) => {
+    const sink = sinkTo(connection, target.exchange);
+    const items = Array.from({ length: 3000 }, (_, i) => event(i));
+    const batches = Array.from({ length: 30 }, (_, b) => items.slice(b * 100, b * 100 + 100));
+    let retried = 0;
+    const stream = (async () => {
+      for (const batch of batches) {
+        let pending = batch;
+        while (pending.length > 0) {
+          const outcomes = await sink.deliver(pending);
+          const failed = pending.filter((_, i) => outcomes[i]!.status !== "delivered");
+          retried += failed.length;
+          pending = failed;
+          if (pending.length > 0) await new Promise((r) => setTimeout(r, 100));
         }
-      })();
-      await new Promise((r) => setTimeout(r, 150));
-      await server.stop();
-      await server.start();
-      await stream;
-      const got = (await target.read()).map((m) => m.eventId);
-      const unique = new Set(got);
-      assert.deepEqual(unique.size, items.length, "every event arrived");
-      assert.ok(retried > 0, "the restart hit deliveries in flight");
-      // A message can only arrive twice when its confirm was lost, so it was retried.
-      assert.ok(got.length - unique.size <= retried, `${got.length - unique.size} > ${retried}`);
-    } finally {
-      await connection.close();
-    }
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 150));
+    await server.stop();
+    await server.start();
+    await stream;
+    const got = (await target.read()).map((m) => m.eventId);
+    const unique = new Set(got);
+    assert.deepEqual(unique.size, items.length, "every event arrived");
+    assert.ok(retried > 0, "the restart hit deliveries in flight");
+    // A message can only arrive twice when its confirm was lost, so it was retried.
+    assert.ok(got.length - unique.size <= retried, `${got.length - unique.size} > ${retried}`);
   },
-});
+);
 
 globalThis.addEventListener("unload", () => {
   // The shared node outlives the tests that use it; it goes with the process.
@@ -638,49 +608,35 @@ function runExample(env: Record<string, string>) {
   };
 }
 
-Deno.test({
-  name: "the consumer example prints each event once as a JSON line, acks it, and resumes",
-  ...BROKER,
-  async fn() {
-    const url = await brokerUrl();
-    await using target = await harness.provision(url, uniqueId());
-    const connection = openAmqpConnection(configOf(url));
-    try {
-      const sink = createAmqpSink({
-        name: "events",
-        connection,
-        exchange: target.exchange,
-        routingKey: "{event_type}",
-        timeoutMs: 10_000,
-      });
-      const items = Array.from({ length: 20 }, (_, i) => event(i));
-      // A publish whose confirm was lost is published again: the consumer skips the repeat.
-      assert.ok((await sink.deliver([...items, items[3]!])).every((o) => o.status === "delivered"));
-      const env = { AMQP_URL: url, AMQP_QUEUE: target.queue };
-      const first = runExample(env);
-      await waitFor(() => first.lines().length >= 20, "20 lines", 20_000);
-      await new Promise((r) => setTimeout(r, 300)); // a repeat would print now
-      const stopped = await first.stop();
-      assert.equal(stopped.code, 0, stopped.stderr);
-      assert.deepEqual(
-        first.lines().map((l) => JSON.parse(l)),
-        items.map((i) => JSON.parse(i.body)),
-      );
-      const { messageCount } = await connection.withChannel((ch) => ch.checkQueue(target.queue));
-      assert.equal(messageCount, 0, "every message acked");
+brokerTest(
+  "the consumer example prints each event once as a JSON line, acks it, and resumes",
+  async ({ url, target, connection }) => {
+    const sink = sinkTo(connection, target.exchange);
+    const items = Array.from({ length: 20 }, (_, i) => event(i));
+    // A publish whose confirm was lost is published again: the consumer skips the repeat.
+    assert.ok((await sink.deliver([...items, items[3]!])).every((o) => o.status === "delivered"));
+    const env = { AMQP_URL: url, AMQP_QUEUE: target.queue };
+    const first = runExample(env);
+    await waitFor(() => first.lines().length >= 20, "20 lines", 20_000);
+    await new Promise((r) => setTimeout(r, 300)); // a repeat would print now
+    const stopped = await first.stop();
+    assert.equal(stopped.code, 0, stopped.stderr);
+    assert.deepEqual(
+      first.lines().map((l) => JSON.parse(l)),
+      items.map((i) => JSON.parse(i.body)),
+    );
+    const { messageCount } = await connection.withChannel((ch) => ch.checkQueue(target.queue));
+    assert.equal(messageCount, 0, "every message acked");
 
-      const more = Array.from({ length: 5 }, (_, i) => event(20 + i));
-      await sink.deliver(more);
-      const second = runExample(env);
-      await waitFor(() => second.lines().length >= 5, "5 more lines", 20_000);
-      await new Promise((r) => setTimeout(r, 300));
-      assert.equal((await second.stop()).code, 0);
-      assert.deepEqual(
-        second.lines().map((l) => JSON.parse(l)),
-        more.map((i) => JSON.parse(i.body)),
-      );
-    } finally {
-      await connection.close();
-    }
+    const more = Array.from({ length: 5 }, (_, i) => event(20 + i));
+    await sink.deliver(more);
+    const second = runExample(env);
+    await waitFor(() => second.lines().length >= 5, "5 more lines", 20_000);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await second.stop()).code, 0);
+    assert.deepEqual(
+      second.lines().map((l) => JSON.parse(l)),
+      more.map((i) => JSON.parse(i.body)),
+    );
   },
-});
+);

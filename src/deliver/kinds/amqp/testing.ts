@@ -8,7 +8,13 @@
  */
 import { Buffer } from "node:buffer";
 import amqplib from "amqplib";
-import type { ConfirmChannel } from "amqplib";
+import type { ChannelModel, ConfirmChannel } from "amqplib";
+import type {
+  Arrived,
+  KindHarness,
+  Provisioned,
+  TestServer,
+} from "../../../../tests/support/kind_harness.ts";
 
 /** The one line that says what to install. */
 export const RABBITMQ_SERVER_MISSING =
@@ -36,15 +42,6 @@ async function serverScript(): Promise<string | null> {
   return null;
 }
 
-/** A broker a test owns. */
-export interface TestServer extends AsyncDisposable {
-  url: string;
-  /** Stops the node (SIGKILL by default: a crash, not a clean shutdown). */
-  stop(signal?: Deno.Signal): Promise<void>;
-  /** Starts it again with the same ports and data. */
-  start(): Promise<void>;
-}
-
 /** The private node, which can also be frozen: connections stay open and nothing answers. */
 export interface RabbitServer extends TestServer {
   /** SIGSTOP. */
@@ -53,27 +50,12 @@ export interface RabbitServer extends TestServer {
   resume(): void;
 }
 
-/** One message as the target holds it. */
-export interface Arrived {
-  eventId: string;
-  eventType: string;
-  body: string;
-}
-
-/** What {@linkcode harness}'s `provision` made: a target, how to read it, its removal. */
-export interface Provisioned extends AsyncDisposable {
-  /** The routes-file destination entry that sends to the target. */
-  destination: Record<string, unknown>;
-  /** Every message that arrived so far, in arrival order (taken off the queue as read). */
-  read(): Promise<Arrived[]>;
-  /** How many arrived, without taking them off the queue (tests poll it). */
-  count?(): Promise<number>;
-}
-
 /** An `amqp` target: an exchange and the queue bound to it with `#`. */
 export interface AmqpTarget extends Provisioned {
   exchange: string;
   queue: string;
+  /** The floor's confirm channel, opened on its first use and kept until the disposal. */
+  floorChannel(): Promise<ConfirmChannel>;
 }
 
 function freePort(): number {
@@ -208,9 +190,21 @@ async function provision(url: string, id: string): Promise<AmqpTarget> {
     await channel.checkQueue(queue);
   });
   const arrived: Arrived[] = [];
+  // The floor's connection and channel, opened on its first use and kept, as the sink's.
+  let floorOpen: Promise<{ model: ChannelModel; channel: ConfirmChannel }> | null = null;
   return {
     exchange,
     queue,
+    floorChannel() {
+      floorOpen ??= (async () => {
+        const model = await amqplib.connect(url);
+        model.on("error", () => {});
+        const channel = await model.createConfirmChannel();
+        channel.on("error", () => {});
+        return { model, channel };
+      })();
+      return floorOpen.then(({ channel }) => channel);
+    },
     destination: { kind: "amqp", exchange, routing_key: "{event_type}" },
     async read() {
       await withChannel(url, async (channel) => {
@@ -230,26 +224,39 @@ async function provision(url: string, id: string): Promise<AmqpTarget> {
       const { messageCount } = await withChannel(url, (channel) => channel.checkQueue(queue));
       return arrived.length + messageCount;
     },
-    [Symbol.asyncDispose]: () =>
-      withChannel(url, async (channel) => {
-        await channel.deleteQueue(queue);
-        await channel.deleteExchange(exchange);
-      }),
+    async [Symbol.asyncDispose]() {
+      await floorOpen?.then(({ model }) => model.close()).catch(() => {});
+      try {
+        await withChannel(url, async (channel) => {
+          await channel.deleteQueue(queue);
+          await channel.deleteExchange(exchange);
+        });
+      } catch { /* the broker is gone already, and its data with it */ }
+    },
   };
 }
 
-/** The floor: the same client publishing every body at once, its confirms awaited together. */
-async function floor(url: string, target: Provisioned, bodies: readonly string[]): Promise<void> {
-  await withChannel(url, async (channel) => {
-    for (const body of bodies) {
-      channel.publish((target as AmqpTarget).exchange, "floor", Buffer.from(body), {
-        persistent: true,
-        mandatory: true,
-        contentType: "application/json",
-      });
-    }
-    await channel.waitForConfirms();
-  });
+/**
+ * The floor: the same client publishing every body at once on one kept channel, with the
+ * properties the kind sets (persistent, mandatory, `message_id`, `type`, `content_type`,
+ * `timestamp`), its confirms awaited together.
+ */
+async function floor(_url: string, target: Provisioned, bodies: readonly string[]): Promise<void> {
+  const { exchange, floorChannel } = target as AmqpTarget;
+  const channel = await floorChannel();
+  const timestamp = Math.floor(Date.now() / 1000);
+  for (const body of bodies) {
+    const { event_id, type } = JSON.parse(body) as { event_id?: string; type?: string };
+    channel.publish(exchange, String(type), Buffer.from(body), {
+      persistent: true,
+      mandatory: true,
+      contentType: "application/json",
+      timestamp,
+      ...(event_id ? { messageId: event_id } : {}),
+      ...(type ? { type } : {}),
+    });
+  }
+  await channel.waitForConfirms();
 }
 
 /** `null` when a private node can be started here, else the install line. */
@@ -267,4 +274,4 @@ export const harness = {
   startServer: startRabbitServer,
   provision,
   floor,
-} as const;
+} satisfies KindHarness;
