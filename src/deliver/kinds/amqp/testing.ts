@@ -15,6 +15,7 @@ import type {
   Provisioned,
   TestServer,
 } from "../../../../tests/support/kind_harness.ts";
+import { freePort, startChildServer } from "../../../../tests/support/child_server.ts";
 
 /** The one line that says what to install. */
 export const RABBITMQ_SERVER_MISSING =
@@ -56,13 +57,6 @@ export interface AmqpTarget extends Provisioned {
   queue: string;
   /** The floor's confirm channel, opened on its first use and kept until the disposal. */
   floorChannel(): Promise<ConfirmChannel>;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** Tries `open` until it succeeds or `ms` pass. */
@@ -124,40 +118,21 @@ export async function startRabbitServer(): Promise<RabbitServer> {
     RUNNING_UNDER_SYSTEMD: "1",
   };
   const url = `amqp://guest:guest@127.0.0.1:${port}/`;
-  let child: Deno.ChildProcess | null = null;
-
-  const start = async () => {
-    child = new Deno.Command(script, { env, stdin: "null", stdout: "null", stderr: "null" })
-      .spawn();
-    await waitForBroker(url, child, 60_000);
-  };
-  const stop = async (signal: Deno.Signal = "SIGKILL") => {
-    const running = child;
-    if (!running) return;
-    child = null;
-    try {
-      running.kill(signal);
-    } catch { /* already gone */ }
-    await running.status;
-  };
-  const dispose = async () => {
-    await stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  try {
-    await start();
-  } catch (error) {
-    await dispose();
-    throw error;
-  }
-  const signal = (name: Deno.Signal) => (child as Deno.ChildProcess | null)?.kill(name);
+  const server = await startChildServer({
+    dir,
+    spawn: () =>
+      new Deno.Command(script, { env, stdin: "null", stdout: "null", stderr: "null" }).spawn(),
+    missing: RABBITMQ_SERVER_MISSING,
+    ready: (child) => waitForBroker(url, child, 60_000),
+  });
+  const signal = (name: Deno.Signal) => server.child?.kill(name);
   return {
     url,
-    stop,
-    start,
+    stop: server.stop,
+    start: server.start,
     pause: () => signal("SIGSTOP"),
     resume: () => signal("SIGCONT"),
-    [Symbol.asyncDispose]: dispose,
+    [Symbol.asyncDispose]: server[Symbol.asyncDispose],
   };
 }
 
