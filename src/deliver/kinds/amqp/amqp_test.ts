@@ -25,6 +25,7 @@ import type { TestServer } from "../../../../tests/support/kind_harness.ts";
 import { waitFor } from "../../../../tests/support/wait.ts";
 import { startFakeVk } from "../../../../tests/support/fake_vk.ts";
 import { spawnService } from "../../../../tests/support/service_process.ts";
+import { runExample } from "../../../../tests/support/example_process.ts";
 
 let shared: TestServer | null = null;
 
@@ -581,33 +582,6 @@ globalThis.addEventListener("unload", () => {
   shared?.stop("SIGTERM");
 });
 
-/** Runs the consumer example, collecting its output lines. */
-function runExample(env: Record<string, string>) {
-  const example = new URL("../../../../examples/amqp_consumer.ts", import.meta.url);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", example.pathname],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let out = "";
-  const reading = (async () => {
-    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
-  })();
-  return {
-    lines: () => out.split("\n").filter(Boolean),
-    async stop() {
-      child.kill("SIGTERM");
-      const [status, stderr] = await Promise.all([
-        child.status,
-        new Response(child.stderr).text(),
-        reading,
-      ]);
-      return { code: status.code, stderr };
-    },
-  };
-}
-
 brokerTest(
   "the consumer example prints each event once as a JSON line, acks it, and resumes",
   async ({ url, target, connection }) => {
@@ -616,7 +590,7 @@ brokerTest(
     // A publish whose confirm was lost is published again: the consumer skips the repeat.
     assert.ok((await sink.deliver([...items, items[3]!])).every((o) => o.status === "delivered"));
     const env = { AMQP_URL: url, AMQP_QUEUE: target.queue };
-    const first = runExample(env);
+    const first = runExample("amqp_consumer.ts", env);
     await waitFor(() => first.lines().length >= 20, "20 lines", 20_000);
     await new Promise((r) => setTimeout(r, 300)); // a repeat would print now
     const stopped = await first.stop();
@@ -630,7 +604,7 @@ brokerTest(
 
     const more = Array.from({ length: 5 }, (_, i) => event(20 + i));
     await sink.deliver(more);
-    const second = runExample(env);
+    const second = runExample("amqp_consumer.ts", env);
     await waitFor(() => second.lines().length >= 5, "5 more lines", 20_000);
     await new Promise((r) => setTimeout(r, 300));
     assert.equal((await second.stop()).code, 0);
