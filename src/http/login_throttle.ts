@@ -1,8 +1,11 @@
 /**
- * Failed status-page logins per client address: after `limit` failures within a window,
- * that address may not try again until the window ends. Hand-written because Hono has no
- * rate limiter of its own; in memory, since one process serves the page (a serverless
- * worker's isolates each count their own).
+ * Failed tries of the status token per client address, whichever way it is presented (the
+ * login form, `Authorization: Bearer`, a session cookie): after `limit` failures within a
+ * window, that address may not try again until the window ends. Callers check and record
+ * in one synchronous step after their last await (`auth.ts`), so that concurrent wrong
+ * tries cannot all pass the check before the first failure is counted. Hand-written
+ * because Hono has no rate limiter of its own; in memory, since one process serves the
+ * page (a serverless worker's isolates each count their own).
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -20,11 +23,11 @@ export interface LoginThrottleOptions {
   now?: () => number;
 }
 
-/** Counts failed logins per address. */
+/** Counts failed tries per address. */
 export interface LoginThrottle {
   /** Seconds until `address` may try again; 0 when it may now. */
   retryAfterS(address: string): number;
-  /** Records a failed login. */
+  /** Records a failed try. */
   failed(address: string): void;
   /** Forgets an address's failures after a successful login. */
   succeeded(address: string): void;
@@ -60,7 +63,7 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginTh
       while (failures.size > maxTracked) failures.delete(failures.keys().next().value!);
       if (entry.count === limit) {
         log.warn(
-          "Refusing status-page logins from {address} for {seconds} s: {count} failed",
+          "Refusing status-page logins from {address} for {seconds} s: {count} failed tries (login form, bearer token or session cookie)",
           { address, seconds: Math.ceil((entry.since + windowMs - now()) / 1000), count: limit },
         );
       }

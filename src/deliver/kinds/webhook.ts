@@ -10,9 +10,8 @@
 import * as v from "valibot";
 import { describeFetchError } from "../../vk/api.ts";
 import { errorMessage } from "../../errors.ts";
-import { type BaseDestination, defineKind } from "./kind.ts";
+import { type BaseDestination, defineKind, type DeliveryMarkers } from "./kind.ts";
 import { signWebhook, webhookId, webhookSecretKey } from "../signing.ts";
-import type { StateStore } from "../../store/state_store.ts";
 import { DEDUP_TTL_S } from "./redis_once.ts";
 import type { Delivery, Outcome, Sink } from "../types.ts";
 import { defaultTimeoutSignal, type TimeoutSignal } from "../../util/timeouts.ts";
@@ -33,9 +32,6 @@ export interface WebhookSinkOptions {
   /** Where delivered events are marked, so that none is posted twice; absent: no markers. */
   markers?: DeliveryMarkers;
 }
-
-/** The part of the state store that remembers which events a webhook has had. */
-export type DeliveryMarkers = Pick<StateStore, "claimDeliveries" | "settleDeliveries">;
 
 /** Creates a webhook sink. */
 export function createWebhookSink(options: WebhookSinkOptions): Sink {
@@ -110,7 +106,7 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
   return {
     name: options.name,
     kind: "webhook",
-    async deliver(items) {
+    async deliver(items, unit) {
       if (!markers || items.length === 0) return await postAll(items);
       // A claim outlives the whole batch's posts, in waves of `concurrency`.
       const claimMs = options.timeoutMs * Math.ceil(items.length / concurrency) + 30_000;
@@ -131,7 +127,13 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
         delivered: posted[i]!.status === "delivered",
       }));
       // Not settling leaves the claims to expire: a later attempt posts again, never loses.
-      await markers.settleDeliveries(options.name, settled, DEDUP_TTL_S).catch(() => {});
+      // While the unit waits for this sink (the worker's), the markers travel in it.
+      await markers.settleDeliveries(
+        options.name,
+        settled,
+        DEDUP_TTL_S,
+        ...(unit?.late ? [unit] : []),
+      ).catch(() => {});
       let p = 0;
       return claims.map((claim): Outcome =>
         claim === "claimed"
