@@ -112,6 +112,8 @@ export interface Backlog {
   depth: number;
   /** Age of the oldest waiting item in seconds, null when unknown or empty. */
   oldestAgeS: number | null;
+  /** How many consumers read it, where the server tells (a RabbitMQ queue). */
+  consumers?: number;
 }
 
 /** Every destination has a kind and the name it was declared under. */
@@ -164,8 +166,11 @@ export interface DestinationKind<
     /** Puts items back at the newest end (a replay that failed again). */
     putBack(destination: D, conn: Conn, items: readonly string[]): Promise<void>;
   };
-  /** The backlog of a destination that queues for consumers. */
-  backlog?(destination: D, conn: Conn): Promise<Backlog>;
+  /**
+   * The backlog of a destination that queues for consumers; null when this destination
+   * names nothing to watch (a broker destination set up without a queue to watch).
+   */
+  backlog?(destination: D, conn: Conn): Promise<Backlog | null>;
 }
 
 /** Declares a kind; the compiler checks it has every part. */
