@@ -20,6 +20,7 @@ import { startFakeVk } from "../tests/support/fake_vk.ts";
 import { deleteKeys } from "../tests/support/redis.ts";
 import { startTaskFlags } from "../tests/support/service_process.ts";
 import { type GatewayCounts, startUpstashGateway } from "../tests/support/upstash_gateway.ts";
+import { taskCommand } from "../tests/support/tasks.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -293,7 +294,7 @@ async function coldStart(runs: number) {
       rules: [{ to: ["q"] }],
     }),
   );
-  const task = JSON.parse(await Deno.readTextFile(`${ROOT_PATH}deno.json`)).tasks.serve as string;
+  const task = await taskCommand("serve");
   const flags = task.split(/\s+/).slice(2, -1).map((w, i, all) =>
     all[i - 1] === "--port" ? "0" : w
   );

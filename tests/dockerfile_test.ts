@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { bareSpecifiers, pruneUnusedImports, sourcesUnder } from "../scripts/production_deps.ts";
+import { taskCommand } from "./support/tasks.ts";
 
 const root = new URL("../", import.meta.url);
 const dockerfile = await Deno.readTextFile(new URL("Dockerfile", root));
@@ -89,11 +90,10 @@ Deno.test("the Dockerfile bakes in no secret", () => {
 });
 
 Deno.test("the container runs exactly the start task's command line, as deno run itself", async () => {
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
   const [cmd] = of("CMD");
   assert.ok(cmd, "a CMD");
   // Shell form for the task's `$(…)`; `exec` puts deno run in the shell's place for signals.
-  assert.equal(cmd, `exec ${config.tasks.start}`);
+  assert.equal(cmd, `exec ${await taskCommand("start")}`);
   assert.match(cmd, /^exec deno run /, "deno run, not deno task");
   assert.ok(!/\s(?:-A|--allow-all)\b/.test(cmd), "no blanket permissions");
 });

@@ -8,13 +8,14 @@ import { signWebhook } from "../src/deliver/signing.ts";
 import { deleteKeys, TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 import { startUpstashGateway } from "./support/upstash_gateway.ts";
 import { waitFor } from "./support/wait.ts";
+import { taskCommand } from "./support/tasks.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const HOOK_SECRET = "whsec_d29ya2VyLXdlYmhvb2stc2VjcmV0";
 
 /** `deno serve` with the `serve` task's flags, on a free port, in `cwd`. */
 async function serveWorker(env: Record<string, string>, cwd: string) {
-  const task = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks.serve as string;
+  const task = await taskCommand("serve");
   const words = task.split(/\s+/);
   assert.deepEqual(words.slice(0, 2), ["deno", "serve"]);
   const flags = words.slice(2, -1).map((w, i, all) => all[i - 1] === "--port" ? "0" : w);
