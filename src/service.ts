@@ -9,7 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Community, Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
 import { runRetryWorker } from "./deliver/deliverer.ts";
-import { errorMessage, VkFatalError } from "./errors.ts";
+import { ConfigError, errorMessage, VkFatalError } from "./errors.ts";
 import { runIngestion } from "./ingest/ingestion.ts";
 import { createLeaseCoordinator } from "./lease/coordinator.ts";
 import { leasedApi, leasedFetch, leasedStore } from "./lease/fencing.ts";
@@ -18,6 +18,7 @@ import { createLeaseClient } from "./lease/lease.ts";
 import { buildRouter, type Router, type RouterCore, storeReadiness } from "./router.ts";
 import { checkSettings } from "./vk/settings_check.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
+import { listenProblem } from "./start_failure.ts";
 
 const log = getLogger(["vk-event-router", "service"]);
 
@@ -58,6 +59,20 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       stopping: () => controller.signal.aborted,
     }),
   });
+  // Listening comes before any poll, so a HOST or PORT mistake stops the start cleanly.
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve(
+      { hostname: config.host, port: config.port, onListen() {} },
+      router.app.fetch,
+    );
+  } catch (error) {
+    await router.close();
+    const problem = listenProblem(error, config.host, config.port);
+    throw problem ? new ConfigError([problem], { cause: error }) : error;
+  }
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${server.addr.port}`;
   const { store, observer, pipeline } = router;
   log.info("Instance {instanceId}; state store: {kind}", {
     instanceId: config.instanceId,
@@ -156,12 +171,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const done = Promise.all(loops).then(() => {});
   const retries = runRetryWorker(router.deliverer, controller.signal);
 
-  const server = Deno.serve(
-    { hostname: config.host, port: config.port, onListen() {} },
-    router.app.fetch,
-  );
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${server.addr.port}`;
   log.info(`Status page at ${url}/`, { url });
   warnAboutSecurity(config);
 

@@ -71,7 +71,8 @@ export async function spawnService(
   cwd?: string,
 ): Promise<ServiceProcess> {
   const dir = cwd ?? await Deno.makeTempDir({ prefix: "vk-router-test-" });
-  const fullEnv = { ...denoEnv(), NO_COLOR: "1", LOG_FORMAT: "json", ...env };
+  // A free port unless the test names one: 8080 may be taken on a developer's machine.
+  const fullEnv = { ...denoEnv(), NO_COLOR: "1", LOG_FORMAT: "json", PORT: "0", ...env };
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
