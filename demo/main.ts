@@ -13,7 +13,7 @@ import { parseRoutes } from "../src/config/routes.ts";
 import { redisAddress, redisUnreachable } from "../src/config/startup_checks.ts";
 import { ConfigError, errorMessage } from "../src/errors.ts";
 import { configureLogging } from "../src/logging.ts";
-import { collectSecrets } from "../src/redact.ts";
+import { collectSecrets } from "../src/router.ts";
 import { startService } from "../src/service.ts";
 import { REFUSED } from "../src/start_failure.ts";
 import { openKvStore } from "../src/store/kv_store.ts";

@@ -10,7 +10,7 @@ import { BUILT_IN_ROUTES, loadRoutesFile, parseRoutes, type Routes } from "./con
 import { checkRoutesAgainstConfig, redisUnreachable } from "./config/startup_checks.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { configureLogging } from "./logging.ts";
-import { collectSecrets } from "./redact.ts";
+import { collectSecrets } from "./router.ts";
 import { startService } from "./service.ts";
 import { refuseToStart as refuse } from "./start_failure.ts";
 

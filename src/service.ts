@@ -15,7 +15,7 @@ import { createLeaseCoordinator } from "./lease/coordinator.ts";
 import { leasedApi, leasedFetch, leasedStore } from "./lease/fencing.ts";
 import type { HeldLease } from "./lease/hold.ts";
 import { createLeaseClient } from "./lease/lease.ts";
-import { buildRouter, type Router, type RouterCore, storeReadiness } from "./router.ts";
+import { buildRouter, type Router, type RouterCore, verifyDestinations } from "./router.ts";
 import { checkSettings } from "./vk/settings_check.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
 import { listenProblem } from "./start_failure.ts";
@@ -74,6 +74,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host}:${server.addr.port}`;
   const { store, observer, pipeline } = router;
+  try {
+    for (const warning of await verifyDestinations(router)) log.warn("{warning}", { warning });
+  } catch (error) {
+    await router.close();
+    throw error;
+  }
   log.info("Instance {instanceId}; state store: {kind}", {
     instanceId: config.instanceId,
     kind: store.kind === "redis" ? `Redis (${router.redis!.kind})` : `Deno KV in ${config.dataDir}`,
@@ -139,6 +145,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       handler: pipeline,
       signal,
       onCheckpoint: observer.checkpoint,
+      onStuck: observer.stuck,
     });
   };
 
@@ -195,8 +202,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
  * polled by another replica (a healthy standby is ready).
  */
 async function readiness(router: RouterCore): Promise<string | null> {
-  const storeDown = await storeReadiness(router.store);
-  if (storeDown) return storeDown;
+  const down = await router.readiness();
+  if (down) return down;
   for (const c of router.status.communities.values()) {
     if (c.state !== "polling" && c.state !== "callback-only" && c.state !== "standby") {
       return `community ${c.groupId}: ${c.state}${c.detail ? ` (${c.detail})` : ""}`;

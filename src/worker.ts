@@ -9,7 +9,7 @@
 import { ConfigError } from "./errors.ts";
 import { configureLogging } from "./logging.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
-import { collectSecrets } from "./redact.ts";
+import { collectSecrets } from "./router.ts";
 import { listenProblem, REFUSED, refuseToStart } from "./start_failure.ts";
 import { createWorker, type Worker } from "./worker/worker.ts";
 

@@ -5,7 +5,12 @@
  * health check, volumes.
  */
 import assert from "node:assert/strict";
-import { bareSpecifiers, pruneUnusedImports, sourcesUnder } from "../scripts/production_deps.ts";
+import {
+  bareSpecifiers,
+  isTestSource,
+  pruneUnusedImports,
+  sourcesUnder,
+} from "../scripts/production_deps.ts";
 import { taskCommand } from "./support/tasks.ts";
 
 const root = new URL("../", import.meta.url);
@@ -36,6 +41,17 @@ Deno.test("the Dockerfile caches the production dependencies at build time from 
   }
 });
 
+Deno.test("a kind's tests and test harness beside its module stay out of the image", async () => {
+  assert.deepEqual(
+    ["nats_test.ts", "testing.ts", "mod.ts", "testing_tools.ts"].map(isTestSource),
+    [true, true, false, false],
+  );
+  const ignored = (await Deno.readTextFile(new URL(".dockerignore", root))).split("\n");
+  for (const pattern of ["src/**/*_test.ts", "src/**/testing.ts"]) {
+    assert.ok(ignored.includes(pattern), `.dockerignore lacks ${pattern}`);
+  }
+});
+
 Deno.test("the image drops exactly the imports that the service's module graph does not use", async () => {
   const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
   const lock = JSON.parse(await Deno.readTextFile(new URL("deno.lock", root)));
@@ -46,6 +62,7 @@ Deno.test("the image drops exactly the imports that the service's module graph d
     "@valibot/to-json-schema",
     "fast-check",
     "playwright-core",
+    "standardwebhooks",
   ]);
   const kept = Object.values(pruned.config.imports!).map((t) => t.replace(/^npm:\/?|\/$/g, ""));
   assert.deepEqual(

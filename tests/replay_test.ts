@@ -1,3 +1,4 @@
+import { redisConnections } from "./support/connections.ts";
 import assert from "node:assert/strict";
 import { parseRoutes } from "../src/config/routes.ts";
 import { createDeliverer } from "../src/deliver/deliverer.ts";
@@ -6,7 +7,7 @@ import { createSink } from "../src/deliver/kinds/registry.ts";
 import { createPipeline } from "../src/pipeline.ts";
 import { Metrics } from "../src/status/metrics.ts";
 import { createRedisStore } from "../src/store/redis_store.ts";
-import type { DeadLetter } from "../src/store/state_store.ts";
+import { type DeadLetter, newLetterId } from "../src/store/state_store.ts";
 import { testRedis } from "./support/redis.ts";
 
 Deno.test("dead-letter replay re-delivers failed events and re-validates rejected ones", async (t) => {
@@ -22,7 +23,7 @@ Deno.test("dead-letter replay re-delivers failed events and re-validates rejecte
           : null,
       });
       const store = createRedisStore(r, redis.prefix);
-      const context = { redis: r, prefix: redis.prefix };
+      const context = { connections: redisConnections(r), prefix: redis.prefix };
       const deliverer = createDeliverer({
         sinks: new Map([["q", createSink(routes.destinations.get("q")!, context)]]),
         store,
@@ -40,6 +41,7 @@ Deno.test("dead-letter replay re-delivers failed events and re-validates rejecte
         commandPrefixes: ["/"],
       });
       const failed: DeadLetter = {
+        id: newLetterId(),
         reason: "delivery_failed",
         destination: "q",
         event_id: "ev-1",
@@ -50,6 +52,7 @@ Deno.test("dead-letter replay re-delivers failed events and re-validates rejecte
         event: { event_id: "ev-1", event_type: "message_new" },
       };
       const rejected: DeadLetter = {
+        id: newLetterId(),
         reason: "rejected",
         destination: null,
         event_id: "ev-2",
@@ -65,7 +68,7 @@ Deno.test("dead-letter replay re-delivers failed events and re-validates rejecte
         deliverer,
         pipeline,
         deadLetter: routes.deadLetter,
-        redis: r,
+        connections: redisConnections(r),
       });
       assert.equal(await replay(), 2);
       assert.deepEqual(
@@ -97,7 +100,7 @@ Deno.test("replaying a still-invalid rejected event keeps one letter, its first 
           : null,
       });
       const store = createRedisStore(r, redis.prefix);
-      const context = { redis: r, prefix: redis.prefix };
+      const context = { connections: redisConnections(r), prefix: redis.prefix };
       const metrics = new Metrics();
       const deliverer = createDeliverer({
         sinks: new Map([["q", createSink(routes.destinations.get("q")!, context)]]),
@@ -139,7 +142,7 @@ Deno.test("replaying a still-invalid rejected event keeps one letter, its first 
         deliverer,
         pipeline,
         deadLetter: routes.deadLetter,
-        redis: r,
+        connections: redisConnections(r),
       });
       const deadLettered = metrics.sum("vk_router_dead_lettered_total");
       for (let i = 1; i <= 3; i++) {
@@ -177,7 +180,10 @@ Deno.test("a replayed rejected event that validates now is routed like any other
   const deliverer = createDeliverer({
     sinks: new Map([[
       "q",
-      createSink(routes.destinations.get("q")!, { redis: r, prefix: redis.prefix }),
+      createSink(routes.destinations.get("q")!, {
+        connections: redisConnections(r),
+        prefix: redis.prefix,
+      }),
     ]]),
     store,
     deadLetterSink: null,
@@ -195,6 +201,7 @@ Deno.test("a replayed rejected event that validates now is routed like any other
   });
   // A letter whose event is valid (as after a fix of the schema that had refused it).
   await store.addDeadLetters([{
+    id: newLetterId(),
     reason: "rejected",
     destination: null,
     event_id: "fixed-1",
@@ -209,7 +216,13 @@ Deno.test("a replayed rejected event that validates now is routed like any other
       object: { message: { from_id: 7, peer_id: 7, text: "/start", conversation_message_id: 1 } },
     },
   }]);
-  const replay = createReplay({ store, deliverer, pipeline, deadLetter: null, redis: r });
+  const replay = createReplay({
+    store,
+    deliverer,
+    pipeline,
+    deadLetter: null,
+    connections: redisConnections(r),
+  });
   assert.equal(await replay(), 1);
   const [pushed] = await r.lrange(`${redis.prefix}q`, 0, -1);
   assert.equal(JSON.parse(pushed!).event_type, "command_call", "routed by the rules");

@@ -9,7 +9,7 @@ import { deleteKeys, TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 import { startUpstashGateway } from "./support/upstash_gateway.ts";
 import { serveWorker } from "./support/serve_process.ts";
 
-const HOOK_SECRET = "whsec_d29ya2VyLXdlYmhvb2stc2VjcmV0";
+const HOOK_SECRET = "whsec_d29ya2VyLXdlYmhvb2stc2VjcmV0LW9mLTMyLWJ5dGVz";
 
 Deno.test("deno serve src/worker.ts refuses to start without Upstash, naming the variable", async () => {
   const dir = await Deno.makeTempDir();

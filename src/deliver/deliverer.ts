@@ -5,22 +5,29 @@
  * `deliver` resolves only once each event is delivered or durably parked, and throws when
  * even parking fails (the store is down), so the caller keeps the batch and tries again.
  *
- * The Redis destinations of a batch are one round trip: their script calls travel in one
- * pipeline, with whatever script calls the caller adds (the worker's shared counters and
- * parked-retry probe, the service's checkpoint).
+ * A batch is one unit of work: the destinations that can share a round trip (the Redis
+ * kinds) add their calls to it, beside whatever the caller added (the worker's shared
+ * counters and parked-retry probe, the service's checkpoint), and the deliverer sends it.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { RedisClient } from "../redis/connection.ts";
-import { runScripts, type ScriptCall, type ScriptResult } from "../redis/scripts.ts";
 import type { Metrics } from "../status/metrics.ts";
-import type { DeadLetter, ParkedDelivery, StateStore } from "../store/state_store.ts";
-import type { Delivery, Outcome, RedisPlan, Sink } from "./types.ts";
+import {
+  type DeadLetter,
+  newLetterId,
+  type ParkedDelivery,
+  type StateStore,
+} from "../store/state_store.ts";
+import type { Delivery, Outcome, Sink } from "./types.ts";
 import { errorMessage } from "../errors.ts";
 import { isAbort, retry } from "../util/retry.ts";
-import { sleep } from "../util/time.ts";
+import { sleep, withTimeout } from "../util/time.ts";
+import { UnitOfWork } from "../util/unit_of_work.ts";
 
 const log = getLogger(["vk-event-router", "deliver"]);
+
+/** How long a destination may take to answer a batch before its events count as failed. */
+export const DEFAULT_SINK_DEADLINE_MS = 300_000;
 
 /** Seconds between attempts, after Standard Webhooks' schedule; the last repeats. */
 export const DEFAULT_RETRY_SCHEDULE_S: readonly number[] = [5, 300, 1800, 7200, 18_000, 36_000];
@@ -31,12 +38,6 @@ export interface Routed extends Delivery {
   /** When the router received the event (ms since epoch), for the delivery latency. */
   receivedAt?: number;
 }
-
-/**
- * Script calls to send in the batch's Redis round trip, asked for once the destinations
- * that are not Redis have answered (so that their outcomes can be counted in it).
- */
-export type Alongside = () => ScriptCall[];
 
 /** The counter of a delivered event, by whether the destination already had it. */
 export function deliveredCounter(
@@ -52,8 +53,6 @@ export function deliveredCounter(
 /** Options for {@linkcode createDeliverer}. */
 export interface DelivererOptions {
   sinks: ReadonlyMap<string, Sink>;
-  /** Where the Redis sinks' round trips go; null: each sink delivers on its own. */
-  redis?: RedisClient | null;
   store: StateStore;
   /** Where dead letters go first; null or failing: the store's own list. */
   deadLetterSink: Sink | null;
@@ -63,16 +62,19 @@ export interface DelivererOptions {
   /** Age of the first failure before the dead letter. */
   maxAgeS: number;
   scheduleS?: readonly number[];
+  /** @default {@linkcode DEFAULT_SINK_DEADLINE_MS} */
+  sinkDeadlineMs?: number;
   now?: () => number;
 }
 
 /** Delivers, parks and dead-letters. */
 export interface Deliverer {
   /**
-   * Delivers each item or parks it durably; throws only when parking itself fails.
-   * Resolves with the results of the `alongside` calls, sent in the Redis round trip.
+   * Delivers each item or parks it durably; throws only when parking itself fails. Sends
+   * `unit` (the commit's unit of work, with whatever the caller added to it) with the
+   * calls of the destinations that share it.
    */
-  deliver(items: readonly Routed[], alongside?: Alongside): Promise<ScriptResult[]>;
+  deliver(items: readonly Routed[], unit?: UnitOfWork): Promise<void>;
   /** Sends dead letters to the dead-letter destination, or the store's list. */
   deadLetter(letters: readonly DeadLetter[]): Promise<void>;
   /** One round of retries of parked deliveries that are due; returns how many were tried. */
@@ -88,18 +90,18 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const { sinks, store, metrics } = options;
   const schedule = options.scheduleS ?? DEFAULT_RETRY_SCHEDULE_S;
   const now = options.now ?? Date.now;
+  const deadlineMs = options.sinkDeadlineMs ?? DEFAULT_SINK_DEADLINE_MS;
 
   /**
-   * Sends items grouped by destination: the destinations that are not Redis at once, and
-   * the Redis ones in one round trip with the `alongside` calls (after the others have
-   * answered when there are any alongside calls, so that they can count those answers).
+   * Sends items grouped by destination: those of the sinks that share the unit of work
+   * in its round trip, the others on their own at the same time (or first, when someone
+   * in the unit builds its call late to count their answers).
    */
   async function attempt(
     items: readonly Routed[],
-    alongside?: Alongside,
-  ): Promise<{ outcomes: Outcome[]; alongside: ScriptResult[] }> {
+    unit: UnitOfWork = new UnitOfWork(),
+  ): Promise<Outcome[]> {
     const outcomes: Outcome[] = new Array(items.length);
-    const planned: { name: string; indexes: number[]; plan: RedisPlan }[] = [];
     /**
      * Records a destination's outcomes as it answers, counting deliveries at once (before
      * the round trip) and timing first attempts from when the event arrived: each
@@ -119,6 +121,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       });
     };
     const direct: Promise<void>[] = [];
+    const joined: Promise<void>[] = [];
     for (const [name, indexes] of Map.groupBy(items.keys(), (i) => items[i]!.destination)) {
       const sink = sinks.get(name);
       if (!sink) {
@@ -128,23 +131,14 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         continue;
       }
       const batch = indexes.map((i) => items[i]!);
-      if (options.redis && sink.plan) {
-        planned.push({ name, indexes, plan: sink.plan(batch) });
-        continue;
-      }
-      direct.push(sink.deliver(batch).then((results) => settle(name, indexes, results)));
+      (sink.deliverIn ? joined : direct).push(
+        guarded(sink, batch, deadlineMs, unit).then((results) => settle(name, indexes, results)),
+      );
     }
-    const others = Promise.all(direct);
-    if (alongside) await others;
-    const extra = alongside?.() ?? [];
-    const calls = [...planned.flatMap((p) => p.plan.calls), ...extra];
-    const results = options.redis && calls.length > 0 ? await runScripts(options.redis, calls) : [];
-    let offset = 0;
-    for (const { name, indexes, plan } of planned) {
-      settle(name, indexes, plan.outcomes(results.slice(offset, offset += plan.calls.length)));
-    }
-    await others;
-    return { outcomes, alongside: results.slice(offset) };
+    if (unit.late) await Promise.all(direct);
+    await unit.send();
+    await Promise.all([...joined, ...direct]);
+    return outcomes;
   }
 
   function countDelivered(destination: string, o: Outcome & { status: "delivered" }): void {
@@ -161,18 +155,21 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   function letter(
     d: { destination: string; eventId: string; body: string },
     attempts: number,
-    error: string,
-    status: number | null,
+    o: Exclude<Outcome, { status: "delivered" }>,
   ): DeadLetter {
+    const t = now();
+    const redirect = o.status === "dead" && o.reason === "redirect";
     return {
-      reason: "delivery_failed",
+      id: newLetterId(t),
+      reason: redirect ? "redirect" : "delivery_failed",
       destination: d.destination,
       event_id: d.eventId,
       attempts,
-      last_error: error,
-      last_status: status,
-      failed_at: Math.floor(now() / 1000),
+      last_error: o.error,
+      last_status: o.httpStatus ?? null,
+      failed_at: Math.floor(t / 1000),
       event: JSON.parse(d.body),
+      ...(redirect && o.location !== undefined ? { location: o.location } : {}),
     };
   }
 
@@ -192,12 +189,12 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     }
     const sink = options.deadLetterSink;
     if (sink) {
-      const outcomes = await sink.deliver(
-        letters.map((l, i) => ({
-          eventId: `dead:${l.event_id ?? i}:${l.destination ?? ""}:${l.failed_at}`,
-          eventType: "dead_letter",
-          body: JSON.stringify(l),
-        })),
+      // The letter's own id: unique, so two letters of one event stay two, and stable, so
+      // a retried batch finds the dead-letter destination's dedup marker.
+      const outcomes = await guarded(
+        sink,
+        letters.map((l) => ({ eventId: l.id, eventType: "dead_letter", body: JSON.stringify(l) })),
+        deadlineMs,
       );
       const failed = letters.filter((_, i) => outcomes[i]?.status !== "delivered");
       if (failed.length === 0) return;
@@ -222,8 +219,8 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     },
     nextDueAt: () => store.nextDueAt(),
 
-    async deliver(items, alongside) {
-      const { outcomes, alongside: results } = await attempt(items, alongside);
+    async deliver(items, unit) {
+      const outcomes = await attempt(items, unit);
       const parked: ParkedDelivery[] = [];
       const dead: DeadLetter[] = [];
       const t = now();
@@ -232,7 +229,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         if (o.status === "delivered") return;
         metrics.inc("vk_router_delivery_failures_total", { destination: item.destination });
         if (o.status === "dead" || options.attempts <= 1) {
-          dead.push(letter(item, 1, o.error, o.httpStatus ?? null));
+          dead.push(letter(item, 1, o));
           return;
         }
         parked.push({
@@ -240,6 +237,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
           destination: item.destination,
           eventId: item.eventId,
           ...(item.eventType ? { eventType: item.eventType } : {}),
+          ...(item.groupId !== undefined ? { groupId: item.groupId } : {}),
           body: item.body,
           attempts: 1,
           firstFailedAt: t,
@@ -262,13 +260,12 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         }
       }
       await deadLetter(dead);
-      return results;
     },
 
     async retryDue(limit = 100) {
       const due = await store.due(now(), limit);
       if (due.length === 0) return 0;
-      const { outcomes } = await attempt(due);
+      const outcomes = await attempt(due);
       const done: string[] = [];
       const again: ParkedDelivery[] = [];
       const dead: DeadLetter[] = [];
@@ -283,7 +280,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         const attempts = d.attempts + 1;
         const tooOld = t - d.firstFailedAt >= options.maxAgeS * 1000;
         if (o.status === "dead" || attempts >= options.attempts || tooOld) {
-          dead.push(letter(d, attempts, o.error, o.httpStatus ?? null));
+          dead.push(letter(d, attempts, o));
           done.push(d.id);
           return;
         }
@@ -301,6 +298,67 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       return due.length;
     },
   };
+}
+
+/**
+ * A sink's outcomes whatever it does: a throw, a rejection, no answer within `deadlineMs`
+ * or a wrong number of outcomes make the events concerned retries (logged), never an
+ * unhandled rejection, so a broken destination keeps its failure to itself.
+ */
+async function guarded(
+  sink: Sink,
+  batch: readonly Delivery[],
+  deadlineMs: number,
+  unit?: UnitOfWork,
+): Promise<Outcome[]> {
+  let answer: Outcome[];
+  try {
+    // Called at once, not in a later tick: a sink that joins the unit adds its calls now.
+    const delivering = unit && sink.deliverIn ? sink.deliverIn(batch, unit) : sink.deliver(batch);
+    answer = await withTimeout(delivering, deadlineMs, "no answer");
+  } catch (error) {
+    return failAll(sink.name, batch.length, errorMessage(error));
+  }
+  return checked(sink.name, batch.length, () => answer);
+}
+
+const STATUSES = new Set(["delivered", "retry", "dead"]);
+
+/** `count` outcomes from `read`: missing, malformed or thrown ones become retries. */
+function checked(name: string, count: number, read: () => unknown): Outcome[] {
+  let answer: unknown;
+  try {
+    answer = read();
+  } catch (error) {
+    return failAll(name, count, errorMessage(error));
+  }
+  const list = Array.isArray(answer) ? answer : [];
+  const valid = (o: unknown): o is Outcome =>
+    typeof o === "object" && o !== null && STATUSES.has((o as Outcome).status);
+  if (list.length !== count || !list.every(valid)) {
+    log.error(
+      "Destination {destination} answered {answered} valid outcomes for {count} events; the others will be retried",
+      { destination: name, answered: list.filter(valid).length, count },
+    );
+  }
+  return Array.from(
+    { length: count },
+    (_, i): Outcome =>
+      valid(list[i])
+        ? list[i]
+        : { status: "retry", error: `destination ${name} gave no valid outcome for this event` },
+  );
+}
+
+/** Every event of a batch failed with the same error, to be retried. */
+function failAll(name: string, count: number, error: string): Outcome[] {
+  log.error("Destination {destination} failed a batch of {count} events: {error}", {
+    destination: name,
+    count,
+    error,
+  });
+  const outcome: Outcome = { status: "retry", error: `destination failed: ${error}` };
+  return Array.from({ length: count }, () => outcome);
 }
 
 /**

@@ -67,6 +67,10 @@ export interface StatusSnapshot {
     last_event_at: number | null;
     history_lost: number;
     warnings: string[];
+    /** Since when (ms since epoch) a batch keeps failing, holding back the checkpoint. */
+    stuck_since: number | null;
+    /** That batch: its first event ids, how many events, the last error. */
+    stuck_batch: { event_ids: string[]; events: number; error: string } | null;
   }[];
   destinations: {
     name: string;
@@ -159,6 +163,14 @@ export function createSnapshots(
         last_event_at: c.lastEventAt,
         history_lost: c.historyLost,
         warnings: c.warnings,
+        stuck_since: c.stuckSince,
+        stuck_batch: c.stuckBatch
+          ? {
+            event_ids: c.stuckBatch.eventIds,
+            events: c.stuckBatch.events,
+            error: c.stuckBatch.error,
+          }
+          : null,
       })),
       destinations: [...sources.routes.destinations.values()].map((d) => ({
         ...backlogFields(backlogs.get(d.name)),

@@ -9,10 +9,10 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
-import type { ScriptCall, ScriptResult } from "../redis/scripts.ts";
 import type { StateStore } from "../store/state_store.ts";
 import { isAbort, retry } from "../util/retry.ts";
 import type { Backoff } from "../util/time.ts";
+import { UnitOfWork } from "../util/unit_of_work.ts";
 import { type Batch, createPoller, type PollerOptions } from "../vk/long_poll.ts";
 import { createCheckpointer } from "./checkpointer.ts";
 import { CommitQueue } from "./commit_queue.ts";
@@ -28,10 +28,10 @@ export interface BatchHandler<P = unknown> {
   prepare(batch: Batch): Promise<P>;
   /**
    * Delivery, called strictly in batch order; resolves once every event is delivered or
-   * durably parked. `alongside` script calls (the checkpoint of earlier batches) travel in
-   * the batch's Redis round trip; resolves with their results.
+   * durably parked. It sends `unit`, where the checkpoint of earlier batches may wait to
+   * travel in the batch's round trip.
    */
-  commit(prepared: P, alongside?: () => ScriptCall[]): Promise<readonly ScriptResult[] | void>;
+  commit(prepared: P, unit: UnitOfWork): Promise<void>;
   /** Joins prepared batches, in order, into one commit (one round trip for several batches). */
   merge(prepared: P[]): P;
 }
@@ -54,7 +54,27 @@ export interface IngestionOptions<P> {
   checkpointEveryMs?: number;
   /** Told after each checkpoint write. */
   onCheckpoint?: (groupId: number, ts: string) => void;
+  /**
+   * How long a batch may keep failing before it is reported stuck (logged at `error` with
+   * its event ids, and told to `onStuck`). @default {@linkcode STUCK_AFTER_MS}
+   */
+  stuckAfterMs?: number;
+  /** Told when a batch becomes stuck, and with null once it is through. */
+  onStuck?: (groupId: number, stuck: StuckBatch | null) => void;
 }
+
+/** A batch that keeps failing, holding back the community's checkpoint. */
+export interface StuckBatch {
+  /** When its first attempt failed (ms since epoch). */
+  since: number;
+  /** The ids of its events (those that have one). */
+  eventIds: string[];
+  /** The last error. */
+  error: string;
+}
+
+/** A batch that has failed for this long is reported stuck. */
+export const STUCK_AFTER_MS = 60_000;
 
 /**
  * Runs until `signal` aborts (resolves) or VK refuses for good (rejects with
@@ -104,6 +124,43 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
     ...(options.onCheckpoint ? { onSaved: options.onCheckpoint } : {}),
   });
   const queue = new CommitQueue<Batch, P>(options.depth ?? 8, MAX_GROUP);
+  const stuckAfterMs = options.stuckAfterMs ?? STUCK_AFTER_MS;
+  /**
+   * Watches one batch's attempts: once it has failed for `stuckAfterMs`, it is reported
+   * stuck (once), and cleared when it gets through.
+   */
+  const stuckWatch = (batches: readonly Batch[]) => {
+    let since: number | null = null;
+    let reported = false;
+    return {
+      failed(error: unknown) {
+        since ??= Date.now();
+        if (reported || Date.now() - since < stuckAfterMs) return;
+        reported = true;
+        const eventIds = batches.flatMap((b) => b.updates).flatMap((u) => {
+          const id = (u as { event_id?: unknown } | null)?.event_id;
+          return typeof id === "string" ? [id] : [];
+        });
+        const stuck = { since, eventIds, error: errorMessage(error) };
+        log.error(
+          "Community {groupId}: a batch of {count} events is stuck for {seconds} s, holding back the checkpoint: {error}; events {eventIds}",
+          {
+            groupId,
+            count: eventIds.length,
+            seconds: Math.round((Date.now() - since) / 1000),
+            error: stuck.error,
+            eventIds,
+          },
+        );
+        options.onStuck?.(groupId, stuck);
+      },
+      through() {
+        if (!reported) return;
+        log.info("Community {groupId}: the stuck batch got through", { groupId });
+        options.onStuck?.(groupId, null);
+      },
+    };
+  };
 
   /** Commits in order; resolves false when the run stopped before everything taken landed. */
   const committer = (async (): Promise<boolean> => {
@@ -113,11 +170,21 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
         const { prepared } = group;
         if (prepared.length > 0) {
           const merged = prepared.length === 1 ? prepared[0]! : handler.merge(prepared);
-          const carried = checkpointer.carry();
+          const watch = stuckWatch(group.batches);
           await untilSuccess(`handle a batch of ${events} events`, async () => {
-            const results = await handler.commit(merged, carried?.alongside);
-            carried?.landed(results ?? []);
+            const unit = new UnitOfWork();
+            const carried = checkpointer.carry(unit);
+            try {
+              await handler.commit(merged, unit);
+            } catch (error) {
+              watch.failed(error);
+              throw error;
+            } finally {
+              unit.cancel(new Error("The batch's commit failed before its round trip"));
+            }
+            await carried;
           }, true);
+          watch.through();
         }
         // A write that can travel with the next batch waits for it, or for an empty poll.
         const idle = events === 0 || signal.aborted || (queue.size === 0 && !checkpointer.carries);

@@ -20,6 +20,8 @@ const HELP: Record<string, string> = {
     "Long-poll failed: 1 answers (events may have been lost), by community.",
   vk_router_poll_faults_total: "Long-poll faults that were retried, by community and kind.",
   vk_router_checkpoint_ts: "Last checkpointed long-poll ts, by community.",
+  vk_router_stuck_batches_total:
+    "Batches that kept failing past the stuck limit, holding back the checkpoint, by community.",
   vk_router_enrich_cache_hits_total: "Name lookups answered from the cache.",
   vk_router_enrich_cache_misses_total: "Name lookups not in the cache.",
   vk_router_parked: "Deliveries parked now.",

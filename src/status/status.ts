@@ -5,6 +5,7 @@
  * @module
  */
 import type { CustomEvent } from "../events/types.ts";
+import type { StuckBatch } from "../ingest/ingestion.ts";
 import type { ConnectionState, PollFault, PollObserver } from "../vk/long_poll.ts";
 
 /** One community as the status page shows it. */
@@ -23,6 +24,13 @@ export interface CommunityStatus {
   historyLost: number;
   /** Settings problems found at start (event types not enabled, long poll off). */
   warnings: string[];
+  /**
+   * Since when (ms since epoch) a batch keeps failing and holds back the checkpoint (the
+   * state store fails, say); null while batches get through.
+   */
+  stuckSince: number | null;
+  /** The stuck batch's event ids (the first 20) and last error; null while none is stuck. */
+  stuckBatch: { eventIds: string[]; events: number; error: string } | null;
 }
 
 /** A recent error line. */
@@ -77,6 +85,8 @@ export class ServiceStatus implements PollObserver {
         lastEventAt: null,
         historyLost: 0,
         warnings: [],
+        stuckSince: null,
+        stuckBatch: null,
       });
     }
   }
@@ -110,6 +120,25 @@ export class ServiceStatus implements PollObserver {
     if (self) return;
     c.state = "standby";
     c.detail = owner === null ? "waiting for the lease" : `polled by ${owner}`;
+  }
+
+  /** A batch of the community keeps failing (null: it got through). */
+  stuck(groupId: number, stuck: StuckBatch | null): void {
+    const c = this.communities.get(groupId);
+    if (!c) return;
+    c.stuckSince = stuck?.since ?? null;
+    c.stuckBatch = stuck
+      ? {
+        eventIds: stuck.eventIds.slice(0, KEEP),
+        events: stuck.eventIds.length,
+        error: stuck.error,
+      }
+      : null;
+    if (stuck) {
+      this.error(
+        `Community ${groupId}: a batch of ${stuck.eventIds.length} events is stuck (${stuck.error}); the checkpoint waits`,
+      );
+    }
   }
 
   checkpoint(groupId: number, ts: string): void {

@@ -71,7 +71,7 @@ export async function spawnService(
   cwd?: string,
 ): Promise<ServiceProcess> {
   const dir = cwd ?? await Deno.makeTempDir({ prefix: "vk-router-test-" });
-  // A free port unless the test names one: 8080 may be taken on a developer's machine.
+  // PORT 0 unless a test asks for one: a free port, never whatever else listens on 8080.
   const fullEnv = { ...denoEnv(), NO_COLOR: "1", LOG_FORMAT: "json", PORT: "0", ...env };
   const child = new Deno.Command(Deno.execPath(), {
     args: [
