@@ -7,7 +7,8 @@
  * to its arrival in the list ("added latency").
  *
  * Usage: deno run -A bench/e2e.ts [--smoke] [--out DIR]
- * Writes DIR/results.json, DIR/results.md and DIR/throughput.svg (DIR defaults to bench/).
+ * Writes DIR/results.json, DIR/results.md and DIR/throughput.svg (`--out bench` refreshes
+ * the committed ones).
  * @module
  */
 import { parseArgs } from "node:util";
@@ -15,15 +16,15 @@ import { RespConnection, RespError } from "../src/redis/resp_connection.ts";
 import { startFakeVk } from "../tests/support/fake_vk.ts";
 import { startTaskFlags } from "../tests/support/service_process.ts";
 import { CHATS, directory, GROUP_ID, USERS, workload } from "./workload.ts";
+import { benchPrefix, benchRedisUrl, requireOut } from "./bench_env.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: { smoke: { type: "boolean", default: false }, out: { type: "string" } },
 });
 const ROOT = new URL("../", import.meta.url);
-const OUT = values.out ?? decodeURIComponent(new URL("bench/", ROOT).pathname);
-const REDIS_URL = Deno.env.get("TEST_REDIS_URL") ?? Deno.env.get("REDIS_URL") ??
-  "redis://127.0.0.1:6379";
+const OUT = requireOut(values.out);
+const REDIS_URL = benchRedisUrl();
 const API_LATENCY_MS = Number(Deno.env.get("BENCH_API_LATENCY_MS") ?? 20);
 const TOKEN = "bench-token";
 
@@ -80,7 +81,7 @@ async function peakRssMb(pid: number): Promise<number> {
 }
 
 async function run(contender: Contender, batch: number, count: number): Promise<Row> {
-  const tag = `bench-${crypto.randomUUID().slice(0, 6)}:`;
+  const tag = benchPrefix("e2e");
   const list = `${tag}events`;
   // The router first sees one message from every user in every chat, so that the measured
   // events meet a warm cache, as they would in a service that has been running for a while.
