@@ -50,6 +50,17 @@ export const PARTS: readonly Part[] = [
     name: "kinds",
     args: (out, smoke) => ["run", "-A", `${BENCH}kinds.ts`, "--out", out, ...smokeFlag(smoke)],
   },
+  {
+    name: "callback",
+    args: (out, smoke) => [
+      "run",
+      "-A",
+      `${BENCH}callback_http.ts`,
+      "--out",
+      `${out}/callback_http.json`,
+      ...smokeFlag(smoke),
+    ],
+  },
 ];
 
 function smokeFlag(smoke: boolean): string[] {

@@ -9,6 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Community, Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
 import { runRetryWorker } from "./deliver/deliverer.ts";
+import { CONNECTION_SPECS } from "./deliver/kinds/registry.ts";
 import { ConfigError, errorMessage, VkFatalError } from "./errors.ts";
 import { runIngestion } from "./ingest/ingestion.ts";
 import { createLeaseCoordinator } from "./lease/coordinator.ts";
@@ -17,6 +18,7 @@ import type { HeldLease } from "./lease/hold.ts";
 import { createLeaseClient } from "./lease/lease.ts";
 import { buildRouter, type Router, type RouterCore, verifyDestinations } from "./router.ts";
 import { checkSettings } from "./vk/settings_check.ts";
+import { type BoundedServer, serveBounded } from "./http/server.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
 import { listenProblem } from "./start_failure.ts";
 
@@ -60,12 +62,22 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }),
   });
   // Listening comes before any poll, so a HOST or PORT mistake stops the start cleanly.
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  const { metrics } = router;
+  let server: BoundedServer;
   try {
-    server = Deno.serve(
-      { hostname: config.host, port: config.port, onListen() {} },
-      router.app.fetch,
-    );
+    server = serveBounded({
+      hostname: config.host,
+      port: config.port,
+      maxConnections: config.http.maxConnections,
+      // Behind a trusted proxy every connection comes from the proxy: only the total is capped.
+      maxPerAddress: config.trustProxy ? null : config.http.maxConnectionsPerAddress,
+      idleTimeoutMs: config.http.idleTimeoutMs,
+      observer: {
+        refused: (reason) => metrics.inc("vk_router_http_connections_refused_total", { reason }),
+        idleClosed: () => metrics.inc("vk_router_http_idle_closed_total"),
+        acceptFailed: () => metrics.inc("vk_router_http_accept_errors_total"),
+      },
+    }, router.app.fetch);
   } catch (error) {
     await router.close();
     const problem = listenProblem(error, config.host, config.port);
@@ -74,6 +86,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host}:${server.addr.port}`;
   const { store, observer, pipeline } = router;
+  for (const spec of CONNECTION_SPECS.filter((spec) => router.connections.has(spec.name))) {
+    log.info("Connection {name}: {where}", {
+      name: spec.name,
+      where: spec.describe(config.connections[spec.name]),
+    });
+  }
   try {
     for (const warning of await verifyDestinations(router)) log.warn("{warning}", { warning });
   } catch (error) {

@@ -33,6 +33,12 @@ const HELP: Record<string, string> = {
   vk_router_lease_takeovers_total:
     "Leases this process took whose previous holder had not released them, by community.",
   vk_router_uptime_seconds: "Seconds since the service started.",
+  vk_router_http_connections_refused_total:
+    "Connections closed on accept, by reason (connections: HTTP_MAX_CONNECTIONS; address: HTTP_MAX_CONNECTIONS_PER_ADDRESS).",
+  vk_router_http_idle_closed_total:
+    "Connections closed after HTTP_IDLE_TIMEOUT_MS without a request in progress.",
+  vk_router_http_accept_errors_total:
+    "Failed accepts of connections (e.g. too many open files); the server pauses and goes on.",
   vk_router_delivery_latency_seconds:
     "Seconds from receiving an event to its confirmed first-attempt delivery, by destination.",
 };
