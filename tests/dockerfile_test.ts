@@ -64,6 +64,7 @@ Deno.test("the image drops exactly the imports that the service's module graph d
     "@valibot/to-json-schema",
     "ajv",
     "fast-check",
+    "ioredis",
     "playwright-core",
     "standardwebhooks",
   ]);
