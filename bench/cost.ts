@@ -1,7 +1,7 @@
 // deno-lint-ignore-file no-console -- the benchmark prints its table
 /**
  * What an event costs on Upstash: REST requests and Redis commands per event, counted by
- * the Upstash-compatible gateway (`tests/support/upstash_gateway.ts`, which counts every
+ * the Upstash-compatible gateway (`dev/upstash_gateway.ts`, which counts every
  * command of a pipeline or transaction; a script call is one command), for the serverless
  * worker and for the long-running service; the worker's callback latency when every
  * Upstash request takes 20 ms more; its cold start under `deno serve`; its module graph;
@@ -19,7 +19,7 @@ import { createWorker } from "../src/worker/worker.ts";
 import { startFakeVk } from "../tests/support/fake_vk.ts";
 import { deleteKeys } from "../tests/support/delete_keys.ts";
 import { startTaskFlags } from "../tests/support/service_process.ts";
-import { type GatewayCounts, startUpstashGateway } from "../tests/support/upstash_gateway.ts";
+import { type GatewayCounts, startUpstashGateway } from "../dev/upstash_gateway.ts";
 import { taskCommand } from "../tests/support/tasks.ts";
 import { benchPrefix, benchRedisUrl, requireOut } from "./bench_env.ts";
 

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { signWebhook } from "../src/deliver/signing.ts";
 import { deleteKeys, TEST_REDIS_URL, testRedis } from "./support/redis.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 import { serveWorker } from "./support/serve_process.ts";
 
 const HOOK_SECRET = "whsec_d29ya2VyLXdlYmhvb2stc2VjcmV0LW9mLTMyLWJ5dGVz";
