@@ -24,8 +24,8 @@ const { values } = parseArgs({
   options: { smoke: { type: "boolean", default: false }, out: { type: "string" } },
 });
 const OUT = requireOut(values.out);
-const ROUNDS = values.smoke ? 1 : 5;
-const REQUESTS = values.smoke ? 200 : 3_000;
+const ROUNDS = values.smoke ? 1 : 9;
+const REQUESTS = values.smoke ? 200 : 5_000;
 const CLIENTS = 8;
 const SECRET = "callback-http-bench-secret";
 const PREFIX = "bench-callback-http:";

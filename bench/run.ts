@@ -51,6 +51,10 @@ export const PARTS: readonly Part[] = [
     args: (out, smoke) => ["run", "-A", `${BENCH}kinds.ts`, "--out", out, ...smokeFlag(smoke)],
   },
   {
+    name: "fleet",
+    args: (out, smoke) => ["run", "-A", `${BENCH}fleet.ts`, "--out", out, ...smokeFlag(smoke)],
+  },
+  {
     name: "callback",
     args: (out, smoke) => [
       "run",
