@@ -157,7 +157,11 @@ export interface DestinationKind<
    * sent to it cannot be taken back, and replay reads the state store's own list.
    */
   deadLetters?: {
-    /** Removes and returns up to `limit` items, oldest first. */
+    /**
+     * Removes and returns up to `limit` items, oldest first, in one atomic step (a pop with
+     * a count, a script): two takers must never get the same item. Items that are not
+     * letters are returned as they are: replay sets them aside.
+     */
     take(destination: D, conn: Conn, limit: number): Promise<string[]>;
     /** Puts items back at the newest end (a replay that failed again). */
     putBack(destination: D, conn: Conn, items: readonly string[]): Promise<void>;
