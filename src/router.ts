@@ -222,7 +222,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     metrics,
     timezone: config.timezone,
     commandPrefixes: config.commandPrefixes,
-    onEvent: observer.event,
+    onEvents: observer.events,
   });
 
   const backlogs = backlogSources([...routes.destinations.values()], connections);
