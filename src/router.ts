@@ -204,6 +204,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       createEnricher({
         directory: createVkDirectory(apiFor(c.token)),
         deadlineMs: config.enrichDeadlineMs + profile.enrichSlackMs,
+        maxEntries: config.enrichCacheMax,
       }),
     );
   }
