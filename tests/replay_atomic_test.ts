@@ -20,6 +20,7 @@ import {
   type StateStore,
 } from "../src/store/state_store.ts";
 import { redisConnections } from "./support/connections.ts";
+import { redisKeys } from "../src/redis/keys.ts";
 import { testRedis } from "./support/redis.ts";
 
 /** A webhook that refuses everything (so a replayed letter is dead again) and counts posts. */
@@ -142,7 +143,7 @@ for (const where of ["Redis state store", "redis-stream", "redis-list"] as const
       ? await r.llen(deadKey)
       : await r.xlen(deadKey);
     assert.equal(left, 20, "dead again, once each");
-    assert.equal(await r.get(`${prefix}lock:replay`), null, "the lock is released");
+    assert.equal(await r.get(redisKeys(prefix).lock("replay")), null, "the lock is released");
   });
 }
 

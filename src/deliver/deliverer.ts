@@ -343,7 +343,9 @@ async function guarded(
   let answer: Outcome[];
   try {
     // Called at once, not in a later tick: a sink that joins the unit adds its calls now.
-    const delivering = unit && sink.deliverIn ? sink.deliverIn(batch, unit) : sink.deliver(batch);
+    const delivering = unit && sink.deliverIn
+      ? sink.deliverIn(batch, unit)
+      : sink.deliver(batch, unit);
     answer = await withTimeout(delivering, deadlineMs, "no answer");
   } catch (error) {
     return failAll(sink.name, batch.length, errorMessage(error));

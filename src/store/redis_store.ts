@@ -26,19 +26,19 @@ import {
   type SetAside,
   type StateStore,
 } from "./state_store.ts";
-import takeSource from "./dead_take.lua" with { type: "text" };
-import pageSource from "./dead_page.lua" with { type: "text" };
-import upgradeSource from "./dead_upgrade.lua" with { type: "text" };
-import claimSource from "./delivery_claim.lua" with { type: "text" };
-import settleSource from "./delivery_settle.lua" with { type: "text" };
-import lockSource from "./lock.lua" with { type: "text" };
+import TAKE_SOURCE from "./dead_take.lua" with { type: "text" };
+import PAGE_SOURCE from "./dead_page.lua" with { type: "text" };
+import UPGRADE_SOURCE from "./dead_upgrade.lua" with { type: "text" };
+import CLAIM_SOURCE from "./delivery_claim.lua" with { type: "text" };
+import SETTLE_SOURCE from "./delivery_settle.lua" with { type: "text" };
+import LOCK_SOURCE from "./lock.lua" with { type: "text" };
 
-const TAKE_SCRIPT = new LuaScript(takeSource);
-const PAGE_SCRIPT = new LuaScript(pageSource);
-const UPGRADE_SCRIPT = new LuaScript(upgradeSource);
-const CLAIM_SCRIPT = new LuaScript(claimSource);
-const SETTLE_SCRIPT = new LuaScript(settleSource);
-const LOCK_SCRIPT = new LuaScript(lockSource);
+const TAKE_SCRIPT = new LuaScript(TAKE_SOURCE);
+const PAGE_SCRIPT = new LuaScript(PAGE_SOURCE);
+const UPGRADE_SCRIPT = new LuaScript(UPGRADE_SOURCE);
+const CLAIM_SCRIPT = new LuaScript(CLAIM_SOURCE);
+const SETTLE_SCRIPT = new LuaScript(SETTLE_SOURCE);
+const LOCK_SCRIPT = new LuaScript(LOCK_SOURCE);
 
 /** A lock lives this long unless renewed (a third of it) by its holder. */
 const LOCK_TTL_MS = 30_000;
@@ -287,13 +287,17 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
         args: [String(Math.max(1, Math.ceil(ttlMs))), token],
       }) as DeliveryClaim[];
     },
-    async settleDeliveries(destination, settled, dedupTtlS) {
+    async settleDeliveries(destination, settled, dedupTtlS, unit) {
       if (settled.length === 0) return;
-      await runScript(redis, {
+      const call: ScriptCall = {
         script: SETTLE_SCRIPT,
         keys: settled.map((s) => keys.dedup(destination, s.eventId)),
         args: [String(dedupTtlS), token, ...settled.map((s) => s.delivered ? "1" : "0")],
-      });
+      };
+      if (!unit) return void await runScript(redis, call);
+      // Not awaited: the unit is sent after this sink answers. A unit sent or given up
+      // refuses the call, which then goes alone; if that fails too, the claim expires.
+      unit.channel(scriptsOn(redis)).add(call).catch(() => runScript(redis, call)).catch(() => {});
     },
     async putSession(key, ttlMs) {
       await redis.set(keys.session(key), "1", { px: Math.max(1, Math.ceil(ttlMs)) });

@@ -183,12 +183,14 @@ export interface StateStore extends AsyncDisposable {
   ): Promise<DeliveryClaim[]>;
   /**
    * Ends claims: a delivered event gets its marker for `dedupTtlS`, an undelivered one
-   * loses the claim (another attempt may claim it at once).
+   * loses the claim (another attempt may claim it at once). With `unit` (a Redis store), the
+   * write travels in the unit's round trip and this resolves once it is added, not sent.
    */
   settleDeliveries(
     destination: string,
     settled: readonly { eventId: string; delivered: boolean }[],
     dedupTtlS: number,
+    unit?: UnitOfWork,
   ): Promise<void>;
   /**
    * Keeps a login session for `ttlMs`, under the key the HTTP layer derives from the
