@@ -10,10 +10,9 @@ import type { Deliverer, Routed } from "./deliver/deliverer.ts";
 import type { Enricher } from "./enrich/enricher.ts";
 import { transform } from "./events/transform.ts";
 import { rawTypeLabel } from "./events/vk_types.ts";
-import type { CustomEvent } from "./events/types.ts";
+import type { CustomEvent, RoutedEvent } from "./events/types.ts";
 import { route } from "./route/matcher.ts";
 import type { Metrics } from "./status/metrics.ts";
-import type { RoutedEvent } from "./status/status.ts";
 import { type DeadLetter, newLetterId } from "./store/state_store.ts";
 import type { UnitOfWork } from "./util/unit_of_work.ts";
 

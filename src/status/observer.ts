@@ -8,7 +8,8 @@ import type { StuckBatch } from "../ingest/ingestion.ts";
 import type { LeaseObserver } from "../lease/coordinator.ts";
 import type { PollObserver } from "../vk/long_poll.ts";
 import type { Metrics } from "./metrics.ts";
-import type { RoutedEvent, ServiceStatus } from "./status.ts";
+import type { ServiceStatus } from "./status.ts";
+import type { RoutedEvent } from "../events/types.ts";
 
 /** Everything the stages tell. */
 export interface RouterObserver extends PollObserver, LeaseObserver {

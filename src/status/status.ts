@@ -4,7 +4,7 @@
  * only reads it.
  * @module
  */
-import type { CustomEvent } from "../events/types.ts";
+import type { CustomEvent, RoutedEvent } from "../events/types.ts";
 import type { StuckBatch } from "../ingest/ingestion.ts";
 import type { ConnectionState, PollFault, PollObserver } from "../vk/long_poll.ts";
 
@@ -49,12 +49,6 @@ export interface RecentEvent {
   peer_name: string | null;
   text: string | null;
   destinations: string[];
-}
-
-/** An event and the destinations it was routed to (none: unrouted). */
-export interface RoutedEvent {
-  event: CustomEvent;
-  destinations: readonly string[];
 }
 
 /** Recent events and errors, newest first. */
