@@ -76,7 +76,7 @@ export interface Config {
   retryScheduleS: number[];
   /** How long enrichment may hold a batch. */
   enrichDeadlineMs: number;
-  /** Names (users, communities, chats) cached per community at most. */
+  /** Names (users, communities, chats) cached per token (the communities it serves share them) at most. */
   enrichCacheMax: number;
   /** How long a graceful stop may take before the process gives up with exit code 1. */
   shutdownTimeoutMs: number;

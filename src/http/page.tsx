@@ -297,6 +297,15 @@ export function StatusPage(
                       {d.oldest_age_s !== null && d.depth !== null && d.depth > 0
                         ? <div class="muted">oldest {duration(d.oldest_age_s)}</div>
                         : null}
+                      {d.consumers !== null
+                        ? (
+                          <div class={d.consumers === 0 ? "muted warn" : "muted"}>
+                            {d.consumers === 1
+                              ? "1 consumer"
+                              : `${formatCount(d.consumers)} consumers`}
+                          </div>
+                        )
+                        : null}
                     </td>
                   </tr>
                 ))}
@@ -305,8 +314,9 @@ export function StatusPage(
             {s.destinations.filter((d) => d.backlog_growing).map((d) => (
               <p class="warn backlog-warning">
                 The backlog of {d.name} keeps growing ({formatCount(d.depth ?? 0)} waiting
-                {d.oldest_age_s !== null ? `, the oldest for ${duration(d.oldest_age_s)}` : ""}): is
-                its consumer running?
+                {d.oldest_age_s !== null ? `, the oldest for ${duration(d.oldest_age_s)}` : ""}):
+                {" "}
+                {d.consumers === 0 ? "no consumer reads it." : "is its consumer running?"}
               </p>
             ))}
             <p style="margin-top:10px">

@@ -85,6 +85,8 @@ export interface StatusSnapshot {
     depth: number | null;
     /** Age of the oldest waiting item in seconds; null when empty or unknown. */
     oldest_age_s: number | null;
+    /** Consumers reading it, where the server tells (a RabbitMQ queue); else null. */
+    consumers: number | null;
     /** The backlog rose for over a minute without ever shrinking: is its consumer alive? */
     backlog_growing: boolean;
   }[];
@@ -211,6 +213,7 @@ function backlogFields(b: BacklogView | undefined) {
   return {
     depth: b?.depth ?? null,
     oldest_age_s: b?.oldest_age_s ?? null,
+    consumers: b?.consumers ?? null,
     backlog_growing: b?.growing ?? false,
   };
 }
@@ -230,6 +233,11 @@ export function snapshotGauges(s: StatusSnapshot): Sample[] {
           name: "vk_router_backlog_oldest_age_seconds",
           labels: { destination: d.name },
           value: d.oldest_age_s,
+        }]),
+        ...(d.consumers === null ? [] : [{
+          name: "vk_router_backlog_consumers",
+          labels: { destination: d.name },
+          value: d.consumers,
         }]),
       ]
     ),

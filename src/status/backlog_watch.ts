@@ -11,6 +11,8 @@ import { withTimeout } from "../util/time.ts";
 export interface BacklogView {
   depth: number;
   oldest_age_s: number | null;
+  /** How many consumers read it, where the server tells (a RabbitMQ queue); else null. */
+  consumers: number | null;
   /** It grew over at least a minute of readings without ever shrinking. */
   growing: boolean;
 }
@@ -31,7 +33,7 @@ export interface BacklogWatch {
 /** How to read one queueing destination's backlog (built by its kind). */
 export interface BacklogSource {
   name: string;
-  read(): Promise<Backlog>;
+  read(): Promise<Backlog | null>;
 }
 
 /** Watches the destinations that queue for consumers. */
@@ -60,7 +62,12 @@ export function createBacklogWatch(
         const backlog = await withTimeout(source.read(), 1000).catch(() => null);
         if (!backlog) return;
         const growing = remember(source.name, now(), backlog.depth);
-        views.set(source.name, { depth: backlog.depth, oldest_age_s: backlog.oldestAgeS, growing });
+        views.set(source.name, {
+          depth: backlog.depth,
+          oldest_age_s: backlog.oldestAgeS,
+          consumers: backlog.consumers ?? null,
+          growing,
+        });
       }));
       return views;
     },
