@@ -9,6 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import { errorMessage, VkApiError, VkFatalError } from "../errors.ts";
 import { retry } from "../util/retry.ts";
 import { type Backoff, DEFAULT_BACKOFF, type Sleep, sleep } from "../util/time.ts";
+import { deadline } from "../util/timeouts.ts";
 import { describeFetchError, type VkApi } from "./api.ts";
 
 const log = getLogger(["vk-event-router", "poll"]);
@@ -288,12 +289,12 @@ export async function* createPoller(options: PollerOptions): AsyncGenerator<Batc
       wait: String(wait),
     });
     const url = `${from.server}${from.server.includes("?") ? "&" : "?"}${query}`;
-    const timeout = AbortSignal.timeout(wait * 1000 + graceMs);
+    using timeout = deadline(signal, wait * 1000 + graceMs);
     let response: Response;
     try {
-      response = await doFetch(url, { signal: AbortSignal.any([signal, timeout]) });
+      response = await doFetch(url, { signal: timeout.signal });
     } catch (error) {
-      if (timeout.aborted) {
+      if (timeout.expired) {
         throw new PollFaultError("timeout", `no answer within ${wait} s + ${graceMs} ms`);
       }
       throw error;
@@ -302,7 +303,7 @@ export async function* createPoller(options: PollerOptions): AsyncGenerator<Batc
     try {
       text = await response.text();
     } catch (error) {
-      if (timeout.aborted) {
+      if (timeout.expired) {
         throw new PollFaultError("timeout", `no answer within ${wait} s + ${graceMs} ms`);
       }
       throw new PollFaultError(
