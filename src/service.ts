@@ -157,7 +157,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       },
       store: lease ? leasedStore(store, lease) : store,
       checkpointEveryMs: 250,
-      depth: config.vk.depth,
+      maxEventsInFlight: config.vk.maxEventsInFlight,
       handler: pipeline,
       signal,
       onCheckpoint: observer.checkpoint,
