@@ -40,6 +40,13 @@ async function main(): Promise<number> {
     return refuse(error);
   }
 
+  // Listening before the start: a SIGTERM while it starts (the status page may already
+  // answer while the destinations' live checks wait) stops the service once it is up,
+  // instead of killing the process mid-start.
+  const signalled = new Promise<void>((resolve) => {
+    Deno.addSignalListener("SIGINT", resolve);
+    Deno.addSignalListener("SIGTERM", resolve);
+  });
   let service;
   try {
     service = await startService({ config, routes });
@@ -47,10 +54,6 @@ async function main(): Promise<number> {
     await dispose();
     return refuse(error); // e.g. DATA_DIR in use by another process, PORT in use
   }
-  const signalled = new Promise<void>((resolve) => {
-    Deno.addSignalListener("SIGINT", resolve);
-    Deno.addSignalListener("SIGTERM", resolve);
-  });
   // With the Callback API the service serves on even when every long poll stopped for good.
   const allPollsEnded = config.callback.confirmation ? new Promise<void>(() => {}) : service.done;
   const reason = await Promise.race([
