@@ -30,6 +30,7 @@ import { distinctSecrets } from "./redact.ts";
 import { createReplay } from "./replay.ts";
 import { createRoutedDeliverer } from "./deliver/sinks.ts";
 import { createVkDirectory } from "./enrich/directory.ts";
+import { createCallbackBatcher } from "./ingest/callback_batcher.ts";
 import { createEnricher, type Enricher, type EnricherStats } from "./enrich/enricher.ts";
 import { type AppDeps, createApp } from "./http/app.tsx";
 import { appSecurity } from "./http/security_options.ts";
@@ -208,6 +209,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
         enricher = createEnricher({
           directory: createVkDirectory(apiFor(c.token)),
           deadlineMs: config.enrichDeadlineMs + profile.enrichSlackMs,
+          maxEntries: config.enrichCacheMax,
         }),
       );
     }
@@ -228,7 +230,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     metrics,
     timezone: config.timezone,
     commandPrefixes: config.commandPrefixes,
-    onEvent: observer.event,
+    onEvents: observer.events,
   });
 
   const backlogs = backlogSources([...routes.destinations.values()], connections);
@@ -274,7 +276,9 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     samples: () => Promise.resolve([...metrics.samples(), ...metrics.histogramSamples()]),
     readiness,
     ...appSecurity(config, collectSecrets(config, routes), store),
-    accept: (update) => pipeline.handle({ updates: [update], receivedAt: Date.now() }),
+    // Concurrent callbacks go on together: one script call and round trip for the lot (the
+    // worker, whose requests each carry their own unit of work, takes them one by one).
+    accept: createCallbackBatcher(pipeline.handle),
     replayDeadLetters: createReplay({
       store,
       deliverer,

@@ -182,6 +182,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       },
       store: lease ? leasedStore(store, lease) : store,
       checkpointEveryMs: 250,
+      depth: config.vk.depth,
       handler: pipeline,
       signal,
       onCheckpoint: observer.checkpoint,

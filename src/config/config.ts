@@ -30,6 +30,12 @@ export interface Community {
   token: string | null;
 }
 
+/**
+ * Poll answers in flight per community by default: enough to overlap polling, preparing
+ * and delivering; more only lengthens the queue an event waits in when the router is busy.
+ */
+export const DEFAULT_DEPTH = 3;
+
 /** The fully defaulted configuration. */
 export interface Config {
   communities: Community[];
@@ -41,6 +47,11 @@ export interface Config {
     wait: number;
     /** How long past `wait` an `a_check` may take before it is aborted. */
     graceMs: number;
+    /**
+     * Poll answers of a community in flight at once (polled, not yet delivered): the work
+     * that overlaps, and what an event may wait behind.
+     */
+    depth: number;
   };
   callback: {
     confirmation: string | null;
@@ -65,6 +76,8 @@ export interface Config {
   retryScheduleS: number[];
   /** How long enrichment may hold a batch. */
   enrichDeadlineMs: number;
+  /** Names (users, communities, chats) cached per token (the communities it serves share them) at most. */
+  enrichCacheMax: number;
   /** How long a graceful stop may take before the process gives up with exit code 1. */
   shutdownTimeoutMs: number;
   dataDir: string;
@@ -212,6 +225,7 @@ const EnvSchema = v.object({
   VK_LONGPOLL: onOff("VK_LONGPOLL", "on"),
   VK_LONGPOLL_WAIT: intIn("VK_LONGPOLL_WAIT", 1, 90, 25),
   VK_LONGPOLL_GRACE_MS: intIn("VK_LONGPOLL_GRACE_MS", 100, 120_000, 10_000),
+  VK_LONGPOLL_DEPTH: intIn("VK_LONGPOLL_DEPTH", 1, 64, DEFAULT_DEPTH),
   VK_CALLBACK_CONFIRMATION: v.optional(nonEmpty("VK_CALLBACK_CONFIRMATION")),
   VK_CALLBACK_SECRET: v.optional(secret("VK_CALLBACK_SECRET")),
   VK_CALLBACK_INSECURE_NO_SECRET: onOff("VK_CALLBACK_INSECURE_NO_SECRET", "off"),
@@ -253,6 +267,7 @@ const EnvSchema = v.object({
     "5,300,1800,7200,18000,36000",
   ),
   ENRICH_DEADLINE_MS: intIn("ENRICH_DEADLINE_MS", 0, 60_000, 1_500),
+  ENRICH_CACHE_MAX: intIn("ENRICH_CACHE_MAX", 100, 10_000_000, 50_000),
   SHUTDOWN_TIMEOUT_MS: intIn("SHUTDOWN_TIMEOUT_MS", 100, 600_000, 20_000),
   DATA_DIR: v.optional(nonEmpty("DATA_DIR"), "./data"),
   HOST: v.optional(nonEmpty("HOST"), "127.0.0.1"),
@@ -415,6 +430,7 @@ export function loadConfig(
       longPoll: ok.VK_LONGPOLL,
       wait: ok.VK_LONGPOLL_WAIT,
       graceMs: ok.VK_LONGPOLL_GRACE_MS,
+      depth: ok.VK_LONGPOLL_DEPTH,
     },
     callback: {
       confirmation: ok.VK_CALLBACK_CONFIRMATION ?? null,
@@ -430,6 +446,7 @@ export function loadConfig(
     redisTimeoutMs: ok.REDIS_TIMEOUT_MS,
     retryScheduleS: ok.RETRY_SCHEDULE_S,
     enrichDeadlineMs: ok.ENRICH_DEADLINE_MS,
+    enrichCacheMax: ok.ENRICH_CACHE_MAX,
     shutdownTimeoutMs: ok.SHUTDOWN_TIMEOUT_MS,
     dataDir: ok.DATA_DIR,
     host: ok.HOST,
