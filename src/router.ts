@@ -140,6 +140,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     store,
     metrics,
     scheduleS: config.retryScheduleS,
+    observer: status,
     context: {
       redis: redis?.redis ?? null,
       prefix: config.redisPrefix,

@@ -49,6 +49,13 @@ export function deliveredCounter(
   };
 }
 
+/** Told of each attempt's fate per destination, for the health (the status implements it). */
+export interface DeliveryObserver {
+  delivered(destination: string): void;
+  failed(destination: string, error: string): void;
+  deadLettered(destination: string): void;
+}
+
 /** Options for {@linkcode createDeliverer}. */
 export interface DelivererOptions {
   sinks: ReadonlyMap<string, Sink>;
@@ -63,6 +70,7 @@ export interface DelivererOptions {
   /** Age of the first failure before the dead letter. */
   maxAgeS: number;
   scheduleS?: readonly number[];
+  observer?: DeliveryObserver;
   now?: () => number;
 }
 
@@ -88,6 +96,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const { sinks, store, metrics } = options;
   const schedule = options.scheduleS ?? DEFAULT_RETRY_SCHEDULE_S;
   const now = options.now ?? Date.now;
+  const observer = options.observer;
 
   /**
    * Sends items grouped by destination: the destinations that are not Redis at once, and
@@ -109,7 +118,8 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       const answeredAt = now();
       indexes.forEach((i, j) => {
         const o = outcomes[i] = results[j]!;
-        if (o.status !== "delivered") return;
+        if (o.status !== "delivered") return observer?.failed(name, o.error);
+        observer?.delivered(name);
         countDelivered(name, o);
         const receivedAt = items[i]!.receivedAt;
         if (!o.duplicate && receivedAt !== undefined) {
@@ -124,6 +134,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       if (!sink) {
         for (const i of indexes) {
           outcomes[i] = { status: "dead", error: `no destination named ${name}` };
+          observer?.failed(name, outcomes[i].error);
         }
         continue;
       }
@@ -180,6 +191,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     if (letters.length === 0) return;
     for (const l of letters) {
       metrics.inc("vk_router_dead_lettered_total", { destination: l.destination ?? "(rejected)" });
+      if (l.destination !== null) observer?.deadLettered(l.destination);
       log.warn(
         "Dead-lettered event {eventId} for {destination} after {attempts} attempts: {error}",
         {

@@ -6,7 +6,7 @@
 import type { Routes } from "../config/routes.ts";
 import type { Metrics } from "../status/metrics.ts";
 import type { StateStore } from "../store/state_store.ts";
-import { createDeliverer, type Deliverer } from "./deliverer.ts";
+import { createDeliverer, type Deliverer, type DeliveryObserver } from "./deliverer.ts";
 import type { SinkContext } from "./kinds/kind.ts";
 import { createSink } from "./kinds/registry.ts";
 
@@ -18,6 +18,7 @@ export function createRoutedDeliverer(
     metrics: Metrics;
     scheduleS: readonly number[];
     context: SinkContext;
+    observer?: DeliveryObserver;
   },
 ): Deliverer {
   const { context } = options;
@@ -30,5 +31,6 @@ export function createRoutedDeliverer(
     attempts: routes.retry.attempts,
     maxAgeS: routes.retry.maxAgeS,
     scheduleS: options.scheduleS,
+    ...(options.observer ? { observer: options.observer } : {}),
   });
 }

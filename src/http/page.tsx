@@ -86,6 +86,8 @@ figcaption b{font-size:18px;font-weight:650}
 font-size:12.5px}
 .legend li{display:flex;align-items:center;gap:5px;white-space:nowrap}
 .swatch{width:10px;height:10px;border-radius:2px;background:var(--swatch)}
+.reasons{padding-top:0}.reasons ul{margin:0;padding-left:18px}
+.reasons li.warn{color:#fbd38d}.reasons li.bad{color:#fda29b}
 .login{max-width:440px;grid-template-columns:minmax(0,1fr)}
 @media (max-width:640px){
 table.cards thead{display:none}
@@ -127,19 +129,30 @@ function stateClass(state: string): string {
     : "warn";
 }
 
-/** One pill for the whole service: what an operator reads first. */
+/** One pill for the whole service, what an operator reads first, and why it is not ok. */
 function Health(props: { s: StatusSnapshot }): JSX.Element {
-  const { s } = props;
-  const problems = [
-    ...s.communities.filter((c) => stateClass(c.state) !== "ok").map((c) =>
-      `community ${c.group_id} ${c.state}`
-    ),
-    ...(s.store.reachable ? [] : ["state store unreachable"]),
-  ];
-  const fatal = s.communities.some((c) => c.state === "fatal") || !s.store.reachable;
-  return problems.length === 0
-    ? <span class="pill ok" id="health">healthy</span>
-    : <span class={fatal ? "pill bad" : "pill warn"} id="health">{problems.join(", ")}</span>;
+  const { status } = props.s.health;
+  const pill = status === "ok" ? "ok" : status === "degraded" ? "warn" : "bad";
+  return (
+    <span class={`pill ${pill}`} id="health">
+      {status === "ok" ? "healthy" : status}
+    </span>
+  );
+}
+
+/** Each reason of a health that is not ok, one line each, under the header. */
+function HealthReasons(props: { s: StatusSnapshot }): JSX.Element | null {
+  const { status, reasons } = props.s.health;
+  if (reasons.length === 0) return null;
+  return (
+    <div class="bar reasons" id="health-reasons">
+      <ul>
+        {reasons.map((r) => (
+          <li class={status === "failing" ? "bad" : "warn"} data-code={r.code}>{r.message}</li>
+        ))}
+      </ul>
+    </div>
+  );
 }
 
 /** The whole page; `range` is the `?range=` of the charts. */
@@ -195,6 +208,7 @@ export function StatusPage(
               )
               : null}
           </div>
+          <HealthReasons s={s} />
         </header>
         <main>
           <Activity
@@ -271,6 +285,7 @@ export function StatusPage(
                 <thead>
                   <tr>
                     <th>destination</th>
+                    <th>state</th>
                     <th class="num">delivered</th>
                     <th class="num">retried</th>
                     <th class="num">parked</th>
@@ -283,6 +298,19 @@ export function StatusPage(
                     <td class="full">
                       {d.name}
                       <span class="tag">{d.kind}</span>
+                    </td>
+                    <td data-label="state" class="dest-state">
+                      <span class={d.state === "ok" ? "ok" : d.state === "paused" ? "warn" : "bad"}>
+                        {d.state}
+                      </span>
+                      {d.last_error
+                        ? (
+                          <div class="muted">
+                            {ago(d.last_error.at, s.now)}: {d.last_error.message}
+                          </div>
+                        )
+                        : null}
+                      <div class="muted">delivered {ago(d.last_delivered_at, s.now)}</div>
                     </td>
                     <td class="num" data-label="delivered">{formatCount(d.delivered)}</td>
                     <td class="num" data-label="retried">{formatCount(d.retried)}</td>
@@ -353,7 +381,10 @@ export function StatusPage(
                 {s.recent_errors.map((e) => (
                   <tr>
                     <td class="muted nowrap">{ago(e.at, s.now)}</td>
-                    <td class="text">{e.message}</td>
+                    <td class="text">
+                      {e.message}
+                      {e.count && e.count > 1 ? <span class="tag">×{e.count}</span> : null}
+                    </td>
                   </tr>
                 ))}
               </table>

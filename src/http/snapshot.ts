@@ -7,11 +7,22 @@
  * @module
  */
 import { withTimeout } from "../util/time.ts";
-import type { BacklogView, BacklogWatch } from "../status/backlog_watch.ts";
+import { type BacklogView, type BacklogWatch, createGrowthWatch } from "../status/backlog_watch.ts";
+import {
+  assessHealth,
+  type DestinationState,
+  type Health,
+  RECENT_DEAD_LETTERS_MS,
+} from "../status/health.ts";
 import type { Routes } from "../config/routes.ts";
 import type { EnricherStats } from "../enrich/enricher.ts";
 import type { Metrics, Sample } from "../status/metrics.ts";
-import type { RecentError, RecentEvent, ServiceStatus } from "../status/status.ts";
+import type {
+  DestinationHealth,
+  RecentError,
+  RecentEvent,
+  ServiceStatus,
+} from "../status/status.ts";
 import type { StateStore } from "../store/state_store.ts";
 import type { Timeline, TimelineSnapshot } from "../status/timeline.ts";
 
@@ -50,6 +61,8 @@ export interface StatusSnapshot {
   version: string;
   /** The process that answered. */
   instance_id: string | null;
+  /** The verdict, with every reason that is not ok (the page's badge shows the same). */
+  health: Health;
   now: number;
   started_at: number;
   uptime_s: number;
@@ -67,10 +80,16 @@ export interface StatusSnapshot {
     last_event_at: number | null;
     history_lost: number;
     warnings: string[];
+    /** What its ingestion keeps retrying; null while it advances. */
+    stalled: { what: string; error: string } | null;
   }[];
   destinations: {
     name: string;
     kind: string;
+    /** `failing`: its latest attempt failed; `paused`: an operator paused it. */
+    state: DestinationState;
+    last_delivered_at: number | null;
+    last_error: { at: number; message: string } | null;
     delivered: number;
     duplicates: number;
     failures: number;
@@ -105,6 +124,7 @@ export function createSnapshots(
 ): (view: SnapshotView) => Promise<StatusSnapshot> {
   const now = sources.now ?? Date.now;
   const callSamples: [number, number][] = [];
+  const parkedGrowth = createGrowthWatch();
 
   /** Store figures, or unreachable within a second (the page must not hang on a down Redis). */
   async function storeFigures(): Promise<StatusSnapshot["store"]> {
@@ -139,7 +159,8 @@ export function createSnapshots(
     const e = sources.enrichStats();
     const backlogs = await sources.backlogs?.read() ?? new Map<string, BacklogView>();
     const per = (name: string, destination: string) => metrics.get(name, { destination });
-    return {
+    const store = await storeFigures();
+    const body: Omit<StatusSnapshot, "health"> = {
       view,
       version: sources.version,
       instance_id: sources.instanceId ?? null,
@@ -159,11 +180,13 @@ export function createSnapshots(
         last_event_at: c.lastEventAt,
         history_lost: c.historyLost,
         warnings: c.warnings,
+        stalled: c.stalled,
       })),
       destinations: [...sources.routes.destinations.values()].map((d) => ({
-        ...backlogFields(backlogs.get(d.name)),
         name: d.name,
         kind: d.kind,
+        ...healthFields(status.destinations.get(d.name)),
+        ...backlogFields(backlogs.get(d.name)),
         delivered: per("vk_router_delivered_total", d.name),
         duplicates: per("vk_router_duplicates_total", d.name),
         failures: per("vk_router_delivery_failures_total", d.name),
@@ -171,7 +194,7 @@ export function createSnapshots(
         parked: per("vk_router_parked_total", d.name),
         dead_lettered: per("vk_router_dead_lettered_total", d.name),
       })),
-      store: await storeFigures(),
+      store,
       enrichment: {
         hits: e.hits,
         misses: e.misses,
@@ -184,6 +207,27 @@ export function createSnapshots(
       recent_events: status.recentEvents.map((r) => eventView(r, view)),
       timeline: sources.timeline?.series() ?? null,
     };
+    const health = assessHealth({
+      storeReachable: store.reachable,
+      communities: body.communities,
+      destinations: body.destinations.map((d) => ({
+        ...d,
+        recent_dead_letters: status.destinations.get(d.name)?.deadLetteredAt
+          .filter((at) => t - at < RECENT_DEAD_LETTERS_MS).length ?? 0,
+      })),
+      parkedGrowing: store.reachable && parkedGrowth("parked", t, store.parked),
+    });
+    return { ...body, health };
+  };
+}
+
+/** A destination's own verdict from how its recent attempts fared. */
+function healthFields(h: DestinationHealth | undefined) {
+  const failing = h?.lastFailedAt != null && (h.lastDeliveredAt ?? -1) < h.lastFailedAt;
+  return {
+    state: (failing ? "failing" : "ok") as DestinationState,
+    last_delivered_at: h?.lastDeliveredAt ?? null,
+    last_error: h?.lastError ?? null,
   };
 }
 

@@ -54,6 +54,11 @@ export interface IngestionOptions<P> {
   checkpointEveryMs?: number;
   /** Told after each checkpoint write. */
   onCheckpoint?: (groupId: number, ts: string) => void;
+  /**
+   * Told when a batch or the checkpoint fails and is being retried (the community does not
+   * advance), and with null once it advances again: the health's "ingestion stalled".
+   */
+  onStalled?: (groupId: number, stall: { what: string; error: string } | null) => void;
 }
 
 /**
@@ -65,21 +70,33 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
   const { store, handler, signal } = options;
   const groupId = options.poller.groupId;
   const backoff = options.backoff ?? { minMs: 500, maxMs: 30_000 };
+  /** The retries under way (a batch, the checkpoint): while any is, the community stalls. */
+  const stalls = new Map<symbol, { what: string; error: string }>();
+  const reportStall = () => options.onStalled?.(groupId, [...stalls.values()].at(-1) ?? null);
   /** Retries `work` until it succeeds; rejects with the abort reason once the run stops. */
-  const untilSuccess = <T>(what: string, work: () => Promise<T>, finishOnStop: boolean) =>
-    retry(work, {
-      backoff,
-      signal,
-      firstAttemptOnAbort: finishOnStop,
-      onRetry: (error, attempt, delay) =>
-        log.error("Community {groupId}: cannot {what}: {error}; retry {attempt} in {delay} ms", {
-          groupId,
-          what,
-          error: errorMessage(error),
-          attempt,
-          delay,
-        }),
-    });
+  const untilSuccess = async <T>(what: string, work: () => Promise<T>, finishOnStop: boolean) => {
+    const id = Symbol(what);
+    try {
+      return await retry(work, {
+        backoff,
+        signal,
+        firstAttemptOnAbort: finishOnStop,
+        onRetry: (error, attempt, delay) => {
+          stalls.set(id, { what, error: errorMessage(error) });
+          reportStall();
+          log.error("Community {groupId}: cannot {what}: {error}; retry {attempt} in {delay} ms", {
+            groupId,
+            what,
+            error: errorMessage(error),
+            attempt,
+            delay,
+          });
+        },
+      });
+    } finally {
+      if (stalls.delete(id)) reportStall();
+    }
+  };
 
   let initialTs: string | null;
   try {

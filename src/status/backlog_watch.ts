@@ -23,6 +23,25 @@ const WINDOW_MS = 5 * 60_000;
 /** Most readings kept per destination (the page reads every 5 s). */
 const MAX_READINGS = 120;
 
+/**
+ * Remembers readings per name and answers whether each keeps growing: it rose, never fell,
+ * over at least {@linkcode GROWING_AFTER_MS} of readings (the last {@linkcode WINDOW_MS}).
+ */
+export function createGrowthWatch(): (name: string, at: number, value: number) => boolean {
+  const readings = new Map<string, [at: number, value: number][]>();
+  return (name, at, value) => {
+    const list = readings.get(name) ?? [];
+    list.push([at, value]);
+    while (list.length > MAX_READINGS || (list.length > 0 && at - list[0]![0] > WINDOW_MS)) {
+      list.shift();
+    }
+    readings.set(name, list);
+    const [first, last] = [list[0]!, list.at(-1)!];
+    return last[0] - first[0] >= GROWING_AFTER_MS && last[1] > first[1] &&
+      list.every(([, d], i) => i === 0 || d >= list[i - 1]![1]);
+  };
+}
+
 /** Reads backlogs; `read` resolves within about a second even when Redis hangs. */
 export interface BacklogWatch {
   /** The backlog of each queueing destination by name; absent when unreadable. */
@@ -35,19 +54,7 @@ export function createBacklogWatch(
   redis: RedisClient | null,
   now: () => number = Date.now,
 ): BacklogWatch {
-  const readings = new Map<string, [at: number, depth: number][]>();
-
-  function remember(name: string, at: number, depth: number): boolean {
-    const list = readings.get(name) ?? [];
-    list.push([at, depth]);
-    while (list.length > MAX_READINGS || (list.length > 0 && at - list[0]![0] > WINDOW_MS)) {
-      list.shift();
-    }
-    readings.set(name, list);
-    const [first, last] = [list[0]!, list.at(-1)!];
-    return last[0] - first[0] >= GROWING_AFTER_MS && last[1] > first[1] &&
-      list.every(([, d], i) => i === 0 || d >= list[i - 1]![1]);
-  }
+  const remember = createGrowthWatch();
 
   return {
     async read() {

@@ -16,6 +16,8 @@ export interface RouterObserver extends PollObserver, LeaseObserver {
   event(event: CustomEvent, destinations: readonly string[]): void;
   /** A community's checkpoint was written. */
   checkpoint(groupId: number, ts: string): void;
+  /** A community's ingestion retries a batch or its checkpoint (null: it advances again). */
+  stalled(groupId: number, stall: { what: string; error: string } | null): void;
 }
 
 /** An observer that records into `status` and `metrics`. */
@@ -35,6 +37,7 @@ export function createObserver(status: ServiceStatus, metrics: Metrics): RouterO
       metrics.set("vk_router_checkpoint_ts", { group_id: groupId }, Number(ts));
       status.checkpoint(groupId, ts);
     },
+    stalled: (groupId, stall) => status.stalled(groupId, stall),
     acquired(groupId, instanceId, takeover) {
       metrics.inc("vk_router_lease_acquired_total", { group_id: groupId });
       if (takeover) metrics.inc("vk_router_lease_takeovers_total", { group_id: groupId });

@@ -23,13 +23,30 @@ export interface CommunityStatus {
   historyLost: number;
   /** Settings problems found at start (event types not enabled, long poll off). */
   warnings: string[];
+  /** What its ingestion keeps retrying (a batch, the checkpoint); null while it advances. */
+  stalled: { what: string; error: string } | null;
 }
 
-/** A recent error line. */
+/** How one destination fared lately, as this process saw its attempts. */
+export interface DestinationHealth {
+  lastDeliveredAt: number | null;
+  lastFailedAt: number | null;
+  lastError: { at: number; message: string } | null;
+  /** When this process added its dead letters (ms since epoch), the recent ones only. */
+  deadLetteredAt: number[];
+}
+
+/** A recent error line; `count` how often it happened within {@linkcode REPEAT_WINDOW_MS}. */
 export interface RecentError {
   at: number;
   message: string;
+  count?: number;
 }
+
+/** The same failure of the same destination within this window is one line, counted. */
+export const REPEAT_WINDOW_MS = 60_000;
+/** Most dead-letter times kept per destination. */
+const KEEP_DEAD_LETTER_TIMES = 1000;
 
 /** A recent event, as shown on the page; `text` is shown only to authorised viewers. */
 export interface RecentEvent {
@@ -57,7 +74,10 @@ export class ServiceStatus implements PollObserver {
   readonly communities = new Map<number, CommunityStatus>();
   readonly recentErrors: RecentError[] = [];
   readonly recentEvents: RecentEvent[] = [];
+  readonly destinations = new Map<string, DestinationHealth>();
   readonly #now: () => number;
+  /** The error line of each (destination, cause) pair, while it is recent. */
+  readonly #repeats = new Map<string, RecentError>();
 
   constructor(
     groupIds: readonly number[],
@@ -77,6 +97,7 @@ export class ServiceStatus implements PollObserver {
         lastEventAt: null,
         historyLost: 0,
         warnings: [],
+        stalled: null,
       });
     }
   }
@@ -121,10 +142,61 @@ export class ServiceStatus implements PollObserver {
     this.communities.get(groupId)?.warnings.push(warning);
   }
 
-  /** Records an error line for the page (newest first, the last 20). */
-  error(message: string): void {
-    this.recentErrors.unshift({ at: this.#now(), message });
+  /**
+   * Records an error line for the page (newest first, the last 20). With a `repeatKey`,
+   * the same key within {@linkcode REPEAT_WINDOW_MS} counts on the first line instead of
+   * adding one, so that a failing destination cannot flush every other error off the page.
+   */
+  error(message: string, repeatKey?: string): void {
+    const at = this.#now();
+    const earlier = repeatKey === undefined ? undefined : this.#repeats.get(repeatKey);
+    if (earlier && at - earlier.at < REPEAT_WINDOW_MS && this.recentErrors.includes(earlier)) {
+      earlier.count = (earlier.count ?? 1) + 1;
+      return;
+    }
+    const line: RecentError = { at, message };
+    if (repeatKey !== undefined) this.#repeats.set(repeatKey, line);
+    this.recentErrors.unshift(line);
     this.recentErrors.length = Math.min(this.recentErrors.length, KEEP);
+    for (const [key, l] of this.#repeats) {
+      if (!this.recentErrors.includes(l)) this.#repeats.delete(key);
+    }
+  }
+
+  /** A destination took an event. */
+  delivered(destination: string): void {
+    this.#destination(destination).lastDeliveredAt = this.#now();
+  }
+
+  /** An attempt to deliver to a destination failed: its health and one counted error line. */
+  failed(destination: string, error: string): void {
+    const at = this.#now();
+    const d = this.#destination(destination);
+    d.lastFailedAt = at;
+    d.lastError = { at, message: error };
+    this.error(`Destination ${destination}: ${error}`, `${destination}\u0000${error}`);
+  }
+
+  /** A destination's event went to the dead letter. */
+  deadLettered(destination: string): void {
+    const times = this.#destination(destination).deadLetteredAt;
+    times.push(this.#now());
+    if (times.length > KEEP_DEAD_LETTER_TIMES) times.shift();
+  }
+
+  /** A community's ingestion retries `what` (stalled), or advances again (null). */
+  stalled(groupId: number, stall: { what: string; error: string } | null): void {
+    const c = this.communities.get(groupId);
+    if (c) c.stalled = stall;
+  }
+
+  #destination(name: string): DestinationHealth {
+    let d = this.destinations.get(name);
+    if (!d) {
+      d = { lastDeliveredAt: null, lastFailedAt: null, lastError: null, deadLetteredAt: [] };
+      this.destinations.set(name, d);
+    }
+    return d;
   }
 
   /** The recent events and errors, then forgets them (the worker moves them to Redis). */

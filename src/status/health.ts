@@ -1,0 +1,140 @@
+/**
+ * One verdict for the whole service, with the reasons behind it: what an operator (or a
+ * load balancer's probe, or an alert) reads first. Pure: it judges figures the snapshot
+ * already read, so the badge, `/api/status` and the page never disagree.
+ * @module
+ */
+
+/** Why the service is not `ok`; `destination` or `group_id` names what is affected. */
+export interface HealthReason {
+  code:
+    | "store_unreachable"
+    | "community_fatal"
+    | "community_not_polling"
+    | "ingestion_stalled"
+    | "destination_failing"
+    | "destination_paused"
+    | "dead_letters_added"
+    | "parked_growing"
+    | "backlog_growing";
+  message: string;
+  destination?: string;
+  group_id?: number;
+}
+
+/** `failing`: events cannot be taken or held; `degraded`: taken and held, some not delivered. */
+export interface Health {
+  status: "ok" | "degraded" | "failing";
+  reasons: HealthReason[];
+}
+
+/** A destination's own verdict: its latest attempt failed (`failing`), or it is `paused`. */
+export type DestinationState = "ok" | "failing" | "paused";
+
+/** What the verdict is made of: figures of one snapshot. */
+export interface HealthInput {
+  storeReachable: boolean;
+  communities: readonly {
+    group_id: number;
+    state: string;
+    detail: string | null;
+    /** What its ingestion keeps retrying, null while it advances. */
+    stalled: { what: string; error: string } | null;
+  }[];
+  destinations: readonly {
+    name: string;
+    state: DestinationState;
+    last_error: { at: number; message: string } | null;
+    /** Dead letters it added within {@linkcode RECENT_DEAD_LETTERS_MS}. */
+    recent_dead_letters: number;
+    backlog_growing: boolean;
+  }[];
+  /** The store's parked deliveries rose for a while without ever falling. */
+  parkedGrowing: boolean;
+}
+
+/** Dead letters added this recently make the service `degraded`. */
+export const RECENT_DEAD_LETTERS_MS = 5 * 60_000;
+
+/** States of a community in which it takes events (itself or through another replica). */
+const TAKING: ReadonlySet<string> = new Set(["polling", "callback-only", "standby"]);
+
+/** Judges the figures: every problem becomes a reason; the worst decides the status. */
+export function assessHealth(input: HealthInput): Health {
+  const failing: HealthReason[] = [];
+  const degraded: HealthReason[] = [];
+  if (!input.storeReachable) {
+    failing.push({
+      code: "store_unreachable",
+      message: "The state store is unreachable: events cannot be parked or checkpointed",
+    });
+  }
+  for (const c of input.communities) {
+    const detail = c.detail ? `: ${c.detail}` : "";
+    if (c.state === "fatal") {
+      failing.push({
+        code: "community_fatal",
+        message: `Community ${c.group_id} stopped for good${detail}`,
+        group_id: c.group_id,
+      });
+    } else if (!TAKING.has(c.state)) {
+      degraded.push({
+        code: "community_not_polling",
+        message: `Community ${c.group_id} is ${c.state}${detail}`,
+        group_id: c.group_id,
+      });
+    }
+    if (c.stalled) {
+      degraded.push({
+        code: "ingestion_stalled",
+        message:
+          `Community ${c.group_id} does not advance: cannot ${c.stalled.what}: ${c.stalled.error}`,
+        group_id: c.group_id,
+      });
+    }
+  }
+  for (const d of input.destinations) {
+    if (d.state === "paused") {
+      degraded.push({
+        code: "destination_paused",
+        message: `Destination ${d.name} is paused: its deliveries are parked`,
+        destination: d.name,
+      });
+    } else if (d.state === "failing") {
+      degraded.push({
+        code: "destination_failing",
+        message: `Destination ${d.name} is failing: ${
+          d.last_error?.message ?? "its last attempt failed"
+        }`,
+        destination: d.name,
+      });
+    }
+    if (d.recent_dead_letters > 0) {
+      degraded.push({
+        code: "dead_letters_added",
+        message: `Destination ${d.name} added ${d.recent_dead_letters} dead letter${
+          d.recent_dead_letters === 1 ? "" : "s"
+        } in the last ${RECENT_DEAD_LETTERS_MS / 60_000} minutes`,
+        destination: d.name,
+      });
+    }
+    if (d.backlog_growing) {
+      degraded.push({
+        code: "backlog_growing",
+        message: `The backlog of ${d.name} keeps growing: is its consumer running?`,
+        destination: d.name,
+      });
+    }
+  }
+  if (input.parkedGrowing) {
+    degraded.push({
+      code: "parked_growing",
+      message: "Parked deliveries keep growing: retries do not catch up",
+    });
+  }
+  const reasons = [...failing, ...degraded];
+  return {
+    status: failing.length > 0 ? "failing" : degraded.length > 0 ? "degraded" : "ok",
+    reasons,
+  };
+}
