@@ -223,7 +223,8 @@ export function createSnapshots(
 
 /** A destination's own verdict from how its recent attempts fared. */
 function healthFields(h: DestinationHealth | undefined) {
-  const failing = h?.lastFailedAt != null && (h.lastDeliveredAt ?? -1) < h.lastFailedAt;
+  const failedAt = h?.lastFailedAt ?? null;
+  const failing = failedAt !== null && (h?.lastDeliveredAt ?? -1) < failedAt;
   return {
     state: (failing ? "failing" : "ok") as DestinationState,
     last_delivered_at: h?.lastDeliveredAt ?? null,
