@@ -25,6 +25,7 @@ import { createSnapshots } from "./http/snapshot.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
 import { connectRedis, type RedisHandle } from "./redis/connection.ts";
 import { createBacklogWatch } from "./status/backlog_watch.ts";
+import { KNOWN_RAW_TYPES, zeroSamples } from "./status/families.ts";
 import { Metrics } from "./status/metrics.ts";
 import { createObserver, type RouterObserver } from "./status/observer.ts";
 import { ServiceStatus } from "./status/status.ts";
@@ -234,6 +235,11 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       backlogs: createBacklogWatch([...routes.destinations.values()], redis?.redis ?? null),
     }),
     samples: () => Promise.resolve([...metrics.samples(), ...metrics.histogramSamples()]),
+    zeros: zeroSamples({
+      destinations: [...routes.destinations.keys()],
+      groupIds,
+      rawTypes: KNOWN_RAW_TYPES,
+    }),
     readiness: () => storeReadiness(store),
     ...appSecurity(config, routes, store),
     accept: (update) => pipeline.handle({ updates: [update], receivedAt: Date.now() }),

@@ -21,6 +21,7 @@ import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
 import { createRedactor } from "../redact.ts";
 import type { Sample } from "../status/metrics.ts";
+import { withZeros } from "../status/families.ts";
 import { renderPrometheus } from "../status/prometheus.ts";
 import { requireToken, requireViewer } from "./auth.ts";
 import { BODY_READ_TIMEOUT_MS, bodyReadTimeout } from "./body_timeout.ts";
@@ -42,6 +43,8 @@ export interface AppDeps {
   snapshot: (view: SnapshotView) => Promise<StatusSnapshot>;
   /** Counter samples for `/metrics` (in-process, or read from Redis by the worker). */
   samples: () => Promise<Sample[]>;
+  /** Every series known at start, at 0: `/metrics` shows each one before it first moves. */
+  zeros?: readonly Sample[];
   /** Null when the store or a community is unhealthy, with the reason; null reason when ready. */
   readiness: () => Promise<string | null>;
   /** Null: the page shows aggregates only and actions are refused. */
@@ -222,9 +225,7 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/api/status", async (c) => c.json(await snapshot()));
   app.get("/metrics", async (c) => {
     const gauges = snapshotGauges(await deps.snapshot("aggregates"));
-    const samples = [...await deps.samples(), ...gauges].sort((a, b) =>
-      a.name.localeCompare(b.name)
-    );
+    const samples = withZeros(deps.zeros ?? [], [...await deps.samples(), ...gauges]);
     return c.text(redactor.text(renderPrometheus(samples)), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     });

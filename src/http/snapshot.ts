@@ -250,26 +250,42 @@ function backlogFields(b: BacklogView | undefined) {
 
 /** Gauges computed at scrape time, added to the counters for `/metrics`. */
 export function snapshotGauges(s: StatusSnapshot): Sample[] {
+  const per = (name: string, value: (d: StatusSnapshot["destinations"][number]) => number) =>
+    s.destinations.map((d) => ({ name, labels: { destination: d.name }, value: value(d) }));
   return [
     { name: "vk_router_uptime_seconds", labels: {}, value: Math.round(s.uptime_s) },
-    { name: "vk_router_parked", labels: {}, value: s.store.parked },
+    { name: "vk_router_parked_deliveries", labels: {}, value: s.store.parked },
     { name: "vk_router_dead_letters", labels: {}, value: s.store.dead_letters },
     { name: "vk_router_enrich_cache_hits_total", labels: {}, value: s.enrichment.hits },
     { name: "vk_router_enrich_cache_misses_total", labels: {}, value: s.enrichment.misses },
+    {
+      name: "vk_router_health_status",
+      labels: {},
+      value: ["ok", "degraded", "failing"].indexOf(s.health.status),
+    },
+    ...per("vk_router_destination_failing", (d) => d.state === "failing" ? 1 : 0),
+    ...per("vk_router_destination_paused", (d) => d.state === "paused" ? 1 : 0),
     ...s.destinations.flatMap((d) =>
       d.depth === null ? [] : [
         { name: "vk_router_backlog_depth", labels: { destination: d.name }, value: d.depth },
-        ...(d.oldest_age_s === null ? [] : [{
+        {
           name: "vk_router_backlog_oldest_age_seconds",
           labels: { destination: d.name },
-          value: d.oldest_age_s,
-        }]),
+          value: d.oldest_age_s ?? 0,
+        },
       ]
     ),
-    ...s.communities.map((c) => ({
-      name: "vk_router_up",
-      labels: { group_id: c.group_id },
-      value: c.state === "polling" ? 1 : 0,
-    })),
+    ...s.communities.flatMap((c) => [
+      {
+        name: "vk_router_up",
+        labels: { group_id: c.group_id },
+        value: c.state === "polling" ? 1 : 0,
+      },
+      {
+        name: "vk_router_ingestion_stalled",
+        labels: { group_id: c.group_id },
+        value: c.stalled ? 1 : 0,
+      },
+    ]),
   ];
 }

@@ -15,7 +15,10 @@ import type { LeaseClient, OwnerToken } from "./lease.ts";
 const log = getLogger(["vk-event-router", "lease"]);
 
 /** Why a holding ended without a graceful release. */
-export type LossReason = "expired" | "taken" | "fenced";
+export type LossReason = typeof LOSS_REASONS[number];
+
+/** Every reason a lease is lost for (metric labels from the start). */
+export const LOSS_REASONS = ["expired", "taken", "fenced"] as const;
 
 /** Raised through the holding's signal when the lease is lost. */
 export class LeaseLostError extends Error {
