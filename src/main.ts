@@ -1,7 +1,9 @@
 // deno-lint-ignore-file no-console -- main.ts is the one module that talks to the console before logging exists
 /**
  * The entry point of `deno task start`: the only module that reads the environment,
- * configures logging, and talks to the console directly.
+ * configures logging, and talks to the console directly. With `--check` (`deno task
+ * check-config`) it validates the environment and the routes file, prints the summary line
+ * and exits 0, or names every problem and exits 2, without connecting to anything: for CI.
  * @module
  */
 import { dispose, getLogger } from "@logtape/logtape";
@@ -9,6 +11,7 @@ import { loadConfig } from "./config/config.ts";
 import { mergeEnv, parseDotEnv } from "./config/env_file.ts";
 import { BUILT_IN_ROUTES, loadRoutesFile, parseRoutes, type Routes } from "./config/routes.ts";
 import { checkRoutesAgainstConfig } from "./config/startup_checks.ts";
+import { configSummary } from "./config/summary.ts";
 import { ConfigError } from "./errors.ts";
 import { configureLogging } from "./logging.ts";
 import { collectSecrets } from "./redact.ts";
@@ -28,7 +31,9 @@ function refuse(error: unknown): number {
   if (!(error instanceof ConfigError)) throw error;
   for (const issue of error.issues) console.error(`error: ${issue}`);
   console.error(
-    "The service did not start: fix the configuration above (see README.md, Configuration).",
+    Deno.args.includes("--check")
+      ? "The configuration is invalid: fix the problems above (see README.md, Configuration)."
+      : "The service did not start: fix the configuration above (see README.md, Configuration).",
   );
   return 2;
 }
@@ -45,6 +50,10 @@ async function main(): Promise<number> {
     checkRoutesAgainstConfig(routes, config);
   } catch (error) {
     return refuse(error);
+  }
+  if (Deno.args.includes("--check")) {
+    console.log(`Configuration is valid. ${configSummary(config, routes)}`);
+    return 0;
   }
 
   await configureLogging(config.log, collectSecrets(config, routes));

@@ -17,6 +17,7 @@ import type { HeldLease } from "./lease/hold.ts";
 import { createLeaseClient } from "./lease/lease.ts";
 import { buildRouter, type Router, type RouterCore, storeReadiness } from "./router.ts";
 import { checkSettings } from "./vk/settings_check.ts";
+import { configSummary } from "./config/summary.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
 
 const log = getLogger(["vk-event-router", "service"]);
@@ -59,9 +60,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }),
   });
   const { store, observer, pipeline } = router;
-  log.info("Instance {instanceId}; state store: {kind}", {
+  // The summary is the message itself (a property would be rendered quoted); braces escaped.
+  const summary = configSummary(config, routes, store.kind === "kv");
+  log.info(summary.replaceAll("{", "{{").replaceAll("}", "}}"), {
     instanceId: config.instanceId,
-    kind: store.kind === "redis" ? `Redis (${router.redis!.kind})` : `Deno KV in ${config.dataDir}`,
   });
 
   if (config.vk.longPoll) {
