@@ -33,9 +33,9 @@ export function configSummary(config: Config, routes: Routes, embeddedStore = fa
   ].join(" and ") || "nothing";
   const communities = config.communities.map((c) => c.groupId);
   return [
-    `Routes: ${config.routesFile ?? "built in (every event to the log)"}, ${routes.rules.length} rule${
-      routes.rules.length === 1 ? "" : "s"
-    }`,
+    `Routes: ${
+      config.routesFile ?? "built in (every event to the log)"
+    }, ${routes.rules.length} rule${routes.rules.length === 1 ? "" : "s"}`,
     `destinations: ${routes.destinations.size}${byKind ? ` (${byKind})` : ""}`,
     `dead letters: ${routes.deadLetter ? routes.deadLetter.name : "the state store"}`,
     `state store: ${storeSummary(config, embeddedStore)}`,
