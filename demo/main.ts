@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/config.ts";
 import { parseRoutes } from "../src/config/routes.ts";
 import { configureLogging } from "../src/logging.ts";
-import { collectSecrets } from "../src/redact.ts";
+import { collectSecrets } from "../src/router.ts";
 import { startService } from "../src/service.ts";
 import { openKvStore } from "../src/store/kv_store.ts";
 import { startVkSimulator } from "../tests/support/vk_simulator.ts";

@@ -80,12 +80,23 @@ export function pruneUnusedImports(
   };
 }
 
-/** The text of every TypeScript file under `dir`. */
+/**
+ * Whether a file under `src/` is a test or a test harness (`*_test.ts`, `testing.ts`): a
+ * destination kind's folder keeps them beside its module, and neither the image nor its
+ * dependencies include them.
+ */
+export function isTestSource(name: string): boolean {
+  return /_test\.tsx?$|^testing\.tsx?$/.test(name);
+}
+
+/** The text of every TypeScript file under `dir` but the tests and test harnesses. */
 export async function* sourcesUnder(dir: string): AsyncGenerator<string> {
   for await (const entry of Deno.readDir(dir)) {
     const path = `${dir}/${entry.name}`;
     if (entry.isDirectory) yield* sourcesUnder(path);
-    else if (/\.tsx?$/.test(entry.name)) yield await Deno.readTextFile(path);
+    else if (/\.tsx?$/.test(entry.name) && !isTestSource(entry.name)) {
+      yield await Deno.readTextFile(path);
+    }
   }
 }
 

@@ -14,7 +14,7 @@ import { checkRoutesAgainstConfig } from "./config/startup_checks.ts";
 import { configSummary } from "./config/summary.ts";
 import { ConfigError } from "./errors.ts";
 import { configureLogging } from "./logging.ts";
-import { collectSecrets } from "./redact.ts";
+import { collectSecrets } from "./router.ts";
 import { startService } from "./service.ts";
 
 async function readDotEnv(): Promise<Record<string, string>> {

@@ -6,14 +6,14 @@
  * @module
  */
 import type { Routes } from "./config/routes.ts";
-import type { Alongside, Deliverer, Routed } from "./deliver/deliverer.ts";
+import type { Deliverer, Routed } from "./deliver/deliverer.ts";
 import type { Enricher } from "./enrich/enricher.ts";
 import { transform } from "./events/transform.ts";
 import type { CustomEvent } from "./events/types.ts";
 import { route } from "./route/matcher.ts";
-import type { ScriptResult } from "./redis/scripts.ts";
 import type { Metrics } from "./status/metrics.ts";
 import type { DeadLetter } from "./store/state_store.ts";
+import type { UnitOfWork } from "./util/unit_of_work.ts";
 
 /** Options for {@linkcode createPipeline}. */
 export interface PipelineOptions {
@@ -54,11 +54,11 @@ export interface Pipeline {
    */
   prepare(batch: RawBatch): Promise<PreparedBatch>;
   /**
-   * Delivers a prepared batch: each event delivered, parked or dead-lettered, durably.
-   * `alongside` script calls travel in the batch's Redis round trip; resolves with their
-   * results.
+   * Delivers a prepared batch: each event delivered, parked or dead-lettered, durably,
+   * sending `unit` (the commit's unit of work) with the deliveries. A commit retried after
+   * a failure stores the batch's rejected events once.
    */
-  commit(prepared: PreparedBatch, alongside?: Alongside): Promise<ScriptResult[]>;
+  commit(prepared: PreparedBatch, unit?: UnitOfWork): Promise<void>;
   /** Joins prepared batches, in order. */
   merge(prepared: PreparedBatch[]): PreparedBatch;
   /** `prepare` then `commit`. */
@@ -68,6 +68,8 @@ export interface Pipeline {
 /** Creates the pipeline. */
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { metrics } = options;
+  /** The batches whose rejected events are stored as dead letters. */
+  const rejectionsStored = new WeakSet<PreparedBatch>();
   const pipeline: Pipeline = {
     async prepare({ updates, receivedAt: receivedAtMs, replayed }) {
       const receivedAt = Math.floor(receivedAtMs / 1000);
@@ -118,6 +120,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
             destination,
             eventId: event.event_id,
             eventType: event.event_type,
+            groupId: event.group_id,
             body,
             receivedAt: receivedAtMs,
           });
@@ -126,11 +129,13 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       }
       return { items, rejected };
     },
-    async commit(prepared, alongside) {
-      await options.deliverer.deadLetter(prepared.rejected);
-      // Stored: a retry of this commit (the deliveries failed) must not store them again.
-      prepared.rejected = [];
-      return await options.deliverer.deliver(prepared.items, alongside);
+    async commit(prepared, unit) {
+      // A retry of this commit (the deliveries failed) must not store them again.
+      if (!rejectionsStored.has(prepared)) {
+        await options.deliverer.deadLetter(prepared.rejected);
+        rejectionsStored.add(prepared);
+      }
+      await options.deliverer.deliver(prepared.items, unit);
     },
     merge(prepared) {
       return {

@@ -6,10 +6,6 @@
  * `/metrics`) redact the same way.
  * @module
  */
-import type { Config } from "./config/config.ts";
-import type { Routes } from "./config/routes.ts";
-import { allDestinations } from "./config/startup_checks.ts";
-import { destinationSecrets } from "./deliver/kinds/registry.ts";
 
 /** What replaces a secret. */
 export const REDACTED = "[REDACTED]";
@@ -23,16 +19,27 @@ export interface RedactionPattern {
 /** Secret values shorter than this are not searched for: they would mangle ordinary text. */
 const MIN_SECRET_LENGTH = 4;
 
-/** Every secret value the configuration holds: tokens, keys, passwords. */
-export function collectSecrets(config: Config, routes: Routes | null): string[] {
-  return distinctSecrets([
-    ...config.communities.map((c) => c.token),
-    config.callback.secret,
-    config.statusToken,
-    config.redis?.kind === "upstash" ? config.redis.token : null,
-    config.redis ? urlPassword(config.redis.url) : null,
-    ...(routes ? allDestinations(routes).flatMap(destinationSecrets) : []),
-  ]);
+/** Values up to this long may be shown: every secret the router takes is longer. */
+const SHOWN_MAX = 15;
+
+/**
+ * How an error line shows an offending value: whole only when it is too short to be a
+ * secret, else by its length only.
+ */
+export function shown(value: unknown): string {
+  const text = String(value);
+  return text.length <= SHOWN_MAX
+    ? text
+    : `a ${text.length}-character value (not shown: it may be a secret)`;
+}
+
+/** How an error line shows an offending URL: its scheme and host, never its user info, path or query. */
+export function shownUrl(value: unknown): string {
+  const text = String(value);
+  const url = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/is.exec(text);
+  if (!url) return shown(text);
+  const [, scheme, userInfo, host, rest] = url;
+  return `${scheme}${userInfo ? `${REDACTED}@` : ""}${host}${rest ? "/…" : ""}`;
 }
 
 /** The password of a URL's user info, decoded; null when it has none or does not parse. */

@@ -13,18 +13,30 @@ import type { Hono } from "hono";
 import type { Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
 import type { Deliverer } from "./deliver/deliverer.ts";
-import type { SinkContext } from "./deliver/kinds/kind.ts";
+import type { ConnectionIo, SinkContext } from "./deliver/kinds/kind.ts";
+import { redisConnection } from "./deliver/kinds/redis_connection.ts";
+import {
+  type AnyConnectionSpec,
+  backlogSources,
+  CONNECTION_SPECS,
+  type Connections,
+  destinationConnection,
+  destinationSecrets,
+  verifyDestination,
+} from "./deliver/kinds/registry.ts";
+import { allDestinations } from "./config/startup_checks.ts";
+import { ConfigError, errorMessage } from "./errors.ts";
+import { distinctSecrets } from "./redact.ts";
 import { createReplay } from "./deliver/replay.ts";
 import { createRoutedDeliverer } from "./deliver/sinks.ts";
 import { createVkDirectory } from "./enrich/directory.ts";
 import { createEnricher, type Enricher, type EnricherStats } from "./enrich/enricher.ts";
-import { errorMessage } from "./errors.ts";
 import { type AppDeps, createApp } from "./http/app.tsx";
 import { appSecurity } from "./http/security_options.ts";
 import { createSnapshots } from "./http/snapshot.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
-import { connectRedis, type RedisHandle } from "./redis/connection.ts";
-import { createBacklogWatch } from "./status/backlog_watch.ts";
+import type { RedisHandle } from "./redis/connection.ts";
+import { type BacklogSource, createBacklogWatch } from "./status/backlog_watch.ts";
 import { KNOWN_RAW_TYPES, zeroSamples } from "./status/families.ts";
 import { Metrics } from "./status/metrics.ts";
 import { createObserver, type RouterObserver } from "./status/observer.ts";
@@ -94,8 +106,15 @@ export interface RouterCore {
   readonly status: ServiceStatus;
   /** Records what every stage reports into `status` and `metrics`. */
   readonly observer: RouterObserver;
+  /** The open connections of the destination kinds, by spec name. */
+  readonly connections: Connections;
+  /** The Redis connection, when configured (the state store's too, unless embedded). */
   readonly redis: RedisHandle | null;
   readonly store: StateStore;
+  /** The backlogs of the destinations that queue, each read by its kind. */
+  readonly backlogs: readonly BacklogSource[];
+  /** Null when the store and every open connection answer, else why not (for `/readyz`). */
+  readiness(): Promise<string | null>;
   readonly deliverer: Deliverer;
   readonly pipeline: Pipeline;
   /**
@@ -109,7 +128,7 @@ export interface RouterCore {
 /** The whole router: the graph and its HTTP face. */
 export interface Router extends RouterCore, AsyncDisposable {
   readonly app: Hono;
-  /** Closes the store and the Redis connection. */
+  /** Closes the store and every connection. */
   close(): Promise<void>;
 }
 
@@ -126,13 +145,13 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
   const metrics = new Metrics(timeline);
   const status = new ServiceStatus(groupIds, config.vk.longPoll);
   const observer = createObserver(status, metrics);
-  const redis = config.redis
-    ? connectRedis(config.redis, {
-      timeoutMs: config.redisTimeoutMs,
-      timeoutSignal,
-      retry: profile.redisRetry,
-    })
-    : null;
+  const open = await openConnections(config, routes, {
+    timeoutSignal,
+    requestTimeoutMs: config.redisTimeoutMs,
+    retry: profile.redisRetry,
+  });
+  const connections: Connections = new Map([...open].map(([spec, conn]) => [spec.name, conn]));
+  const redis = (connections.get(redisConnection.name) as RedisHandle | undefined) ?? null;
   const store = redis && !options.embeddedStore
     ? createRedisStore(redis.redis, config.redisPrefix)
     : await openKvStore(config.dataDir);
@@ -143,7 +162,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     scheduleS: config.retryScheduleS,
     observer: status,
     context: {
-      redis: redis?.redis ?? null,
+      connections,
       prefix: config.redisPrefix,
       timeoutSignal,
       ...fetchOption,
@@ -208,6 +227,17 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     onEvent: observer.event,
   });
 
+  const backlogs = backlogSources([...routes.destinations.values()], connections);
+  const readiness = async (): Promise<string | null> => {
+    const answers = await Promise.all([
+      storeReadiness(store),
+      // The store's answer already tells of the connection it keeps its state on.
+      ...[...open].filter(([spec]) => !(spec === redisConnection && store.kind === "redis"))
+        .map(([spec, conn]) => spec.ready(conn)),
+    ]);
+    return answers.find((a) => a !== null) ?? null;
+  };
+
   const core: RouterCore = {
     config,
     routes,
@@ -215,8 +245,11 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     timeline,
     status,
     observer,
+    connections,
     redis,
     store,
+    backlogs,
+    readiness,
     deliverer,
     pipeline,
     apiFor,
@@ -232,7 +265,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       routes,
       enrichStats,
       timeline,
-      backlogs: createBacklogWatch([...routes.destinations.values()], redis?.redis ?? null),
+      backlogs: createBacklogWatch(backlogs),
     }),
     samples: () => Promise.resolve([...metrics.samples(), ...metrics.histogramSamples()]),
     zeros: zeroSamples({
@@ -240,15 +273,15 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       groupIds,
       rawTypes: KNOWN_RAW_TYPES,
     }),
-    readiness: () => storeReadiness(store),
-    ...appSecurity(config, routes, store),
+    readiness,
+    ...appSecurity(config, collectSecrets(config, routes), store),
     accept: (update) => pipeline.handle({ updates: [update], receivedAt: Date.now() }),
     replayDeadLetters: createReplay({
       store,
       deliverer,
       pipeline,
       deadLetter: routes.deadLetter,
-      redis: redis?.redis ?? null,
+      connections,
     }),
     stopping: () => false,
     ...options.http?.(core),
@@ -258,7 +291,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
   const close = () =>
     closing ??= (async () => {
       await store.close();
-      await redis?.close();
+      await Promise.all([...open].map(([spec, conn]) => spec.close(conn)));
     })();
   return { ...core, app, close, [Symbol.asyncDispose]: close };
 }
@@ -266,4 +299,67 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
 /** Null when the state store answers within a second, else why not (for `/readyz`). */
 export function storeReadiness(store: StateStore): Promise<string | null> {
   return withTimeout(store.ping(), 1000).then(() => null, (e) => `state store: ${errorMessage(e)}`);
+}
+
+/**
+ * Opens each configured connection that a destination needs, once; Redis whenever it is
+ * configured, since the state store keeps its state there.
+ */
+async function openConnections(
+  config: Config,
+  routes: Routes,
+  io: ConnectionIo,
+): Promise<Map<AnyConnectionSpec, unknown>> {
+  const needed = new Set(allDestinations(routes).map(destinationConnection));
+  const specs = CONNECTION_SPECS.filter((spec) =>
+    spec.name in config.connections && (needed.has(spec) || spec === redisConnection)
+  );
+  return new Map(
+    await Promise.all(
+      specs.map(async (spec) =>
+        [spec, await spec.open(config.connections[spec.name], io)] as const
+      ),
+    ),
+  );
+}
+
+/**
+ * The kinds' live start-up checks of every destination. A server that cannot be asked is
+ * a warning (returned), not a stop: deliveries retry until it comes.
+ * @throws {ConfigError} naming every problem the servers showed.
+ */
+export async function verifyDestinations(router: RouterCore): Promise<string[]> {
+  const warnings: string[] = [];
+  const problems: string[] = [];
+  await Promise.all(
+    allDestinations(router.routes).map(async (d) => {
+      try {
+        problems.push(...await verifyDestination(d, router.connections));
+      } catch (error) {
+        warnings.push(
+          `Cannot check destination ${JSON.stringify(d.name)} (${d.kind}) at start: ${
+            errorMessage(error)
+          }`,
+        );
+      }
+    }),
+  );
+  if (problems.length > 0) throw new ConfigError(problems);
+  return warnings;
+}
+
+/**
+ * Every secret value the configuration holds, for redaction from every output: tokens,
+ * keys, passwords, each connection's and each destination's own.
+ */
+export function collectSecrets(config: Config, routes: Routes | null): string[] {
+  return distinctSecrets([
+    ...config.communities.map((c) => c.token),
+    config.callback.secret,
+    config.statusToken,
+    ...CONNECTION_SPECS.flatMap((spec) =>
+      spec.name in config.connections ? spec.secrets(config.connections[spec.name]) : []
+    ),
+    ...(routes ? allDestinations(routes).flatMap(destinationSecrets) : []),
+  ]);
 }

@@ -15,7 +15,7 @@ import { createLeaseCoordinator } from "./lease/coordinator.ts";
 import { leasedApi, leasedFetch, leasedStore } from "./lease/fencing.ts";
 import type { HeldLease } from "./lease/hold.ts";
 import { createLeaseClient } from "./lease/lease.ts";
-import { buildRouter, type Router, type RouterCore, storeReadiness } from "./router.ts";
+import { buildRouter, type Router, type RouterCore, verifyDestinations } from "./router.ts";
 import { checkSettings } from "./vk/settings_check.ts";
 import { configSummary } from "./config/summary.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
@@ -60,6 +60,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }),
   });
   const { store, observer, pipeline } = router;
+  try {
+    for (const warning of await verifyDestinations(router)) log.warn("{warning}", { warning });
+  } catch (error) {
+    await router.close();
+    throw error;
+  }
   // The summary is the message itself (a property would be rendered quoted); braces escaped.
   const summary = configSummary(config, routes, store.kind === "kv");
   log.info(summary.replaceAll("{", "{{").replaceAll("}", "}}"), {
@@ -189,8 +195,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
  * polled by another replica (a healthy standby is ready).
  */
 async function readiness(router: RouterCore): Promise<string | null> {
-  const storeDown = await storeReadiness(router.store);
-  if (storeDown) return storeDown;
+  const down = await router.readiness();
+  if (down) return down;
   for (const c of router.status.communities.values()) {
     if (c.state !== "polling" && c.state !== "callback-only" && c.state !== "standby") {
       return `community ${c.groupId}: ${c.state}${c.detail ? ` (${c.detail})` : ""}`;

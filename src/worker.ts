@@ -8,7 +8,7 @@
  */
 import { configureLogging } from "./logging.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
-import { collectSecrets } from "./redact.ts";
+import { collectSecrets } from "./router.ts";
 import { createWorker } from "./worker/worker.ts";
 
 const worker = await createWorker(Deno.env.toObject());

@@ -3,8 +3,9 @@
  * read cheaply (a length and one item).
  */
 import assert from "node:assert/strict";
+import { redisConnections } from "./support/connections.ts";
 import { parseRoutes } from "../src/config/routes.ts";
-import { createSink, destinationBacklog } from "../src/deliver/kinds/registry.ts";
+import { backlogReader, backlogSources, createSink } from "../src/deliver/kinds/registry.ts";
 import { loadConfig } from "../src/config/config.ts";
 import { buildRouter } from "../src/router.ts";
 import { createBacklogWatch } from "../src/status/backlog_watch.ts";
@@ -29,11 +30,14 @@ Deno.test("destinationBacklog() reads the depth and the oldest item's age of lis
     body: JSON.stringify({ event_id: `b${i}`, ts: now - ago }),
   }));
   const backlog = (name: string) =>
-    destinationBacklog(routes.destinations.get(name)!, r) ?? Promise.resolve(null);
+    backlogReader(routes.destinations.get(name)!, redisConnections(r))?.() ?? Promise.resolve(null);
 
   assert.deepEqual(await backlog("left"), { depth: 0, oldestAgeS: null }, "empty");
   for (const name of ["left", "right", "stream"]) {
-    await createSink(routes.destinations.get(name)!, { redis: r, prefix: redis.prefix })
+    await createSink(routes.destinations.get(name)!, {
+      connections: redisConnections(r),
+      prefix: redis.prefix,
+    })
       .deliver(items);
   }
   for (const name of ["left", "right"]) {
@@ -48,7 +52,7 @@ Deno.test("destinationBacklog() reads the depth and the oldest item's age of lis
   assert.equal(stream.depth, 3);
   assert.ok(stream.oldestAgeS !== null && stream.oldestAgeS <= 2, "appended just now");
   assert.equal(
-    destinationBacklog(routes.destinations.get("hook")!, r),
+    backlogReader(routes.destinations.get("hook")!, redisConnections(r)),
     null,
     "webhooks queue nothing",
   );
@@ -63,7 +67,10 @@ Deno.test("createBacklogWatch() warns of a backlog that rose for a minute withou
     rules: [],
   });
   const clock = { now: 1_000_000 };
-  const watch = createBacklogWatch([...routes.destinations.values()], r, () => clock.now);
+  const watch = createBacklogWatch(
+    backlogSources([...routes.destinations.values()], redisConnections(r)),
+    () => clock.now,
+  );
   const read = async (at: number) => {
     clock.now = 1_000_000 + at;
     return (await watch.read()).get("q");
@@ -103,7 +110,7 @@ Deno.test("/api/status, the page and /metrics show each queueing destination's b
   }));
   for (const name of ["list", "stream"]) {
     await createSink(routes.destinations.get(name)!, {
-      redis: redis.handle.redis,
+      connections: redisConnections(redis.handle.redis),
       prefix: redis.prefix,
     }).deliver(items);
   }

@@ -4,6 +4,7 @@
  * were already handled, so a failing batch never moves it.
  */
 import assert from "node:assert/strict";
+import { redisConnections } from "./support/connections.ts";
 import { parseRoutes } from "../src/config/routes.ts";
 import { createRoutedDeliverer } from "../src/deliver/sinks.ts";
 import { runIngestion } from "../src/ingest/ingestion.ts";
@@ -40,7 +41,7 @@ Deno.test("the checkpoint rides with the next batch's pushes and never passes an
       store,
       metrics,
       scheduleS: [60],
-      context: { redis: upstash.redis, prefix },
+      context: { connections: redisConnections(upstash.redis), prefix },
     }),
     enricherFor: () => null,
     metrics,

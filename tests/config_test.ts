@@ -130,8 +130,8 @@ Deno.test("loadConfig() reports every problem at once", async (t) => {
     });
     assert.deepEqual(issues.map((i) => i.split(":")[0]), [
       "VK_GROUP_ID",
-      "REDIS_URL",
       "STATUS_TOKEN",
+      "REDIS_URL",
       "VK_CALLBACK_SECRET",
     ]);
   });

@@ -5,7 +5,12 @@
  * health check, volumes.
  */
 import assert from "node:assert/strict";
-import { bareSpecifiers, pruneUnusedImports, sourcesUnder } from "../scripts/production_deps.ts";
+import {
+  bareSpecifiers,
+  isTestSource,
+  pruneUnusedImports,
+  sourcesUnder,
+} from "../scripts/production_deps.ts";
 
 const root = new URL("../", import.meta.url);
 const dockerfile = await Deno.readTextFile(new URL("Dockerfile", root));
@@ -32,6 +37,17 @@ Deno.test("the Dockerfile caches the production dependencies at build time from 
     for (const source of copy.split(/\s+/).filter((w) => !w.startsWith("--")).slice(0, -1)) {
       await Deno.stat(new URL(source, root)); // throws when the file is gone
     }
+  }
+});
+
+Deno.test("a kind's tests and test harness beside its module stay out of the image", async () => {
+  assert.deepEqual(
+    ["nats_test.ts", "testing.ts", "mod.ts", "testing_tools.ts"].map(isTestSource),
+    [true, true, false, false],
+  );
+  const ignored = (await Deno.readTextFile(new URL(".dockerignore", root))).split("\n");
+  for (const pattern of ["src/**/*_test.ts", "src/**/testing.ts"]) {
+    assert.ok(ignored.includes(pattern), `.dockerignore lacks ${pattern}`);
   }
 });
 

@@ -1,3 +1,4 @@
+import { redisConnections } from "./support/connections.ts";
 import assert from "node:assert/strict";
 import { parseRoutes } from "../src/config/routes.ts";
 import { createDeliverer } from "../src/deliver/deliverer.ts";
@@ -31,7 +32,10 @@ Deno.test("createPipeline() routes good events, dead-letters rejected ones, and 
   const sinks = new Map(
     [...routes.destinations].map((
       [n, d],
-    ) => [n, createSink(d, { redis: redis.handle.redis, prefix: redis.prefix })]),
+    ) => [
+      n,
+      createSink(d, { connections: redisConnections(redis.handle.redis), prefix: redis.prefix }),
+    ]),
   );
   const seen: string[] = [];
   const pipeline = createPipeline({
@@ -89,7 +93,7 @@ Deno.test("createPipeline() sends dead letters to the dead_letter destination wh
     rules: [{ to: ["all"] }],
     dead_letter: { kind: "redis-list", key: `${redis.prefix}dead` },
   });
-  const context = { redis: redis.handle.redis, prefix: redis.prefix };
+  const context = { connections: redisConnections(redis.handle.redis), prefix: redis.prefix };
   const pipeline = createPipeline({
     routes,
     deliverer: createDeliverer({
@@ -129,7 +133,7 @@ Deno.test("a commit retried after a failed delivery dead-letters its rejected ev
     routes,
     deliverer: {
       ...real,
-      deliver: () => failures-- > 0 ? Promise.reject(new Error("Redis down")) : Promise.resolve([]),
+      deliver: () => failures-- > 0 ? Promise.reject(new Error("Redis down")) : Promise.resolve(),
     },
     enricherFor: () => null,
     metrics: new Metrics(),
@@ -140,7 +144,9 @@ Deno.test("a commit retried after a failed delivery dead-letters its rejected ev
     updates: [raw("malformed_peer_id"), raw("message_new_chat")],
     receivedAt: Date.now(),
   });
+  const rejected = structuredClone(prepared.rejected);
   await assert.rejects(pipeline.commit(prepared), /Redis down/);
+  assert.deepEqual(prepared.rejected, rejected, "commit leaves its input as it was");
   await pipeline.commit(prepared);
   assert.equal(await store.deadLetterCount(), 1);
   await Deno.remove(dir, { recursive: true });

@@ -217,7 +217,6 @@ for (const [transport, open] of transports) {
       // Pushes refused while Redis restarts (LOADING) are parked and retried by the worker.
       // One round trip per batch: the pushes and the carried checkpoint travel together.
       const deliverer = createDeliverer({
-        redis,
         sinks: new Map([[
           "q",
           createRedisListSink({ name: "q", redis, key: "list:flow", push: "rpush", prefix }),

@@ -5,6 +5,7 @@
  * recipe of the README.
  */
 import assert from "node:assert/strict";
+import { redisConnections } from "./support/connections.ts";
 import { parseRoutes } from "../src/config/routes.ts";
 import { createSink, deadLetterAccess } from "../src/deliver/kinds/registry.ts";
 import type { Delivery } from "../src/deliver/types.ts";
@@ -38,7 +39,10 @@ function streamSink(redis: RedisClient, name: string, key: string, maxlen?: numb
     rules: [],
   });
   const destination = routes.destinations.get(name)!;
-  return { destination, sink: createSink(destination, { redis, prefix: "markers:" }) };
+  return {
+    destination,
+    sink: createSink(destination, { connections: redisConnections(redis), prefix: "markers:" }),
+  };
 }
 
 for (const [transport, open] of transports) {
@@ -104,7 +108,7 @@ for (const [transport, open] of transports) {
     await t.step("as the dead letter, entries are taken back oldest first for replay", async () => {
       const { destination, sink } = streamSink(redis, "dead", "stream:dead");
       await sink.deliver(events(0, 4));
-      const held = deadLetterAccess(destination, redis)!;
+      const held = deadLetterAccess(destination, redisConnections(redis))!;
       const taken = await held.take(3);
       assert.deepEqual(taken.map((s) => JSON.parse(s).n), [0, 1, 2]);
       assert.equal(await redis.xlen("stream:dead"), 1, "taken entries are removed");

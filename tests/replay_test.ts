@@ -1,3 +1,4 @@
+import { redisConnections } from "./support/connections.ts";
 import assert from "node:assert/strict";
 import { parseRoutes } from "../src/config/routes.ts";
 import { createDeliverer } from "../src/deliver/deliverer.ts";
@@ -22,7 +23,7 @@ Deno.test("dead-letter replay re-delivers failed events and re-validates rejecte
           : null,
       });
       const store = createRedisStore(r, redis.prefix);
-      const context = { redis: r, prefix: redis.prefix };
+      const context = { connections: redisConnections(r), prefix: redis.prefix };
       const deliverer = createDeliverer({
         sinks: new Map([["q", createSink(routes.destinations.get("q")!, context)]]),
         store,
@@ -65,7 +66,7 @@ Deno.test("dead-letter replay re-delivers failed events and re-validates rejecte
         deliverer,
         pipeline,
         deadLetter: routes.deadLetter,
-        redis: r,
+        connections: redisConnections(r),
       });
       assert.equal(await replay(), 2);
       assert.deepEqual(
@@ -97,7 +98,7 @@ Deno.test("replaying a still-invalid rejected event keeps one letter, its first 
           : null,
       });
       const store = createRedisStore(r, redis.prefix);
-      const context = { redis: r, prefix: redis.prefix };
+      const context = { connections: redisConnections(r), prefix: redis.prefix };
       const metrics = new Metrics();
       const deliverer = createDeliverer({
         sinks: new Map([["q", createSink(routes.destinations.get("q")!, context)]]),
@@ -139,7 +140,7 @@ Deno.test("replaying a still-invalid rejected event keeps one letter, its first 
         deliverer,
         pipeline,
         deadLetter: routes.deadLetter,
-        redis: r,
+        connections: redisConnections(r),
       });
       const deadLettered = metrics.sum("vk_router_dead_lettered_total");
       for (let i = 1; i <= 3; i++) {
@@ -177,7 +178,10 @@ Deno.test("a replayed rejected event that validates now is routed like any other
   const deliverer = createDeliverer({
     sinks: new Map([[
       "q",
-      createSink(routes.destinations.get("q")!, { redis: r, prefix: redis.prefix }),
+      createSink(routes.destinations.get("q")!, {
+        connections: redisConnections(r),
+        prefix: redis.prefix,
+      }),
     ]]),
     store,
     deadLetterSink: null,
@@ -209,7 +213,13 @@ Deno.test("a replayed rejected event that validates now is routed like any other
       object: { message: { from_id: 7, peer_id: 7, text: "/start", conversation_message_id: 1 } },
     },
   }]);
-  const replay = createReplay({ store, deliverer, pipeline, deadLetter: null, redis: r });
+  const replay = createReplay({
+    store,
+    deliverer,
+    pipeline,
+    deadLetter: null,
+    connections: redisConnections(r),
+  });
   assert.equal(await replay(), 1);
   const [pushed] = await r.lrange(`${redis.prefix}q`, 0, -1);
   assert.equal(JSON.parse(pushed!).event_type, "command_call", "routed by the rules");

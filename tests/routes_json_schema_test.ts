@@ -1,4 +1,5 @@
 /** The committed JSON Schema of routes files: in sync with the valibot schema, and useful. */
+import { DESTINATION_KINDS } from "../src/deliver/kinds/registry.ts";
 import assert from "node:assert/strict";
 import { parseRoutes } from "../src/config/routes.ts";
 import { ROUTES_SCHEMA_PATH, routesJsonSchema } from "../scripts/routes_schema.ts";
@@ -35,6 +36,11 @@ Deno.test("the routes JSON Schema names the kinds, required keys and choices an 
     assert.ok(kind.required!.includes("kind"));
     assert.equal(kind.additionalProperties, false, `options of ${kind.properties!.kind!.const}`);
   }
+  assert.deepEqual(
+    kinds.map((k) => k.properties!.kind!.const),
+    DESTINATION_KINDS.map((k) => k.kind),
+    "one entry per registered kind",
+  );
   const byKind = (name: string) => kinds.find((k) => k.properties!.kind!.const === name);
   const [redisList, webhook] = [byKind("redis-list"), byKind("webhook")];
   assert.ok(byKind("log"));

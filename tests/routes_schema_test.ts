@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { BUILT_IN_ROUTES, parseRoutes } from "../src/config/routes.ts";
 import { checkRoutesAgainstConfig } from "../src/config/startup_checks.ts";
 import { loadConfig } from "../src/config/config.ts";
+import { DESTINATION_KINDS, KIND_NAMES } from "../src/deliver/kinds/registry.ts";
 import { ConfigError } from "../src/errors.ts";
 
 function issuesOf(input: unknown, env: Record<string, string> = {}): string[] {
@@ -31,6 +32,11 @@ Deno.test("parseRoutes() accepts the repository's routes.json and the built-in r
   assert.equal(builtIn.destinations.get("console")?.kind, "log");
 });
 
+Deno.test("KIND_NAMES names every registered kind, for the unknown-kind message", () => {
+  const names = KIND_NAMES.split(/, | or /);
+  assert.deepEqual(names, DESTINATION_KINDS.map((k) => k.kind));
+});
+
 Deno.test("parseRoutes() names each problem by its JSON path", async (t) => {
   const cases: [string, unknown, RegExp][] = [
     ["a typo'd key", {
@@ -45,7 +51,7 @@ Deno.test("parseRoutes() names each problem by its JSON path", async (t) => {
     [
       "an unknown destination kind",
       { destinations: { a: { kind: "kafka" } }, rules: [] },
-      /^\$\.destinations\.a\.kind: expected kind redis-list, redis-stream, webhook or log/,
+      new RegExp(`^\\$\\.destinations\\.a\\.kind: expected kind ${RegExp.escape(KIND_NAMES)}`),
     ],
     [
       "an unknown destination name",

@@ -7,8 +7,8 @@
  * - Unless `TEST_REDIS_URL` names a Redis to use, starts one private redis-server on a free
  *   port for the whole run. It never picks up a Redis that someone else started, not even
  *   one on 6379: the run is the same on every machine and touches nobody's data.
- * - Runs `deno test --allow-all` with the given arguments (`tests/` when they name no file
- *   or folder) and `TEST_REDIS_URL` set, stops the server whatever the outcome (Ctrl-C
+ * - Runs `deno test --allow-all` with the given arguments (`tests/` and the kinds' own tests
+ *   under `src/deliver/kinds/` when they name no file or folder) and `TEST_REDIS_URL` set, stops the server whatever the outcome (Ctrl-C
  *   included), and exits with deno test's code. Deno's summary stays the last line.
  *
  * Usage: `deno run -A tests/run.ts [deno test flags] [files or folders]`
@@ -20,6 +20,8 @@ import { missingChromium, missingRedisServer } from "./support/prerequisites.ts"
 import { startRedisServer } from "./support/redis_server.ts";
 
 const TESTS_DIR = resolve(fileURLToPath(new URL(".", import.meta.url)));
+/** The destination kinds' folders keep their own tests beside their modules. */
+const KINDS_DIR = resolve(fileURLToPath(new URL("../src/deliver/kinds", import.meta.url)));
 const BROWSER_TEST = fileURLToPath(new URL("status_page_browser_test.ts", import.meta.url));
 
 /** The arguments that name existing files or folders; the rest are deno test's flags. */
@@ -121,7 +123,7 @@ async function main(args: readonly string[]): Promise<number> {
   if (server) console.error(`Started a private redis-server for this run: ${server.url}`);
   if (signals.exitCode !== null) return signals.exitCode;
   signals.child = new Deno.Command(Deno.execPath(), {
-    args: ["test", "--allow-all", ...args, ...(paths.length > 0 ? [] : [TESTS_DIR])],
+    args: ["test", "--allow-all", ...args, ...(paths.length > 0 ? [] : [TESTS_DIR, KINDS_DIR])],
     // With TEST_REDIS_URL set, deno test inherits it.
     env: server ? { TEST_REDIS_URL: server.url } : {},
   }).spawn();

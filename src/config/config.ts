@@ -9,7 +9,16 @@
  */
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
-import { distinctSecrets, redact, REDACTED, redactionPatterns, urlPassword } from "../redact.ts";
+import { CONNECTION_SPECS } from "../deliver/kinds/registry.ts";
+import type { RedisConnection } from "../redis/connection.ts";
+import {
+  distinctSecrets,
+  redact,
+  redactionPatterns,
+  shown,
+  shownUrl,
+  urlPassword,
+} from "../redact.ts";
 
 /** The shortest `STATUS_TOKEN` and `VK_CALLBACK_SECRET` accepted: long enough not to guess. */
 export const MIN_SECRET_LENGTH = 16;
@@ -20,11 +29,6 @@ export interface Community {
   /** Null only in callback-only mode (`VK_LONGPOLL=off`) without a token: no enrichment then. */
   token: string | null;
 }
-
-/** Where Redis lives: Upstash over REST, or a native `redis://` server. */
-export type RedisConnection =
-  | { kind: "upstash"; url: string; token: string }
-  | { kind: "native"; url: string };
 
 /** The fully defaulted configuration. */
 export interface Config {
@@ -48,6 +52,12 @@ export interface Config {
   routesFile: string | null;
   commandPrefixes: string[];
   timezone: string;
+  /**
+   * The configured connections of the destination kinds, by spec name (`redis`, ...): what
+   * each `ConnectionSpec.configure` read. Only configured ones are present.
+   */
+  connections: Readonly<Record<string, unknown>>;
+  /** The Redis connection, when configured: the state store keeps its state there too. */
   redis: RedisConnection | null;
   redisPrefix: string;
   redisTimeoutMs: number;
@@ -74,29 +84,6 @@ export interface Config {
 
 /** Log levels operators may choose. */
 export type LogLevel = "debug" | "info" | "warning" | "error";
-
-/** Values up to this long may be shown: every secret the router takes is longer. */
-const SHOWN_MAX = MIN_SECRET_LENGTH - 1;
-
-/**
- * How an error line shows an offending value: whole only when it is too short to be a
- * secret, else by its length only.
- */
-function shown(value: unknown): string {
-  const text = String(value);
-  return text.length <= SHOWN_MAX
-    ? text
-    : `a ${text.length}-character value (not shown: it may be a secret)`;
-}
-
-/** How an error line shows an offending URL: its scheme and host, never its user info, path or query. */
-function shownUrl(value: unknown): string {
-  const text = String(value);
-  const url = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/is.exec(text);
-  if (!url) return shown(text);
-  const [, scheme, userInfo, host, rest] = url;
-  return `${scheme}${userInfo ? `${REDACTED}@` : ""}${host}${rest ? "/…" : ""}`;
-}
 
 /** Variables whose values are secret: none of them may appear in an error line. */
 const isSecretName = (name: string) =>
@@ -240,18 +227,6 @@ const EnvSchema = v.object({
     ),
     "Europe/Moscow",
   ),
-  REDIS_URL: v.optional(
-    v.pipe(
-      v.string(),
-      v.trim(),
-      v.check(
-        (s) => URL.canParse(s) && /^rediss?:$/.test(new URL(s).protocol),
-        "REDIS_URL: expected a redis:// or rediss:// URL",
-      ),
-    ),
-  ),
-  UPSTASH_REDIS_REST_URL: v.optional(httpUrl("UPSTASH_REDIS_REST_URL")),
-  UPSTASH_REDIS_REST_TOKEN: v.optional(nonEmpty("UPSTASH_REDIS_REST_TOKEN")),
   REDIS_PREFIX: v.optional(v.string(), "vk-router:"),
   REDIS_TIMEOUT_MS: intIn("REDIS_TIMEOUT_MS", 50, 120_000, 5_000),
   RETRY_SCHEDULE_S: v.optional(
@@ -359,6 +334,12 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     if (parsed.success) Object.assign(e, { [key]: parsed.output });
     else problems.push(...parsed.issues.map((issue) => issueLine(key, issue)));
   }
+  // The destinations' connections, each read by its own spec.
+  const connections: Record<string, unknown> = {};
+  for (const spec of CONNECTION_SPECS) {
+    const configured = spec.configure(present, problems);
+    if (configured !== null) connections[spec.name] = configured;
+  }
 
   const communities = (e.VK_GROUP_ID ?? []).map((groupId): Community => ({
     groupId,
@@ -388,18 +369,6 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     );
   }
 
-  let redis: RedisConnection | null = null;
-  if (present.UPSTASH_REDIS_REST_URL || present.UPSTASH_REDIS_REST_TOKEN) {
-    if (!present.UPSTASH_REDIS_REST_URL) {
-      problems.push("UPSTASH_REDIS_REST_URL: required with UPSTASH_REDIS_REST_TOKEN");
-    } else if (!present.UPSTASH_REDIS_REST_TOKEN) {
-      problems.push("UPSTASH_REDIS_REST_TOKEN: required with UPSTASH_REDIS_REST_URL");
-    } else if (e.UPSTASH_REDIS_REST_URL && e.UPSTASH_REDIS_REST_TOKEN) {
-      redis = { kind: "upstash", url: e.UPSTASH_REDIS_REST_URL, token: e.UPSTASH_REDIS_REST_TOKEN };
-    }
-  } else if (e.REDIS_URL) {
-    redis = { kind: "native", url: e.REDIS_URL };
-  }
   if (problems.length > 0) {
     const patterns = redactionPatterns(secretValues(present));
     throw new ConfigError(problems.map((line) => redact(line, patterns)));
@@ -423,7 +392,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     routesFile: ok.ROUTES_FILE ?? null,
     commandPrefixes: ok.COMMAND_PREFIXES,
     timezone: ok.EVENT_TIMEZONE,
-    redis,
+    connections,
+    redis: (connections.redis ?? null) as RedisConnection | null,
     redisPrefix: ok.REDIS_PREFIX,
     redisTimeoutMs: ok.REDIS_TIMEOUT_MS,
     retryScheduleS: ok.RETRY_SCHEDULE_S,

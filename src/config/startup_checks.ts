@@ -1,9 +1,13 @@
 /**
- * Checks that need both the environment and the routes file: each destination's needs
- * (a Redis connection, say) and its kind's own checks.
+ * Checks that need both the environment and the routes file: each destination's
+ * connection (configured?) and its kind's own checks.
  * @module
  */
-import { checkDestination, type Destination, destinationNeeds } from "../deliver/kinds/registry.ts";
+import {
+  checkDestination,
+  type Destination,
+  destinationConnection,
+} from "../deliver/kinds/registry.ts";
 import { ConfigError } from "../errors.ts";
 import type { Config } from "./config.ts";
 import type { Routes } from "./routes.ts";
@@ -17,13 +21,19 @@ export function allDestinations(routes: Routes): Destination[] {
 export function checkRoutesAgainstConfig(routes: Routes, config: Config): void {
   const destinations = allDestinations(routes);
   const problems: string[] = [];
-  const needRedis = destinations.filter((d) => destinationNeeds(d, "redis"));
-  if (!config.redis && needRedis.length > 0) {
-    const names = [...new Set(needRedis.map((d) => `${JSON.stringify(d.name)} (${d.kind})`))];
+  const unconfigured = Map.groupBy(
+    destinations.filter((d) => {
+      const spec = destinationConnection(d);
+      return spec !== null && !(spec.name in config.connections);
+    }),
+    (d) => destinationConnection(d)!,
+  );
+  for (const [spec, needing] of unconfigured) {
+    const names = [...new Set(needing.map((d) => `${JSON.stringify(d.name)} (${d.kind})`))];
     problems.push(
-      `REDIS_URL: required by the destinations ${
+      `${spec.variables[0]}: required by the destinations ${
         names.join(", ")
-      } of the routes file: set REDIS_URL, or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN`,
+      } of the routes file: ${spec.howToConfigure}`,
     );
   }
   for (const d of destinations) problems.push(...checkDestination(d, config));

@@ -5,20 +5,19 @@
  * `deliver` resolves only once each event is delivered or durably parked, and throws when
  * even parking fails (the store is down), so the caller keeps the batch and tries again.
  *
- * The Redis destinations of a batch are one round trip: their script calls travel in one
- * pipeline, with whatever script calls the caller adds (the worker's shared counters and
- * parked-retry probe, the service's checkpoint).
+ * A batch is one unit of work: the destinations that can share a round trip (the Redis
+ * kinds) add their calls to it, beside whatever the caller added (the worker's shared
+ * counters and parked-retry probe, the service's checkpoint), and the deliverer sends it.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { RedisClient } from "../redis/connection.ts";
-import { runScripts, type ScriptCall, type ScriptResult } from "../redis/scripts.ts";
 import type { Metrics } from "../status/metrics.ts";
 import type { DeadLetter, ParkedDelivery, StateStore } from "../store/state_store.ts";
-import type { Delivery, Outcome, RedisPlan, Sink } from "./types.ts";
+import type { Delivery, Outcome, Sink } from "./types.ts";
 import { errorMessage } from "../errors.ts";
 import { isAbort, retry } from "../util/retry.ts";
 import { sleep } from "../util/time.ts";
+import { UnitOfWork } from "../util/unit_of_work.ts";
 
 const log = getLogger(["vk-event-router", "deliver"]);
 
@@ -31,12 +30,6 @@ export interface Routed extends Delivery {
   /** When the router received the event (ms since epoch), for the delivery latency. */
   receivedAt?: number;
 }
-
-/**
- * Script calls to send in the batch's Redis round trip, asked for once the destinations
- * that are not Redis have answered (so that their outcomes can be counted in it).
- */
-export type Alongside = () => ScriptCall[];
 
 /** The counter of a delivered event, by whether the destination already had it. */
 export function deliveredCounter(
@@ -59,8 +52,6 @@ export interface DeliveryObserver {
 /** Options for {@linkcode createDeliverer}. */
 export interface DelivererOptions {
   sinks: ReadonlyMap<string, Sink>;
-  /** Where the Redis sinks' round trips go; null: each sink delivers on its own. */
-  redis?: RedisClient | null;
   store: StateStore;
   /** Where dead letters go first; null or failing: the store's own list. */
   deadLetterSink: Sink | null;
@@ -77,10 +68,11 @@ export interface DelivererOptions {
 /** Delivers, parks and dead-letters. */
 export interface Deliverer {
   /**
-   * Delivers each item or parks it durably; throws only when parking itself fails.
-   * Resolves with the results of the `alongside` calls, sent in the Redis round trip.
+   * Delivers each item or parks it durably; throws only when parking itself fails. Sends
+   * `unit` (the commit's unit of work, with whatever the caller added to it) with the
+   * calls of the destinations that share it.
    */
-  deliver(items: readonly Routed[], alongside?: Alongside): Promise<ScriptResult[]>;
+  deliver(items: readonly Routed[], unit?: UnitOfWork): Promise<void>;
   /** Sends dead letters to the dead-letter destination, or the store's list. */
   deadLetter(letters: readonly DeadLetter[]): Promise<void>;
   /** One round of retries of parked deliveries that are due; returns how many were tried. */
@@ -99,16 +91,15 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const observer = options.observer;
 
   /**
-   * Sends items grouped by destination: the destinations that are not Redis at once, and
-   * the Redis ones in one round trip with the `alongside` calls (after the others have
-   * answered when there are any alongside calls, so that they can count those answers).
+   * Sends items grouped by destination: those of the sinks that share the unit of work
+   * in its round trip, the others on their own at the same time (or first, when someone
+   * in the unit builds its call late to count their answers).
    */
   async function attempt(
     items: readonly Routed[],
-    alongside?: Alongside,
-  ): Promise<{ outcomes: Outcome[]; alongside: ScriptResult[] }> {
+    unit: UnitOfWork = new UnitOfWork(),
+  ): Promise<Outcome[]> {
     const outcomes: Outcome[] = new Array(items.length);
-    const planned: { name: string; indexes: number[]; plan: RedisPlan }[] = [];
     /**
      * Records a destination's outcomes as it answers, counting deliveries at once (before
      * the round trip) and timing first attempts from when the event arrived: each
@@ -129,6 +120,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       });
     };
     const direct: Promise<void>[] = [];
+    const joined: Promise<void>[] = [];
     for (const [name, indexes] of Map.groupBy(items.keys(), (i) => items[i]!.destination)) {
       const sink = sinks.get(name);
       if (!sink) {
@@ -139,23 +131,15 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         continue;
       }
       const batch = indexes.map((i) => items[i]!);
-      if (options.redis && sink.plan) {
-        planned.push({ name, indexes, plan: sink.plan(batch) });
-        continue;
-      }
-      direct.push(sink.deliver(batch).then((results) => settle(name, indexes, results)));
+      const delivering = sink.deliverIn ? sink.deliverIn(batch, unit) : sink.deliver(batch);
+      (sink.deliverIn ? joined : direct).push(
+        delivering.then((results) => settle(name, indexes, results)),
+      );
     }
-    const others = Promise.all(direct);
-    if (alongside) await others;
-    const extra = alongside?.() ?? [];
-    const calls = [...planned.flatMap((p) => p.plan.calls), ...extra];
-    const results = options.redis && calls.length > 0 ? await runScripts(options.redis, calls) : [];
-    let offset = 0;
-    for (const { name, indexes, plan } of planned) {
-      settle(name, indexes, plan.outcomes(results.slice(offset, offset += plan.calls.length)));
-    }
-    await others;
-    return { outcomes, alongside: results.slice(offset) };
+    if (unit.late) await Promise.all(direct);
+    await unit.send();
+    await Promise.all([...joined, ...direct]);
+    return outcomes;
   }
 
   function countDelivered(destination: string, o: Outcome & { status: "delivered" }): void {
@@ -234,8 +218,8 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     },
     nextDueAt: () => store.nextDueAt(),
 
-    async deliver(items, alongside) {
-      const { outcomes, alongside: results } = await attempt(items, alongside);
+    async deliver(items, unit) {
+      const outcomes = await attempt(items, unit);
       const parked: ParkedDelivery[] = [];
       const dead: DeadLetter[] = [];
       const t = now();
@@ -252,6 +236,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
           destination: item.destination,
           eventId: item.eventId,
           ...(item.eventType ? { eventType: item.eventType } : {}),
+          ...(item.groupId !== undefined ? { groupId: item.groupId } : {}),
           body: item.body,
           attempts: 1,
           firstFailedAt: t,
@@ -274,13 +259,12 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         }
       }
       await deadLetter(dead);
-      return results;
     },
 
     async retryDue(limit = 100) {
       const due = await store.due(now(), limit);
       if (due.length === 0) return 0;
-      const { outcomes } = await attempt(due);
+      const outcomes = await attempt(due);
       const done: string[] = [];
       const again: ParkedDelivery[] = [];
       const dead: DeadLetter[] = [];

@@ -9,10 +9,9 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Pipeline } from "../pipeline.ts";
-import type { RedisClient } from "../redis/connection.ts";
 import type { DeadLetter, StateStore } from "../store/state_store.ts";
 import type { Deliverer } from "./deliverer.ts";
-import { deadLetterAccess, type Destination } from "./kinds/registry.ts";
+import { type Connections, deadLetterAccess, type Destination } from "./kinds/registry.ts";
 
 const log = getLogger(["vk-event-router", "deliver"]);
 
@@ -22,14 +21,15 @@ export interface ReplayOptions {
   deliverer: Deliverer;
   pipeline: Pipeline;
   deadLetter: Destination | null;
-  redis: RedisClient | null;
+  /** The router's open connections: the dead-letter destination's own gives letters back. */
+  connections: Connections;
 }
 
 /** Returns a function that replays up to `limit` dead letters and says how many. */
 export function createReplay(options: ReplayOptions): (limit?: number) => Promise<number> {
-  const { deadLetter, redis } = options;
+  const { deadLetter, connections } = options;
   // Letters come from the dead-letter destination when it can give them back, else the store.
-  const held = deadLetter ? deadLetterAccess(deadLetter, redis) : null;
+  const held = deadLetter ? deadLetterAccess(deadLetter, connections) : null;
   const take = async (limit: number): Promise<DeadLetter[]> => {
     if (!held) return await options.store.takeDeadLetters(limit);
     return (await held.take(limit)).map((s) => JSON.parse(s) as DeadLetter);
@@ -61,6 +61,7 @@ export function createReplay(options: ReplayOptions): (limit?: number) => Promis
         failed.map((l) => ({
           destination: l.destination!,
           eventId: l.event_id!,
+          ...filing(l.event),
           body: JSON.stringify(l.event),
         })),
       );
@@ -75,5 +76,14 @@ export function createReplay(options: ReplayOptions): (limit?: number) => Promis
       throw error;
     }
     return letters.length;
+  };
+}
+
+/** The event type and community of a failed delivery's event, as its delivery carried them. */
+function filing(event: unknown): { eventType?: string; groupId?: number } {
+  const { event_type, group_id } = (event ?? {}) as { event_type?: unknown; group_id?: unknown };
+  return {
+    ...(typeof event_type === "string" ? { eventType: event_type } : {}),
+    ...(typeof group_id === "number" ? { groupId: group_id } : {}),
   };
 }

@@ -1,14 +1,13 @@
 /**
  * The deliverer of a routes file: one sink per destination, the dead letter and the retry
- * policy, each sink built by its kind (`kinds/registry.ts`).
+ * policy, each sink built by its kind (`kinds/registry.ts`) with its own connection.
  * @module
  */
 import type { Routes } from "../config/routes.ts";
 import type { Metrics } from "../status/metrics.ts";
 import type { StateStore } from "../store/state_store.ts";
 import { createDeliverer, type Deliverer, type DeliveryObserver } from "./deliverer.ts";
-import type { SinkContext } from "./kinds/kind.ts";
-import { createSink } from "./kinds/registry.ts";
+import { createSink, type RouterSinkContext } from "./kinds/registry.ts";
 
 /** The deliverer for a routes file: one sink per destination, its dead letter and retry policy. */
 export function createRoutedDeliverer(
@@ -17,14 +16,13 @@ export function createRoutedDeliverer(
     store: StateStore;
     metrics: Metrics;
     scheduleS: readonly number[];
-    context: SinkContext;
+    context: RouterSinkContext;
     observer?: DeliveryObserver;
   },
 ): Deliverer {
   const { context } = options;
   return createDeliverer({
     sinks: new Map([...routes.destinations].map(([name, d]) => [name, createSink(d, context)])),
-    redis: context.redis,
     store: options.store,
     deadLetterSink: routes.deadLetter ? createSink(routes.deadLetter, context) : null,
     metrics: options.metrics,

@@ -2,7 +2,7 @@
  * What every destination implements, and what delivery reports back.
  * @module
  */
-import type { ScriptCall, ScriptResult } from "../redis/scripts.ts";
+import type { UnitOfWork } from "../util/unit_of_work.ts";
 
 /** One event for one destination: its id (the dedup key) and its JSON. */
 export interface Delivery {
@@ -10,6 +10,12 @@ export interface Delivery {
   body: string;
   /** The event's `event_type`, for destinations that file events by type. */
   eventType?: string;
+  /**
+   * The event's `group_id`, for destinations that file events by community (`{group_id}`
+   * in a subject or routing key). Absent for dead letters and for deliveries parked before
+   * deliveries carried it: the body has it then.
+   */
+  groupId?: number;
 }
 
 /** The fate of one delivery attempt. */
@@ -24,13 +30,6 @@ export type Outcome =
   /** No retry will help (4xx other than 408/429): straight to the dead letter. */
   | { status: "dead"; error: string; httpStatus?: number };
 
-/** A delivery made of Redis script calls, to send in a round trip shared with others. */
-export interface RedisPlan {
-  calls: ScriptCall[];
-  /** One outcome per item, in order, from the calls' results (in the calls' order). */
-  outcomes(results: readonly ScriptResult[]): Outcome[];
-}
-
 /** A destination. `deliver` answers one outcome per item, in order, and never throws. */
 export interface Sink {
   readonly name: string;
@@ -38,8 +37,9 @@ export interface Sink {
   readonly kind: string;
   deliver(items: readonly Delivery[]): Promise<Outcome[]>;
   /**
-   * Redis sinks: the same delivery as script calls, so that the deliverer sends those of
-   * every Redis destination of a batch in one round trip.
+   * The same delivery as part of a commit's unit of work, for a sink whose calls can share
+   * its round trip (the Redis kinds): it adds its calls to `unit` before its first `await`
+   * and settles once the deliverer has sent the unit.
    */
-  plan?(items: readonly Delivery[]): RedisPlan;
+  deliverIn?(items: readonly Delivery[], unit: UnitOfWork): Promise<Outcome[]>;
 }

@@ -6,8 +6,6 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Config } from "../config/config.ts";
-import type { Routes } from "../config/routes.ts";
-import { collectSecrets } from "../redact.ts";
 import type { AppDeps } from "./app.tsx";
 import type { SessionStore } from "./sessions.ts";
 
@@ -19,14 +17,21 @@ export type AppSecurity = Pick<
   "statusToken" | "sessionStore" | "sessionTtlMs" | "trustProxy" | "secrets" | "callback"
 >;
 
-/** The app's security options from the configuration; sessions are kept in `store`. */
-export function appSecurity(config: Config, routes: Routes, store: SessionStore): AppSecurity {
+/**
+ * The app's security options from the configuration; `secrets` are redacted from every
+ * answer, sessions are kept in `store`.
+ */
+export function appSecurity(
+  config: Config,
+  secrets: readonly string[],
+  store: SessionStore,
+): AppSecurity {
   return {
     statusToken: config.statusToken,
     sessionStore: store,
     sessionTtlMs: config.sessionTtlS * 1000,
     trustProxy: config.trustProxy,
-    secrets: collectSecrets(config, routes),
+    secrets,
     callback: {
       confirmation: config.callback.confirmation,
       secret: config.callback.secret,

@@ -4,15 +4,15 @@
  * markers make harmless); when the stream goes idle, and at a stop, it writes at once.
  *
  * With a Redis store the write need not be a request of its own: {@linkcode Checkpointer.carry}
- * hands it to the next batch's round trip, beside that batch's pushes. That is safe
+ * adds it to the next batch's unit of work, to travel beside that batch's pushes. That is safe
  * although a pipeline is not atomic: the ts it writes is that of batches already handled
  * (delivered or durably parked), never of the batch it travels with, so whether the pushes
  * beside it succeed does not matter. A write that fails there stays pending and is made
  * on its own later.
  * @module
  */
-import type { ScriptCall, ScriptResult } from "../redis/scripts.ts";
 import type { StateStore } from "../store/state_store.ts";
+import type { UnitOfWork } from "../util/unit_of_work.ts";
 
 /** Options for {@linkcode createCheckpointer}. */
 export interface CheckpointerOptions {
@@ -30,14 +30,6 @@ export interface CheckpointerOptions {
   now?: () => number;
 }
 
-/** A checkpoint write travelling in a batch's round trip. */
-export interface CarriedWrite {
-  /** The write's script call, for the batch's round trip. */
-  alongside: () => ScriptCall[];
-  /** Told the round trip's results for the calls of `alongside`. */
-  landed(results: readonly ScriptResult[]): void;
-}
-
 /** Remembers the newest handled ts and writes it on schedule. */
 export interface Checkpointer {
   /** Whether writes can travel in batches' round trips (the store is Redis). */
@@ -47,8 +39,12 @@ export interface Checkpointer {
    * writes cannot travel with the next batch.
    */
   handled(ts: string, idle: boolean): Promise<void>;
-  /** The write that is due, to send with the next batch; null when none is (or cannot). */
-  carry(): CarriedWrite | null;
+  /**
+   * Adds the write that is due to the next batch's unit of work; resolves once the unit
+   * was sent (or given up), the write then saved or left pending; never rejects. Adds
+   * nothing when no write is due (or cannot travel).
+   */
+  carry(unit: UnitOfWork): Promise<void>;
   /** Writes the newest handled ts if it was not written yet. */
   flush(): Promise<void>;
 }
@@ -58,7 +54,7 @@ export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
   const { groupId, store } = options;
   const everyMs = options.everyMs ?? 0;
   const now = options.now ?? Date.now;
-  const carries = store.checkpointWrite !== undefined;
+  const carries = store.carryCheckpoint !== undefined;
   let lastWrite = -Infinity;
   let written: string | null = null;
   let unsaved: string | null = null;
@@ -85,15 +81,11 @@ export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
       unsaved = ts;
       if (idle || (!carries && now() - lastWrite >= everyMs)) await write();
     },
-    carry() {
+    async carry(unit) {
       const ts = unsaved;
-      if (!carries || ts === null || ts === written || now() - lastWrite < everyMs) return null;
-      return {
-        alongside: () => [store.checkpointWrite!(groupId, ts)],
-        landed: (results) => {
-          if (results[0]?.ok) saved(ts);
-        },
-      };
+      if (!carries || ts === null || ts === written || now() - lastWrite < everyMs) return;
+      // A failed write stays pending, to be made on its own later.
+      await store.carryCheckpoint!(unit, groupId, ts).then(() => saved(ts), () => {});
     },
     async flush() {
       if (unsaved !== null) await write();

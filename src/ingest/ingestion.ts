@@ -9,10 +9,10 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
-import type { ScriptCall, ScriptResult } from "../redis/scripts.ts";
 import type { StateStore } from "../store/state_store.ts";
 import { isAbort, retry } from "../util/retry.ts";
 import type { Backoff } from "../util/time.ts";
+import { UnitOfWork } from "../util/unit_of_work.ts";
 import { type Batch, createPoller, type PollerOptions } from "../vk/long_poll.ts";
 import { createCheckpointer } from "./checkpointer.ts";
 import { CommitQueue } from "./commit_queue.ts";
@@ -28,10 +28,10 @@ export interface BatchHandler<P = unknown> {
   prepare(batch: Batch): Promise<P>;
   /**
    * Delivery, called strictly in batch order; resolves once every event is delivered or
-   * durably parked. `alongside` script calls (the checkpoint of earlier batches) travel in
-   * the batch's Redis round trip; resolves with their results.
+   * durably parked. It sends `unit`, where the checkpoint of earlier batches may wait to
+   * travel in the batch's round trip.
    */
-  commit(prepared: P, alongside?: () => ScriptCall[]): Promise<readonly ScriptResult[] | void>;
+  commit(prepared: P, unit: UnitOfWork): Promise<void>;
   /** Joins prepared batches, in order, into one commit (one round trip for several batches). */
   merge(prepared: P[]): P;
 }
@@ -130,10 +130,15 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
         const { prepared } = group;
         if (prepared.length > 0) {
           const merged = prepared.length === 1 ? prepared[0]! : handler.merge(prepared);
-          const carried = checkpointer.carry();
           await untilSuccess(`handle a batch of ${events} events`, async () => {
-            const results = await handler.commit(merged, carried?.alongside);
-            carried?.landed(results ?? []);
+            const unit = new UnitOfWork();
+            const carried = checkpointer.carry(unit);
+            try {
+              await handler.commit(merged, unit);
+            } finally {
+              unit.cancel(new Error("The batch's commit failed before its round trip"));
+            }
+            await carried;
           }, true);
         }
         // A write that can travel with the next batch waits for it, or for an empty poll.

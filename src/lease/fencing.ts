@@ -48,8 +48,11 @@ export function leasedStore(store: StateStore, lease: HeldLease): StateStore {
     },
     // A write carried in a batch's round trip is fenced too; when refused it stays pending
     // and is written alone above, which ends the lease.
-    ...(store.checkpointWrite
-      ? { checkpointWrite: (groupId, ts) => store.checkpointWrite!(groupId, ts, lease.fence) }
+    ...(store.carryCheckpoint
+      ? {
+        carryCheckpoint: (unit, groupId, ts) =>
+          store.carryCheckpoint!(unit, groupId, ts, lease.fence),
+      }
       : {}),
   };
 }

@@ -17,13 +17,17 @@
  * `RedisTransport`, once it passes that suite.
  * @module
  */
-import type { RedisConnection } from "../config/config.ts";
 import type { TimeoutSignal } from "../util/timeouts.ts";
 import { createNativeClient } from "./native_client.ts";
 import { createUpstashClient } from "./upstash_client.ts";
 
 export type { BatchResult, RedisBatch, RedisClient, RedisReply, StreamEntry } from "./client.ts";
 import type { RedisClient } from "./client.ts";
+
+/** Where Redis lives: Upstash over REST, or a native `redis://` server. */
+export type RedisConnection =
+  | { kind: "upstash"; url: string; token: string }
+  | { kind: "native"; url: string };
 
 /** An open Redis connection. */
 export interface RedisHandle extends AsyncDisposable {

@@ -8,6 +8,7 @@
  * @module
  */
 import { errorMessage } from "../errors.ts";
+import type { Transport } from "../util/unit_of_work.ts";
 import type { RedisClient } from "./connection.ts";
 
 /** A Lua script and its SHA-1, computed once. */
@@ -88,6 +89,18 @@ export async function runScripts(
     missing.forEach((i, j) => first[i] = again[j]!);
   }
   return first.map(({ result }) => result);
+}
+
+const transports = new WeakMap<RedisClient, Transport<ScriptCall, ScriptResult>>();
+
+/**
+ * The script calls of a client as a unit-of-work transport: the same transport for every
+ * participant, so that their calls in one unit travel in one pipeline.
+ */
+export function scriptsOn(redis: RedisClient): Transport<ScriptCall, ScriptResult> {
+  let transport = transports.get(redis);
+  if (!transport) transports.set(redis, transport = { send: (calls) => runScripts(redis, calls) });
+  return transport;
 }
 
 /** Runs one call on its own. @throws {Error} with Redis's answer when it failed. */

@@ -4,8 +4,7 @@
  * list whose consumer died grows without a dip; a live consumer makes it dip now and then.
  * @module
  */
-import { type Destination, destinationBacklog } from "../deliver/kinds/registry.ts";
-import type { RedisClient } from "../redis/connection.ts";
+import type { Backlog } from "../deliver/kinds/kind.ts";
 import { withTimeout } from "../util/time.ts";
 
 /** One destination's backlog as the status shows it. */
@@ -48,10 +47,15 @@ export interface BacklogWatch {
   read(): Promise<Map<string, BacklogView>>;
 }
 
-/** Watches the destinations that queue for consumers (the others are skipped). */
+/** How to read one queueing destination's backlog (built by its kind). */
+export interface BacklogSource {
+  name: string;
+  read(): Promise<Backlog>;
+}
+
+/** Watches the destinations that queue for consumers. */
 export function createBacklogWatch(
-  destinations: readonly Destination[],
-  redis: RedisClient | null,
+  sources: readonly BacklogSource[],
   now: () => number = Date.now,
 ): BacklogWatch {
   const remember = createGrowthWatch();
@@ -59,13 +63,11 @@ export function createBacklogWatch(
   return {
     async read() {
       const views = new Map<string, BacklogView>();
-      await Promise.all(destinations.map(async (d) => {
-        const reading = destinationBacklog(d, redis);
-        if (!reading) return;
-        const backlog = await withTimeout(reading, 1000).catch(() => null);
+      await Promise.all(sources.map(async (source) => {
+        const backlog = await withTimeout(source.read(), 1000).catch(() => null);
         if (!backlog) return;
-        const growing = remember(d.name, now(), backlog.depth);
-        views.set(d.name, { depth: backlog.depth, oldest_age_s: backlog.oldestAgeS, growing });
+        const growing = remember(source.name, now(), backlog.depth);
+        views.set(source.name, { depth: backlog.depth, oldest_age_s: backlog.oldestAgeS, growing });
       }));
       return views;
     },

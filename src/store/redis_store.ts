@@ -7,7 +7,7 @@
  */
 import { FENCED_SET_SCRIPT, fenceKey, isStaleFence } from "../lease/lease.ts";
 import type { RedisClient } from "../redis/connection.ts";
-import { LuaScript, runScript, type ScriptCall } from "../redis/scripts.ts";
+import { LuaScript, runScript, type ScriptCall, scriptsOn } from "../redis/scripts.ts";
 import {
   type DeadLetter,
   FenceError,
@@ -29,6 +29,14 @@ return {ids, redis.call('HMGET', KEYS[2], unpack(ids))}`,
 
 /** Writes a checkpoint; a script, so that the write can travel with a batch's pushes. */
 const CHECKPOINT_SCRIPT = new LuaScript("return redis.call('SET', KEYS[1], ARGV[1])");
+
+/** A failed checkpoint write; a {@linkcode FenceError} when a newer lease holder exists. */
+function checkpointError(error: unknown, groupId: number, fence: number | undefined): unknown {
+  if (!isStaleFence(error)) return error;
+  return new FenceError(
+    `Cannot write the checkpoint of community ${groupId}: fence ${fence} is stale, another process holds the lease`,
+  );
+}
 
 /** A store over an open Redis client; closing it leaves the connection to its owner. */
 export function createRedisStore(redis: RedisClient, prefix: string): StateStore {
@@ -57,13 +65,13 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
       try {
         await runScript(redis, checkpointWrite(groupId, ts, fence));
       } catch (error) {
-        if (!isStaleFence(error)) throw error;
-        throw new FenceError(
-          `Cannot write the checkpoint of community ${groupId}: fence ${fence} is stale, another process holds the lease`,
-        );
+        throw checkpointError(error, groupId, fence);
       }
     },
-    checkpointWrite,
+    async carryCheckpoint(unit, groupId, ts, fence) {
+      const result = await unit.channel(scriptsOn(redis)).add(checkpointWrite(groupId, ts, fence));
+      if (!result.ok) throw checkpointError(new Error(result.error), groupId, fence);
+    },
     async park(deliveries) {
       if (deliveries.length === 0) return;
       const multi = redis.multi();

@@ -5,7 +5,7 @@
  * the dead letters that no destination took, and the status page's login sessions.
  * @module
  */
-import type { ScriptCall } from "../redis/scripts.ts";
+import type { UnitOfWork } from "../util/unit_of_work.ts";
 
 /** A delivery waiting for its next attempt. */
 export interface ParkedDelivery {
@@ -14,6 +14,7 @@ export interface ParkedDelivery {
   destination: string;
   eventId: string;
   eventType?: string;
+  groupId?: number;
   /** The event's JSON. */
   body: string;
   attempts: number;
@@ -62,11 +63,12 @@ export interface StateStore extends AsyncDisposable {
    */
   setCheckpoint(groupId: number, ts: string, fence?: number): Promise<void>;
   /**
-   * Redis stores: the same write as {@linkcode setCheckpoint}, fenced alike, as a script
-   * call that can travel in a later batch's round trip. Absent where writes cannot travel
+   * Redis stores: the same write as {@linkcode setCheckpoint}, fenced alike, added to a
+   * later batch's unit of work to travel in its round trip; resolves once the unit is
+   * sent and the write landed, rejects when it did not. Absent where writes cannot travel
    * (Deno KV).
    */
-  checkpointWrite?(groupId: number, ts: string, fence?: number): ScriptCall;
+  carryCheckpoint?(unit: UnitOfWork, groupId: number, ts: string, fence?: number): Promise<void>;
   /** Stores deliveries for a later attempt (replacing any with the same id). */
   park(deliveries: readonly ParkedDelivery[]): Promise<void>;
   /** Up to `limit` parked deliveries due at `now`, oldest due first. */

@@ -8,7 +8,7 @@
  * which the same call adds the request's events, errors and latency sketch to.
  * @module
  */
-import type { Tally } from "../deliver/kinds/redis_once.ts";
+import type { Tally } from "../deliver/kinds/kind.ts";
 import { deliveredCounter } from "../deliver/deliverer.ts";
 import type { RedisClient } from "../redis/connection.ts";
 import { errorMessage } from "../errors.ts";

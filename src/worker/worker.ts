@@ -23,6 +23,8 @@ import { ConfigError, errorMessage } from "../errors.ts";
 import { createSnapshots } from "../http/snapshot.ts";
 import { buildRouter, type RouterProfile } from "../router.ts";
 import { createBacklogWatch } from "../status/backlog_watch.ts";
+import { scriptsOn } from "../redis/scripts.ts";
+import { UnitOfWork } from "../util/unit_of_work.ts";
 import { RequestScope } from "./request_scope.ts";
 import {
   flushShared,
@@ -93,18 +95,25 @@ export async function createWorker(
     profile: workerProfile(config),
     io: { timeoutSignal: RequestScope.timeoutSignal },
     tallyOf: (destination) => tallyOf(prefix, destination),
-    http: ({ redis, store, deliverer, pipeline, metrics, timeline, status }) => {
+    http: ({ redis, store, deliverer, pipeline, metrics, timeline, status, backlogs: sources }) => {
       const shared = () => loadShared(redis!.redis, prefix, groupIds);
-      const backlogs = createBacklogWatch([...routes.destinations.values()], redis!.redis);
+      const backlogs = createBacklogWatch(sources);
       return {
         async accept(update) {
           const prepared = await pipeline.prepare({ updates: [update], receivedAt: Date.now() });
-          const [state] = await pipeline.commit(
-            prepared,
-            () => [sharedCall(prefix, metrics.drain(), status.drainRecent(), timeline.drain())],
+          // The counters travel in the callback's round trip, built last to count its answers.
+          const unit = new UnitOfWork();
+          const shared = unit.channel(scriptsOn(redis!.redis)).add(() =>
+            sharedCall(prefix, metrics.drain(), status.drainRecent(), timeline.drain())
           );
-          if (!state?.ok) {
-            log.warn("Cannot update the shared counters: {error}", { error: state?.error });
+          try {
+            await pipeline.commit(prepared, unit);
+          } finally {
+            unit.cancel(new Error("The callback's commit failed before its round trip"));
+          }
+          const state = await shared;
+          if (!state.ok) {
+            log.warn("Cannot update the shared counters: {error}", { error: state.error });
             return;
           }
           const due = nextDueOf(state.value);

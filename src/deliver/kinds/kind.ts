@@ -1,24 +1,25 @@
 /**
  * What a destination kind is: everything the router needs to know about one kind of
- * destination, in one module (`redis-list.ts`, `webhook.ts`, ...). The routes schema, the
- * start-up checks, secret redaction, sink creation and dead-letter replay loop over the
- * registry (`registry.ts`) and never name a kind, so adding one touches only its module.
+ * destination, in one module (`redis_list.ts`, `webhook.ts`, a folder for a kind with its
+ * own connection). The routes schema, the start-up checks, secret redaction, the
+ * connections the composition root opens, sink creation, dead-letter replay and backlogs
+ * loop over the registry (`registry.ts`) and never name a kind, so adding one touches only
+ * its module and one registry line.
+ *
+ * The contract is transport-free: it names no Redis, NATS or AMQP type. A kind that needs
+ * a connection declares a {@linkcode ConnectionSpec}; the router opens it once and hands it
+ * to every part of the kind that needs it, typed as the kind's own `Conn`.
  * @module
  */
 import type * as v from "valibot";
-import type { RedisClient } from "../../redis/connection.ts";
 import type { TimeoutSignal } from "../../util/timeouts.ts";
 import type { Sink } from "../types.ts";
-import type { Tally } from "./redis_once.ts";
 
 /** What a kind's start-up check may consult: the parts of the configuration kinds care about. */
 export interface CheckContext {
   /** `REDIS_PREFIX`: where the router keeps its own state. */
   redisPrefix: string;
 }
-
-/** Connections a kind may need from the configuration; checked at start-up. */
-export type Need = "redis";
 
 /** What a kind's `resolve` may use, and where it reports problems. */
 export interface ResolveContext {
@@ -31,10 +32,61 @@ export interface ResolveContext {
   problems: string[];
 }
 
-/** What sinks are built from: the running router's connections and I/O. */
-export interface SinkContext {
-  /** Present whenever a destination that needs Redis exists (checked at start-up). */
-  redis: RedisClient | null;
+/** How the running router wants its connections to behave. */
+export interface ConnectionIo {
+  /** Where every request's deadline comes from (the worker ties them to the request). */
+  timeoutSignal: TimeoutSignal;
+  /** Deadline of one request to the server (`REDIS_TIMEOUT_MS`). */
+  requestTimeoutMs: number;
+  /** Retry a failed request inside the client (not in the worker, which must answer fast). */
+  retry: boolean;
+}
+
+/**
+ * A connection a kind needs: opened once per router by the composition root and shared
+ * by every destination whose kind declares the same spec (redis-list and redis-stream
+ * share "redis").
+ */
+export interface ConnectionSpec<Config, Conn> {
+  /** "redis", "nats", "amqp": the key the router keeps the open connection under. */
+  readonly name: string;
+  /** The environment variables it reads, e.g. `["NATS_URL"]`. */
+  readonly variables: readonly string[];
+  /** What to set when a destination needs it and it is not configured, for the message. */
+  readonly howToConfigure: string;
+  /**
+   * Reads its variables; null when not configured. Problems are `VARIABLE: ...` lines that
+   * never contain a value.
+   */
+  configure(env: Readonly<Record<string, string | undefined>>, problems: string[]): Config | null;
+  /** Secret values of the configuration (passwords, tokens), redacted from every output. */
+  secrets(config: Config): string[];
+  /** Where it connects, safe to log: `scheme://host:port`, no credentials. */
+  describe(config: Config): string;
+  /** Opens it. Must not fail on a down server: that shows on first use and in `ready`. */
+  open(config: Config, io: ConnectionIo): Promise<Conn>;
+  close(conn: Conn): Promise<void>;
+  /** Null when usable, else why not (for `/readyz`). */
+  ready(conn: Conn): Promise<string | null>;
+}
+
+/**
+ * Where a sink counts its deliveries in the worker's shared counters as it makes them, so
+ * that they include the callback's round trip without a second one.
+ */
+export interface Tally {
+  /** The counters hash. */
+  key: string;
+  /** Its field for events delivered. */
+  delivered: string;
+  /** Its field for events already there. */
+  duplicates: string;
+}
+
+/** What sinks are built from: the kind's open connection and the router's I/O. */
+export interface SinkContext<Conn = unknown> {
+  /** The kind's connection, opened by the router (checked at start-up). */
+  connection: Conn;
   /** The router's own key prefix (`REDIS_PREFIX`), for dedup markers. */
   prefix: string;
   fetch?: typeof fetch;
@@ -42,7 +94,7 @@ export interface SinkContext {
   maxHttpTimeoutMs?: number;
   timeoutSignal?: TimeoutSignal;
   /**
-   * Where the Redis sinks of a destination count their appends as they make them (the
+   * Where the sinks of a destination count their deliveries as they make them (the
    * worker's shared counters); absent: the deliverer counts outcomes in process.
    */
   tallyOf?: (destination: string) => Tally;
@@ -50,7 +102,7 @@ export interface SinkContext {
 
 /** How far a destination's consumers are behind, where it can be read cheaply. */
 export interface Backlog {
-  /** Items waiting (list length, stream length). */
+  /** Items waiting (list length, stream length, pending messages). */
   depth: number;
   /** Age of the oldest waiting item in seconds, null when unknown or empty. */
   oldestAgeS: number | null;
@@ -64,58 +116,54 @@ export interface BaseDestination<K extends string = string> {
 
 /**
  * One destination kind. `Raw` is what its routes-file schema outputs, `D` the resolved
- * destination the rest of the router carries around.
+ * destination the rest of the router carries around, `Conn` its open connection (`never`
+ * for a kind that needs none).
  */
 export interface DestinationKind<
   K extends string,
   Raw extends { kind: K },
   D extends BaseDestination<K>,
+  Conn = never,
 > {
   readonly kind: K;
   /** The routes-file entry: a strict object whose `kind` is the literal `K`. */
   readonly schema: v.GenericSchema<unknown, Raw>;
-  /** Connections it cannot work without. */
-  readonly needs: readonly Need[];
+  /** The connection it cannot work without; null: it needs none (webhook, log). */
+  // deno-lint-ignore no-explicit-any -- the configuration's type is the spec's own business
+  readonly connection: ConnectionSpec<any, Conn> | null;
   /** Turns a validated entry into a destination (resolving secrets from `env`). */
   resolve(raw: Raw, context: ResolveContext): D;
   /** Secret values the destination holds, for redaction from every output. */
   secrets(destination: D): string[];
   /** Problems only the whole configuration shows (start-up), one line each. */
   check(destination: D, context: CheckContext): string[];
-  createSink(destination: D, context: SinkContext): Sink;
+  /**
+   * A start-up check against the live server (a stream captures the subjects, the exchange
+   * exists): problems end the start with exit 2. Throwing (the server is unreachable) is
+   * only a warning: the service starts and its deliveries retry.
+   */
+  verify?(destination: D, conn: Conn): Promise<string[]>;
+  createSink(destination: D, context: SinkContext<Conn>): Sink;
   /**
    * How replay reads the dead letters when this destination holds them. Absent: letters
    * sent to it cannot be taken back, and replay reads the state store's own list.
    */
   deadLetters?: {
     /** Removes and returns up to `limit` items, oldest first. */
-    take(destination: D, redis: RedisClient, limit: number): Promise<string[]>;
+    take(destination: D, conn: Conn, limit: number): Promise<string[]>;
     /** Puts items back at the newest end (a replay that failed again). */
-    putBack(destination: D, redis: RedisClient, items: readonly string[]): Promise<void>;
+    putBack(destination: D, conn: Conn, items: readonly string[]): Promise<void>;
   };
   /** The backlog of a destination that queues for consumers. */
-  backlog?(destination: D, redis: RedisClient): Promise<Backlog>;
+  backlog?(destination: D, conn: Conn): Promise<Backlog>;
 }
 
 /** Declares a kind; the compiler checks it has every part. */
-export function defineKind<K extends string, Raw extends { kind: K }, D extends BaseDestination<K>>(
-  kind: DestinationKind<K, Raw, D>,
-): DestinationKind<K, Raw, D> {
+export function defineKind<
+  K extends string,
+  Raw extends { kind: K },
+  D extends BaseDestination<K>,
+  Conn = never,
+>(kind: DestinationKind<K, Raw, D, Conn>): DestinationKind<K, Raw, D, Conn> {
   return kind;
-}
-
-/** A destination's Redis key must not lie where the router keeps its own state. */
-export function keyProblems(
-  destination: BaseDestination & { key: string },
-  config: CheckContext,
-): string[] {
-  const { key, name } = destination;
-  if (config.redisPrefix === "" || !key.startsWith(config.redisPrefix)) return [];
-  return [
-    `ROUTES_FILE: destination ${JSON.stringify(name)}: key ${
-      JSON.stringify(key)
-    } is under REDIS_PREFIX ${
-      JSON.stringify(config.redisPrefix)
-    }, where the router keeps its own state: choose another key`,
-  ];
 }

@@ -43,7 +43,7 @@ export type LogDestination = BaseDestination<"log">;
 export const logKind = defineKind<"log", v.InferOutput<typeof LogSchema>, LogDestination>({
   kind: "log",
   schema: LogSchema,
-  needs: [],
+  connection: null,
   resolve: (_raw, { name }) => ({ kind: "log", name }),
   secrets: () => [],
   check: () => [],

@@ -5,9 +5,12 @@
  */
 import * as v from "valibot";
 import type { Sink } from "../types.ts";
-import { type BaseDestination, defineKind, keyProblems } from "./kind.ts";
+import type { RedisHandle } from "../../redis/connection.ts";
+import { type BaseDestination, defineKind } from "./kind.ts";
+import { redisConnection } from "./redis_connection.ts";
 import {
   createAppendOnceSink,
+  keyProblems,
   onceScript,
   type RedisSinkBase,
   redisSinkBase,
@@ -48,11 +51,12 @@ export interface RedisListDestination extends BaseDestination<"redis-list"> {
 export const redisListKind = defineKind<
   "redis-list",
   v.InferOutput<typeof RedisListSchema>,
-  RedisListDestination
+  RedisListDestination,
+  RedisHandle
 >({
   kind: "redis-list",
   schema: RedisListSchema,
-  needs: ["redis"],
+  connection: redisConnection,
   resolve: (raw, { name }) => ({
     kind: "redis-list",
     name,
@@ -63,20 +67,20 @@ export const redisListKind = defineKind<
   check: keyProblems,
   createSink: (d, context) => createRedisListSink({ ...redisSinkBase(d, context), push: d.push }),
   deadLetters: {
-    async take(d, redis, limit) {
+    async take(d, { redis }, limit) {
       // Oldest first: the end the consumers take from.
       const items = d.push === "lpush"
         ? await redis.rpop(d.key, limit)
         : await redis.lpop(d.key, limit);
       return items ?? [];
     },
-    async putBack(d, redis, items) {
+    async putBack(d, { redis }, items) {
       if (items.length === 0) return;
       if (d.push === "lpush") await redis.lpush(d.key, ...items);
       else await redis.rpush(d.key, ...items);
     },
   },
-  async backlog(d, redis) {
+  async backlog(d, { redis }) {
     // The oldest item is at the end the consumers take from; its `ts` is when it arrived.
     const [depth, oldest] = await Promise.all([
       redis.llen(d.key),

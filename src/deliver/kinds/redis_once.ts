@@ -14,15 +14,16 @@
  * an append refused with WRONGTYPE leaves no marker, and on a retry the events already
  * appended find theirs.
  *
- * A sink's deliveries are a {@linkcode RedisPlan}: script calls that the deliverer sends
- * in one round trip with those of the other Redis destinations and whatever the caller
- * adds (the worker's shared counters, the service's checkpoint).
+ * A sink's deliveries are script calls that join the commit's unit of work, so that they
+ * travel in one round trip with those of the other Redis destinations and whatever else
+ * takes part (the worker's shared counters, the service's checkpoint).
  * @module
  */
-import type { RedisClient } from "../../redis/connection.ts";
-import { LuaScript, runScripts, type ScriptCall } from "../../redis/scripts.ts";
-import type { Delivery, Outcome, RedisPlan, Sink } from "../types.ts";
-import type { BaseDestination, SinkContext } from "./kind.ts";
+import type { RedisClient, RedisHandle } from "../../redis/connection.ts";
+import { LuaScript, type ScriptCall, type ScriptResult, scriptsOn } from "../../redis/scripts.ts";
+import { UnitOfWork } from "../../util/unit_of_work.ts";
+import type { Delivery, Outcome, Sink } from "../types.ts";
+import type { BaseDestination, CheckContext, SinkContext, Tally } from "./kind.ts";
 
 /** Events per script call: bounds how long one call keeps Redis busy. */
 const CHUNK = 200;
@@ -63,19 +64,6 @@ end
 return done`);
 }
 
-/**
- * Where a sink counts its appends in Redis as it makes them: the worker's shared counters,
- * which must include this round trip's outcomes without a second one.
- */
-export interface Tally {
-  /** The counters hash. */
-  key: string;
-  /** Its field for events appended. */
-  delivered: string;
-  /** Its field for events already there. */
-  duplicates: string;
-}
-
 /** What every Redis kind's sink is built with, whatever its kind. */
 export interface RedisSinkBase {
   redis: RedisClient;
@@ -100,11 +88,17 @@ export interface AppendWith {
   argsOf: (item: Delivery) => string[];
 }
 
-/** Options for {@linkcode appendPlan}. */
+/** Options for {@linkcode appendIn}. */
 export type AppendOnceOptions = RedisSinkBase & AppendWith;
 
+/** Script calls, and how to read their answers (in the calls' order) as one outcome per item. */
+interface Plan {
+  calls: ScriptCall[];
+  outcomes(results: readonly ScriptResult[]): Outcome[];
+}
+
 /** The script calls that append `items` once, and how to read their answers. */
-export function appendPlan(items: readonly Delivery[], options: AppendOnceOptions): RedisPlan {
+function appendPlan(items: readonly Delivery[], options: AppendOnceOptions): Plan {
   const ttl = String(options.dedupTtlS ?? DEDUP_TTL_S);
   const tally = options.tally;
   const chunks: Delivery[][] = [];
@@ -147,17 +141,22 @@ export function appendPlan(items: readonly Delivery[], options: AppendOnceOption
   };
 }
 
-/** Appends every item once, in a round trip of its own; one outcome per item; never throws. */
-export async function appendOnce(
+/**
+ * Appends every item once, in `unit`'s round trip: its calls join the unit at once, and
+ * the outcomes (one per item, in order; never a rejection) come once the unit is sent.
+ */
+export function appendIn(
+  unit: UnitOfWork,
   items: readonly Delivery[],
   options: AppendOnceOptions,
 ): Promise<Outcome[]> {
-  if (items.length === 0) return [];
+  if (items.length === 0) return Promise.resolve([]);
   const plan = appendPlan(items, options);
-  return plan.outcomes(await runScripts(options.redis, plan.calls));
+  const channel = unit.channel(scriptsOn(options.redis));
+  return Promise.all(plan.calls.map((call) => channel.add(call))).then(plan.outcomes);
 }
 
-/** A Redis kind's sink: each delivery appended once, alone or in the batch's round trip. */
+/** A Redis kind's sink: each delivery appended once, alone or in a commit's round trip. */
 export function createAppendOnceSink(
   kind: string,
   base: RedisSinkBase,
@@ -167,21 +166,37 @@ export function createAppendOnceSink(
   return {
     name: base.name,
     kind,
-    deliver: (items) => appendOnce(items, once),
-    plan: (items) => appendPlan(items, once),
+    deliver: (items) => UnitOfWork.alone((unit) => appendIn(unit, items, once)),
+    deliverIn: (items, unit) => appendIn(unit, items, once),
   };
 }
 
 /** What every Redis kind's sink takes from its destination and the router's context. */
 export function redisSinkBase(
   destination: BaseDestination & { key: string },
-  context: SinkContext,
+  context: SinkContext<RedisHandle>,
 ): RedisSinkBase {
   return {
     name: destination.name,
     key: destination.key,
-    redis: context.redis!, // checked at start-up: a Redis kind needs Redis
+    redis: context.connection.redis,
     prefix: context.prefix,
     ...(context.tallyOf ? { tally: context.tallyOf(destination.name) } : {}),
   };
+}
+
+/** A destination's Redis key must not lie where the router keeps its own state. */
+export function keyProblems(
+  destination: BaseDestination & { key: string },
+  config: CheckContext,
+): string[] {
+  const { key, name } = destination;
+  if (config.redisPrefix === "" || !key.startsWith(config.redisPrefix)) return [];
+  return [
+    `ROUTES_FILE: destination ${JSON.stringify(name)}: key ${
+      JSON.stringify(key)
+    } is under REDIS_PREFIX ${
+      JSON.stringify(config.redisPrefix)
+    }, where the router keeps its own state: choose another key`,
+  ];
 }

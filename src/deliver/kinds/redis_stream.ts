@@ -7,9 +7,12 @@
  */
 import * as v from "valibot";
 import type { Delivery, Sink } from "../types.ts";
-import { type BaseDestination, defineKind, keyProblems } from "./kind.ts";
+import type { RedisHandle } from "../../redis/connection.ts";
+import { type BaseDestination, defineKind } from "./kind.ts";
+import { redisConnection } from "./redis_connection.ts";
 import {
   createAppendOnceSink,
+  keyProblems,
   onceScript,
   type RedisSinkBase,
   redisSinkBase,
@@ -76,11 +79,12 @@ function eventField(entry: unknown): string | null {
 export const redisStreamKind = defineKind<
   "redis-stream",
   v.InferOutput<typeof RedisStreamSchema>,
-  RedisStreamDestination
+  RedisStreamDestination,
+  RedisHandle
 >({
   kind: "redis-stream",
   schema: RedisStreamSchema,
-  needs: ["redis"],
+  connection: redisConnection,
   resolve: (raw, { name }) => ({
     kind: "redis-stream",
     name,
@@ -92,7 +96,7 @@ export const redisStreamKind = defineKind<
   createSink: (d, context) =>
     createRedisStreamSink({ ...redisSinkBase(d, context), maxlen: d.maxlen }),
   deadLetters: {
-    async take(d, redis, limit) {
+    async take(d, { redis }, limit) {
       // Oldest first; entries are removed once read, as a list's pop would.
       const entries = await redis.xrange(d.key, "-", "+", limit) as unknown;
       const list = Array.isArray(entries) ? entries : [];
@@ -100,7 +104,7 @@ export const redisStreamKind = defineKind<
       if (ids.length > 0) await redis.xdel(d.key, ids);
       return list.map(eventField).filter((e): e is string => e !== null);
     },
-    async putBack(d, redis, items) {
+    async putBack(d, { redis }, items) {
       for (const item of items) {
         const letter = JSON.parse(item) as { event_id?: unknown };
         await redis.xadd(d.key, {
@@ -111,7 +115,7 @@ export const redisStreamKind = defineKind<
       }
     },
   },
-  async backlog(d, redis) {
+  async backlog(d, { redis }) {
     // An entry id starts with the millisecond it was appended.
     const [depth, first] = await Promise.all([
       redis.xlen(d.key),

@@ -1,13 +1,20 @@
 /**
  * Every destination kind the router knows. Everything that depends on the kind of a
- * destination (the routes schema, start-up checks, secrets, sinks, replay, backlog) loops
- * over this list; adding a kind is writing its module and listing it here.
+ * destination (the routes schema, start-up checks, secrets, the connections to open,
+ * sinks, replay, backlog) loops over this list; adding a kind is writing its module and
+ * listing it here.
  * @module
  */
 import type * as v from "valibot";
-import type { RedisClient } from "../../redis/connection.ts";
 import type { Sink } from "../types.ts";
-import type { Backlog, CheckContext, DestinationKind, SinkContext } from "./kind.ts";
+import type {
+  Backlog,
+  CheckContext,
+  ConnectionSpec,
+  DestinationKind,
+  ResolveContext,
+  SinkContext,
+} from "./kind.ts";
 import { logKind } from "./log.ts";
 import { redisListKind } from "./redis_list.ts";
 import { redisStreamKind } from "./redis_stream.ts";
@@ -23,9 +30,23 @@ export type Destination = ReturnType<Kinds["resolve"]>;
 
 /** Any kind, seen through the parts that do not depend on its own types. */
 // deno-lint-ignore no-explicit-any -- one cast point: a destination is only ever handed to its own kind
-type AnyKind = DestinationKind<string, any, any>;
+type AnyKind = DestinationKind<string, any, any, any>;
 
-const byName = new Map<string, AnyKind>(DESTINATION_KINDS.map((k) => [k.kind, k as AnyKind]));
+/** Any connection spec, seen the same way. */
+// deno-lint-ignore no-explicit-any -- a configuration and a connection only ever meet their own spec
+export type AnyConnectionSpec = ConnectionSpec<any, any>;
+
+/** The open connections of a router, by spec name. */
+export type Connections = ReadonlyMap<string, unknown>;
+
+const byName = new Map<string, AnyKind>(
+  (DESTINATION_KINDS as readonly AnyKind[]).map((k) => [k.kind, k]),
+);
+
+/** The distinct connections the kinds need, each once (the Redis kinds share one). */
+export const CONNECTION_SPECS: readonly AnyConnectionSpec[] = [
+  ...new Set((DESTINATION_KINDS as readonly AnyKind[]).flatMap((k) => k.connection ?? [])),
+];
 
 /** The kind of a resolved destination. */
 function kindOf(destination: Destination): AnyKind {
@@ -41,16 +62,13 @@ export const KIND_NAMES: string = DESTINATION_KINDS.map((k) => k.kind).join(", "
   .replace(/, ([^,]*)$/, " or $1");
 
 /** Resolves a validated routes-file entry with its kind. */
-export function resolveDestination(
-  raw: { kind: string },
-  context: Parameters<AnyKind["resolve"]>[1],
-): Destination {
+export function resolveDestination(raw: { kind: string }, context: ResolveContext): Destination {
   return byName.get(raw.kind)!.resolve(raw, context);
 }
 
-/** Whether the destination cannot work without `need`. */
-export function destinationNeeds(destination: Destination, need: "redis"): boolean {
-  return kindOf(destination).needs.includes(need);
+/** The connection the destination cannot work without; null when it needs none. */
+export function destinationConnection(destination: Destination): AnyConnectionSpec | null {
+  return kindOf(destination).connection;
 }
 
 /** Secret values the destination holds. */
@@ -63,12 +81,39 @@ export function checkDestination(destination: Destination, context: CheckContext
   return kindOf(destination).check(destination, context);
 }
 
-/** Builds the destination's sink. */
-export function createSink(destination: Destination, context: SinkContext): Sink {
-  if (destinationNeeds(destination, "redis") && !context.redis) {
-    throw new Error(`Destination ${destination.name} needs a Redis connection`);
+/** The destination's open connection (undefined for a kind that needs none). */
+function connectionOf(destination: Destination, connections: Connections): unknown {
+  const spec = destinationConnection(destination);
+  if (!spec) return undefined;
+  if (!connections.has(spec.name)) {
+    throw new Error(`Destination ${destination.name} needs the ${spec.name} connection`);
   }
-  return kindOf(destination).createSink(destination, context);
+  return connections.get(spec.name);
+}
+
+/**
+ * The destination's live start-up check; empty when its kind has none. Rejects when the
+ * server cannot be asked (a warning for the caller, not a stop).
+ */
+export async function verifyDestination(
+  destination: Destination,
+  connections: Connections,
+): Promise<string[]> {
+  const kind = kindOf(destination);
+  if (!kind.verify) return [];
+  return await kind.verify(destination, connectionOf(destination, connections));
+}
+
+/** What every sink is built from, the destination's own connection aside. */
+export type RouterSinkContext = Omit<SinkContext, "connection"> & { connections: Connections };
+
+/** Builds the destination's sink, with its kind's connection. */
+export function createSink(destination: Destination, context: RouterSinkContext): Sink {
+  const { connections, ...rest } = context;
+  return kindOf(destination).createSink(destination, {
+    ...rest,
+    connection: connectionOf(destination, connections),
+  });
 }
 
 /** The dead letters held by a destination, as replay reads them. */
@@ -77,24 +122,44 @@ export interface DeadLetterAccess {
   putBack(items: readonly string[]): Promise<void>;
 }
 
+/** Whether the destination's connection is open (or it needs none). */
+function reachable(destination: Destination, connections: Connections): boolean {
+  const spec = destinationConnection(destination);
+  return spec === null || connections.has(spec.name);
+}
+
 /** How replay reads the destination's dead letters; null when it cannot give them back. */
 export function deadLetterAccess(
   destination: Destination,
-  redis: RedisClient | null,
+  connections: Connections,
 ): DeadLetterAccess | null {
   const access = kindOf(destination).deadLetters;
-  if (!access || !redis) return null;
+  if (!access || !reachable(destination, connections)) return null;
+  const conn = connectionOf(destination, connections);
   return {
-    take: (limit) => access.take(destination, redis, limit),
-    putBack: (items) => access.putBack(destination, redis, items),
+    take: (limit) => access.take(destination, conn, limit),
+    putBack: (items) => access.putBack(destination, conn, items),
   };
 }
 
-/** The destination's backlog; null when it does not queue or cannot tell cheaply. */
-export function destinationBacklog(
+/** How to read the destination's backlog; null when it does not queue or cannot tell cheaply. */
+export function backlogReader(
   destination: Destination,
-  redis: RedisClient | null,
-): Promise<Backlog> | null {
+  connections: Connections,
+): (() => Promise<Backlog>) | null {
   const kind = kindOf(destination);
-  return kind.backlog && redis ? kind.backlog(destination, redis) : null;
+  if (!kind.backlog || !reachable(destination, connections)) return null;
+  const conn = connectionOf(destination, connections);
+  return () => kind.backlog!(destination, conn);
+}
+
+/** The backlog readers of the destinations that queue and can tell cheaply, by name. */
+export function backlogSources(
+  destinations: readonly Destination[],
+  connections: Connections,
+): { name: string; read: () => Promise<Backlog> }[] {
+  return destinations.flatMap((d) => {
+    const read = backlogReader(d, connections);
+    return read ? [{ name: d.name, read }] : [];
+  });
 }

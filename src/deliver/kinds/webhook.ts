@@ -133,7 +133,7 @@ export const webhookKind = defineKind<
 >({
   kind: "webhook",
   schema: WebhookSchema,
-  needs: [],
+  connection: null,
   resolve(raw, { name, path, env, problems }) {
     let secret: string | null = null;
     if (raw.secret_env !== undefined) {
