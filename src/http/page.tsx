@@ -325,6 +325,16 @@ export function StatusPage(
                       {d.oldest_age_s !== null && d.depth !== null && d.depth > 0
                         ? <div class="muted">oldest {duration(d.oldest_age_s)}</div>
                         : null}
+                      {d.consumer_groups?.length === 0
+                        ? <div class="muted consumer-groups">no consumer group</div>
+                        : null}
+                      {d.consumer_groups?.map((g) => (
+                        <div class="muted consumer-groups">
+                          {g.name}: lag {g.lag === null ? "?" : formatCount(g.lag)} · pending{" "}
+                          {formatCount(g.pending)} · {g.consumers}{" "}
+                          {g.consumers === 1 ? "consumer" : "consumers"}
+                        </div>
+                      ))}
                     </td>
                   </tr>
                 ))}
@@ -332,7 +342,7 @@ export function StatusPage(
             </div>
             {s.destinations.filter((d) => d.backlog_growing).map((d) => (
               <p class="warn backlog-warning">
-                The backlog of {d.name} keeps growing ({formatCount(d.depth ?? 0)} waiting
+                The backlog of {d.name} keeps growing ({formatCount(d.depth ?? 0)} not taken
                 {d.oldest_age_s !== null ? `, the oldest for ${duration(d.oldest_age_s)}` : ""}): is
                 its consumer running?
               </p>

@@ -15,6 +15,7 @@ import {
   RECENT_DEAD_LETTERS_MS,
 } from "../status/health.ts";
 import type { Routes } from "../config/routes.ts";
+import type { ConsumerGroup } from "../deliver/kinds/kind.ts";
 import type { EnricherStats } from "../enrich/enricher.ts";
 import type { Metrics, Sample } from "../status/metrics.ts";
 import type {
@@ -100,8 +101,13 @@ export interface StatusSnapshot {
     depth: number | null;
     /** Age of the oldest waiting item in seconds; null when empty or unknown. */
     oldest_age_s: number | null;
-    /** The backlog rose for over a minute without ever shrinking: is its consumer alive? */
+    /** What consumers have not taken rose for over a minute without a dip: is a consumer alive? */
     backlog_growing: boolean;
+    /**
+     * A stream's consumer groups (`XINFO GROUPS`: consumers, pending, lag); an empty list is
+     * "no consumer group"; null for destinations without groups.
+     */
+    consumer_groups: ConsumerGroup[] | null;
   }[];
   store: { kind: string; reachable: boolean; parked: number; dead_letters: number };
   enrichment: {
@@ -245,6 +251,7 @@ function backlogFields(b: BacklogView | undefined) {
     depth: b?.depth ?? null,
     oldest_age_s: b?.oldest_age_s ?? null,
     backlog_growing: b?.growing ?? false,
+    consumer_groups: b?.groups ?? null,
   };
 }
 

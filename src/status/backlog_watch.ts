@@ -1,18 +1,22 @@
 /**
- * How far behind the consumers are: each queueing destination's backlog (its length, the
- * age of its oldest item), read when the status is read, and whether it keeps growing. A
- * list whose consumer died grows without a dip; a live consumer makes it dip now and then.
+ * How far behind the consumers are: each queueing destination's backlog (what consumers have
+ * not taken, the age of the oldest such item, a stream's consumer groups), read when the
+ * status is read, and whether it keeps growing. A list whose consumer died grows without a
+ * dip; a live consumer makes it dip now and then. A stream without a consumer group never
+ * warns: nothing tells what its readers took.
  * @module
  */
-import type { Backlog } from "../deliver/kinds/kind.ts";
+import type { Backlog, ConsumerGroup } from "../deliver/kinds/kind.ts";
 import { withTimeout } from "../util/time.ts";
 
 /** One destination's backlog as the status shows it. */
 export interface BacklogView {
   depth: number;
   oldest_age_s: number | null;
-  /** It grew over at least a minute of readings without ever shrinking. */
+  /** What consumers have not taken grew over a minute of readings without ever shrinking. */
   growing: boolean;
+  /** A stream's consumer groups (empty: "no consumer group"); null for a list. */
+  groups: ConsumerGroup[] | null;
 }
 
 /** A backlog grows when it rose, never fell, over at least this long. */
@@ -66,8 +70,14 @@ export function createBacklogWatch(
       await Promise.all(sources.map(async (source) => {
         const backlog = await withTimeout(source.read(), 1000).catch(() => null);
         if (!backlog) return;
-        const growing = remember(source.name, now(), backlog.depth);
-        views.set(source.name, { depth: backlog.depth, oldest_age_s: backlog.oldestAgeS, growing });
+        const groups = backlog.groups ?? null;
+        const growing = remember(source.name, now(), backlog.depth) && groups?.length !== 0;
+        views.set(source.name, {
+          depth: backlog.depth,
+          oldest_age_s: backlog.oldestAgeS,
+          growing,
+          groups,
+        });
       }));
       return views;
     },
