@@ -39,6 +39,7 @@ import type { RedisHandle } from "./redis/connection.ts";
 import { type BacklogSource, createBacklogWatch } from "./status/backlog_watch.ts";
 import { KNOWN_RAW_TYPES, zeroSamples } from "./status/families.ts";
 import { Metrics } from "./status/metrics.ts";
+import { createTracer } from "./status/trace.ts";
 import { createObserver, type RouterObserver } from "./status/observer.ts";
 import { ServiceStatus } from "./status/status.ts";
 import { Timeline } from "./status/timeline.ts";
@@ -144,6 +145,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
   const timeline = new Timeline(); // the status page's charts, fed by every metrics.inc/observe
   const metrics = new Metrics(timeline);
   const status = new ServiceStatus(groupIds, config.vk.longPoll);
+  const tracer = createTracer(config.instanceId);
   const observer = createObserver(status, metrics);
   const open = await openConnections(config, routes, {
     timeoutSignal,
@@ -157,6 +159,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     : await openKvStore(config.dataDir);
 
   const deliverer = createRoutedDeliverer(routes, {
+    tracer,
     store,
     metrics,
     scheduleS: config.retryScheduleS,
@@ -218,6 +221,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
   };
 
   const pipeline = createPipeline({
+    tracer,
     routes,
     deliverer,
     enricherFor: (groupId) => enrichers.get(groupId) ?? null,
@@ -275,8 +279,10 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     }),
     readiness,
     ...appSecurity(config, collectSecrets(config, routes), store),
-    accept: (update) => pipeline.handle({ updates: [update], receivedAt: Date.now() }),
+    accept: (update) =>
+      pipeline.handle({ updates: [update], receivedAt: Date.now(), source: "callback" }),
     replayDeadLetters: createReplay({
+      tracer,
       store,
       deliverer,
       pipeline,

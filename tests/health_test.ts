@@ -177,6 +177,8 @@ Deno.test("the real service: health degraded within 30 s of a webhook failing, o
     headers: { authorization: "Bearer health-status-token" },
   })).text();
   assert.match(page, /id="health">degraded</);
+  assert.deepEqual(degraded.recent_events[0].fates, { hook: "parked" }, "its fate, not its route");
+  assert.match(page, /data-destination="hook" data-fate="parked"/);
   assert.match(page, /Destination hook is failing/);
 
   const recoveredAt = Date.now();
@@ -187,6 +189,7 @@ Deno.test("the real service: health degraded within 30 s of a webhook failing, o
   const recovered = ok.destinations.find((d: { name: string }) => d.name === "hook");
   assert.equal(recovered.state, "ok");
   assert.equal(typeof recovered.last_delivered_at, "number");
+  assert.deepEqual(ok.recent_events[0].fates, { hook: "delivered" });
   assert.equal(await service.stop(), 0);
   await Deno.remove(dir, { recursive: true });
 });

@@ -228,8 +228,8 @@ Deno.test("without STATUS_TOKEN the page and /api/status show aggregates only", 
   assert.deepEqual(
     status.recent_events.map((e: Record<string, unknown>) => Object.keys(e).sort()),
     [
-      ["at", "destinations", "event_type", "group_id", "text_hidden"],
-      ["at", "destinations", "event_type", "group_id", "text_hidden"],
+      ["at", "destinations", "event_type", "fates", "group_id", "text_hidden"],
+      ["at", "destinations", "event_type", "fates", "group_id", "text_hidden"],
     ],
   );
   assert.deepEqual(status.recent_events[1].destinations, ["q"], "types and routing stay");

@@ -17,6 +17,7 @@ import type { Delivery, Outcome, Sink } from "./types.ts";
 import { errorMessage } from "../errors.ts";
 import { isAbort, retry } from "../util/retry.ts";
 import { sleep } from "../util/time.ts";
+import { SILENT_TRACER, type Tracer } from "../status/trace.ts";
 import { UnitOfWork } from "../util/unit_of_work.ts";
 
 const log = getLogger(["vk-event-router", "deliver"]);
@@ -42,11 +43,15 @@ export function deliveredCounter(
   };
 }
 
-/** Told of each attempt's fate per destination, for the health (the status implements it). */
+/**
+ * Told of each attempt's fate per destination and event, for the health and the page's
+ * last events (the status implements it).
+ */
 export interface DeliveryObserver {
-  delivered(destination: string): void;
-  failed(destination: string, error: string): void;
-  deadLettered(destination: string): void;
+  delivered(destination: string, eventId: string): void;
+  failed(destination: string, error: string, eventId: string): void;
+  parked(destination: string, eventId: string): void;
+  deadLettered(destination: string, eventId: string | null): void;
 }
 
 /** Options for {@linkcode createDeliverer}. */
@@ -62,6 +67,8 @@ export interface DelivererOptions {
   maxAgeS: number;
   scheduleS?: readonly number[];
   observer?: DeliveryObserver;
+  /** Where each delivery's steps are logged: delivered, parked, dead-lettered. */
+  tracer?: Tracer;
   now?: () => number;
 }
 
@@ -89,6 +96,15 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const schedule = options.scheduleS ?? DEFAULT_RETRY_SCHEDULE_S;
   const now = options.now ?? Date.now;
   const observer = options.observer;
+  const tracer = options.tracer ?? SILENT_TRACER;
+  /** The trace fields of one delivery. */
+  const traced = (d: Routed | ParkedDelivery, attempt: number) => ({
+    event_id: d.eventId,
+    event_type: d.eventType ?? null,
+    group_id: d.groupId ?? null,
+    destination: d.destination,
+    attempt,
+  });
 
   /**
    * Sends items grouped by destination: those of the sinks that share the unit of work
@@ -96,10 +112,11 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
    * in the unit builds its call late to count their answers).
    */
   async function attempt(
-    items: readonly Routed[],
+    items: readonly (Routed | ParkedDelivery)[],
     unit: UnitOfWork = new UnitOfWork(),
   ): Promise<Outcome[]> {
     const outcomes: Outcome[] = new Array(items.length);
+    const startedAt = now();
     /**
      * Records a destination's outcomes as it answers, counting deliveries at once (before
      * the round trip) and timing first attempts from when the event arrived: each
@@ -109,10 +126,16 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       const answeredAt = now();
       indexes.forEach((i, j) => {
         const o = outcomes[i] = results[j]!;
-        if (o.status !== "delivered") return observer?.failed(name, o.error);
-        observer?.delivered(name);
+        if (o.status !== "delivered") return observer?.failed(name, o.error, items[i]!.eventId);
+        observer?.delivered(name, items[i]!.eventId);
         countDelivered(name, o);
-        const receivedAt = items[i]!.receivedAt;
+        const item = items[i]!;
+        tracer.step("Event {event_id} delivered to {destination}, attempt {attempt}", () => ({
+          ...traced(item, "attempts" in item ? item.attempts + 1 : 1),
+          duration_ms: answeredAt - startedAt,
+          ...(o.duplicate ? { duplicate: true } : {}),
+        }));
+        const receivedAt = "receivedAt" in item ? item.receivedAt : undefined;
         if (!o.duplicate && receivedAt !== undefined) {
           const latencyS = Math.max(0, answeredAt - receivedAt) / 1000;
           metrics.observe("vk_router_delivery_latency_seconds", { destination: name }, latencyS);
@@ -126,7 +149,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       if (!sink) {
         for (const i of indexes) {
           outcomes[i] = { status: "dead", error: `no destination named ${name}` };
-          observer?.failed(name, outcomes[i].error);
+          observer?.failed(name, outcomes[i].error, items[i]!.eventId);
         }
         continue;
       }
@@ -175,14 +198,19 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     if (letters.length === 0) return;
     for (const l of letters) {
       metrics.inc("vk_router_dead_lettered_total", { destination: l.destination ?? "(rejected)" });
-      if (l.destination !== null) observer?.deadLettered(l.destination);
-      log.warn(
-        "Dead-lettered event {eventId} for {destination} after {attempts} attempts: {error}",
+      if (l.destination !== null) observer?.deadLettered(l.destination, l.event_id);
+      const event = l.event as { event_type?: unknown; group_id?: unknown } | null;
+      tracer.failure(
+        "Event {event_id} dead-lettered for {destination} after {attempt} attempts ({reason}): {error}",
         {
-          eventId: l.event_id,
+          event_id: l.event_id,
+          event_type: typeof event?.event_type === "string" ? event.event_type : null,
+          group_id: typeof event?.group_id === "number" ? event.group_id : null,
           destination: l.destination ?? "(rejected)",
-          attempts: l.attempts,
+          attempt: l.attempts,
+          reason: l.reason,
           error: l.last_error,
+          http_status: l.last_status,
         },
       );
     }
@@ -208,6 +236,20 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       return;
     }
     await store.addDeadLetters(letters);
+  }
+
+  /** A failed attempt parked for the next one: what failed, and when it is tried again. */
+  function traceParked(p: ParkedDelivery, t: number): void {
+    tracer.failure(
+      "Event {event_id} parked for {destination} after attempt {attempt}, next attempt in {delay_s} s: {error}",
+      {
+        ...traced(p, p.attempts),
+        delay_s: Math.round((p.nextAttemptAt - t) / 1000),
+        next_attempt_at: p.nextAttemptAt,
+        error: p.lastError,
+        http_status: p.lastStatus,
+      },
+    );
   }
 
   let parkings = 0;
@@ -250,12 +292,8 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         parkings++;
         for (const p of parked) {
           metrics.inc("vk_router_parked_total", { destination: p.destination });
-          log.warn("Parked event {eventId} for {destination}, next attempt in {delay} s: {error}", {
-            eventId: p.eventId,
-            destination: p.destination,
-            delay: Math.round((p.nextAttemptAt - t) / 1000),
-            error: p.lastError,
-          });
+          observer?.parked(p.destination, p.eventId);
+          traceParked(p, t);
         }
       }
       await deadLetter(dead);
@@ -292,6 +330,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         });
       });
       await store.park(again);
+      for (const p of again) traceParked(p, t);
       await deadLetter(dead);
       await store.unpark(done);
       return due.length;

@@ -10,6 +10,7 @@
 import { getLogger } from "@logtape/logtape";
 import type { Pipeline } from "../pipeline.ts";
 import type { DeadLetter, StateStore } from "../store/state_store.ts";
+import { SILENT_TRACER, type Tracer } from "../status/trace.ts";
 import type { Deliverer } from "./deliverer.ts";
 import { type Connections, deadLetterAccess, type Destination } from "./kinds/registry.ts";
 
@@ -23,11 +24,14 @@ export interface ReplayOptions {
   deadLetter: Destination | null;
   /** The router's open connections: the dead-letter destination's own gives letters back. */
   connections: Connections;
+  /** Where each replayed letter's step is logged. */
+  tracer?: Tracer;
 }
 
 /** Returns a function that replays up to `limit` dead letters and says how many. */
 export function createReplay(options: ReplayOptions): (limit?: number) => Promise<number> {
   const { deadLetter, connections } = options;
+  const tracer = options.tracer ?? SILENT_TRACER;
   // Letters come from the dead-letter destination when it can give them back, else the store.
   const held = deadLetter ? deadLetterAccess(deadLetter, connections) : null;
   const take = async (limit: number): Promise<DeadLetter[]> => {
@@ -55,7 +59,17 @@ export function createReplay(options: ReplayOptions): (limit?: number) => Promis
         updates: rejected.map((l) => l.event),
         receivedAt: Date.now(),
         replayed: rejected,
+        source: "replay",
       });
+      for (const l of failed) {
+        tracer.step("Event {event_id} replayed to {destination}", () => ({
+          event_id: l.event_id,
+          destination: l.destination,
+          attempt: l.attempts + 1,
+          event_type: filing(l.event).eventType ?? null,
+          group_id: filing(l.event).groupId ?? null,
+        }));
+      }
       await options.pipeline.commit({ items: prepared.items, rejected: [] });
       await options.deliverer.deliver(
         failed.map((l) => ({

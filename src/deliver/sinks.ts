@@ -6,6 +6,7 @@
 import type { Routes } from "../config/routes.ts";
 import type { Metrics } from "../status/metrics.ts";
 import type { StateStore } from "../store/state_store.ts";
+import type { Tracer } from "../status/trace.ts";
 import { createDeliverer, type Deliverer, type DeliveryObserver } from "./deliverer.ts";
 import { createSink, type RouterSinkContext } from "./kinds/registry.ts";
 
@@ -18,6 +19,7 @@ export function createRoutedDeliverer(
     scheduleS: readonly number[];
     context: RouterSinkContext;
     observer?: DeliveryObserver;
+    tracer?: Tracer;
   },
 ): Deliverer {
   const { context } = options;
@@ -30,5 +32,6 @@ export function createRoutedDeliverer(
     maxAgeS: routes.retry.maxAgeS,
     scheduleS: options.scheduleS,
     ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.tracer ? { tracer: options.tracer } : {}),
   });
 }

@@ -102,6 +102,15 @@ font-weight:400}
 }
 `;
 
+/** How each fate of an event at a destination looks. */
+const FATE_CLASS: Record<string, string> = {
+  delivered: "ok",
+  pending: "muted",
+  failed: "warn",
+  parked: "warn",
+  dead_lettered: "bad",
+};
+
 function ago(ms: number | null, now: number): string {
   if (ms === null) return "never";
   const s = Math.max(0, Math.round((now - ms) / 1000));
@@ -426,8 +435,20 @@ export function StatusPage(
                     <td class="text full">
                       {e.text_hidden ? <span class="muted">hidden</span> : e.text ?? ""}
                     </td>
-                    <td class="full" data-label="to">
-                      {e.destinations.join(", ") || <span class="muted">unrouted</span>}
+                    <td class="full fates" data-label="to">
+                      {e.destinations.length === 0 ? <span class="muted">unrouted</span> : null}
+                      {e.destinations.map((d, i) => {
+                        const fate = e.fates[d] ?? "pending";
+                        return (
+                          <span class="fate" data-destination={d} data-fate={fate}>
+                            {i > 0 ? ", " : ""}
+                            {d}:{" "}
+                            <span class={FATE_CLASS[fate] ?? "muted"}>
+                              {fate.replace("_", "-")}
+                            </span>
+                          </span>
+                        );
+                      })}
                     </td>
                   </tr>
                 ))}

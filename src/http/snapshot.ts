@@ -49,7 +49,7 @@ export type SnapshotView = "full" | "aggregates";
 
 /** A recent event as shown: who, where, which and what only in the full view. */
 export type RecentEventView =
-  & Pick<RecentEvent, "at" | "event_type" | "group_id" | "destinations">
+  & Pick<RecentEvent, "at" | "event_type" | "group_id" | "destinations" | "fates">
   & Partial<Pick<RecentEvent, "event_id" | "user_name" | "peer_name" | "text">>
   & {
     /** True when the event has a text that this view leaves out. */
@@ -241,9 +241,15 @@ function healthFields(h: DestinationHealth | undefined) {
 /** Picks what `view` may show of a recent event (listing the kept fields, not the dropped). */
 function eventView(r: RecentEvent, view: SnapshotView): RecentEventView {
   const { at, event_type, group_id, destinations } = r;
-  return view === "full"
-    ? { ...r, text_hidden: false }
-    : { at, event_type, group_id, destinations: [...destinations], text_hidden: r.text !== null };
+  const fates = { ...r.fates }; // events kept in Redis by an older version have none
+  return view === "full" ? { ...r, fates, text_hidden: false } : {
+    at,
+    event_type,
+    group_id,
+    destinations: [...destinations],
+    fates,
+    text_hidden: r.text !== null,
+  };
 }
 
 function backlogFields(b: BacklogView | undefined) {

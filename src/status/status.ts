@@ -58,7 +58,12 @@ export interface RecentEvent {
   peer_name: string | null;
   text: string | null;
   destinations: string[];
+  /** What became of it at each destination so far. */
+  fates: Record<string, EventFate>;
 }
+
+/** An event's fate at one destination, as this process last saw it. */
+export type EventFate = "pending" | "delivered" | "failed" | "parked" | "dead_lettered";
 
 /** Recent events and errors, newest first. */
 export interface Recent {
@@ -164,12 +169,19 @@ export class ServiceStatus implements PollObserver {
   }
 
   /** A destination took an event. */
-  delivered(destination: string): void {
+  delivered(destination: string, eventId: string): void {
     this.#destination(destination).lastDeliveredAt = this.#now();
+    this.#fate(eventId, destination, "delivered");
+  }
+
+  /** An event was parked for a later attempt at a destination. */
+  parked(destination: string, eventId: string): void {
+    this.#fate(eventId, destination, "parked");
   }
 
   /** An attempt to deliver to a destination failed: its health and one counted error line. */
-  failed(destination: string, error: string): void {
+  failed(destination: string, error: string, eventId?: string): void {
+    if (eventId !== undefined) this.#fate(eventId, destination, "failed");
     const at = this.#now();
     const d = this.#destination(destination);
     d.lastFailedAt = at;
@@ -178,7 +190,8 @@ export class ServiceStatus implements PollObserver {
   }
 
   /** A destination's event went to the dead letter. */
-  deadLettered(destination: string): void {
+  deadLettered(destination: string, eventId: string | null = null): void {
+    if (eventId !== null) this.#fate(eventId, destination, "dead_lettered");
     const times = this.#destination(destination).deadLetteredAt;
     times.push(this.#now());
     if (times.length > KEEP_DEAD_LETTER_TIMES) times.shift();
@@ -188,6 +201,12 @@ export class ServiceStatus implements PollObserver {
   stalled(groupId: number, stall: { what: string; error: string } | null): void {
     const c = this.communities.get(groupId);
     if (c) c.stalled = stall;
+  }
+
+  /** Sets the fate of a recent event at a destination (older events are forgotten). */
+  #fate(eventId: string, destination: string, fate: EventFate): void {
+    const event = this.recentEvents.find((e) => e.event_id === eventId);
+    if (event && destination in event.fates) event.fates[destination] = fate;
   }
 
   #destination(name: string): DestinationHealth {
@@ -221,6 +240,7 @@ export class ServiceStatus implements PollObserver {
       peer_name: "peer_name" in e ? e.peer_name : null,
       text: "text" in e ? e.text : null,
       destinations: [...destinations],
+      fates: Object.fromEntries(destinations.map((d) => [d, "pending" as EventFate])),
     });
     this.recentEvents.length = Math.min(this.recentEvents.length, KEEP);
   }
