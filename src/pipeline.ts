@@ -13,7 +13,7 @@ import type { CustomEvent } from "./events/types.ts";
 import { explainRoute } from "./route/matcher.ts";
 import type { Metrics } from "./status/metrics.ts";
 import { SILENT_TRACER, type Tracer } from "./status/trace.ts";
-import type { DeadLetter } from "./store/state_store.ts";
+import { type DeadLetter, newLetterId } from "./store/state_store.ts";
 import type { UnitOfWork } from "./util/unit_of_work.ts";
 
 /** Options for {@linkcode createPipeline}. */
@@ -110,6 +110,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
             error: r.issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; "),
           });
           rejected.push({
+            id: newLetterId(),
             reason: "rejected",
             destination: null,
             event_id: r.event_id,

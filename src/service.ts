@@ -132,7 +132,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       handler: pipeline,
       signal,
       onCheckpoint: observer.checkpoint,
-      onStalled: observer.stalled,
+      onStuck: observer.stuck,
     });
   };
 

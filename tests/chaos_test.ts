@@ -17,7 +17,7 @@ import { waitFor } from "./support/wait.ts";
 import { RespConnection } from "../src/redis/resp_connection.ts";
 
 const FULL = Deno.env.get("CHAOS") === "full";
-const HOOK_SECRET = "whsec_Y2hhb3Mtd2ViaG9vay1zZWNyZXQ=";
+const HOOK_SECRET = "whsec_Y2hhb3Mtd2ViaG9vay1zZWNyZXQtb2YtMzItYnl0ZXM=";
 const report = (line: string) =>
   Deno.stderr.writeSync(new TextEncoder().encode(`chaos: ${line}\n`));
 

@@ -1,11 +1,14 @@
 /**
  * The promise of the service, end to end: the real process, the fake VK and a real
- * Redis; SIGKILL at random moments while 2,000 events flow, a restart each time; at the
- * end every event is in its list (or stream) exactly once.
+ * Redis; SIGKILL at random moments while 2,000 events flow, a restart each time. At the
+ * end every event is in its destination: exactly once for the Redis kinds and for every
+ * kind harness that promises it (JetStream); at least once for the others (RabbitMQ), their
+ * duplicates counted and bounded by what had arrived past the checkpoint at each kill.
  */
 import assert from "node:assert/strict";
 import type { RedisClient } from "../src/redis/connection.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
+import { type Guarantee, harnessUrl, kindHarnesses } from "./support/kind_harness.ts";
 import { deleteKeys, TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 import { spawnService } from "./support/service_process.ts";
 import { waitFor } from "./support/wait.ts";
@@ -13,8 +16,20 @@ import { waitFor } from "./support/wait.ts";
 const EVENTS = 2_000;
 const KILLS = Number(Deno.env.get("CRASH_KILLS") ?? 5);
 
+/** Where one run sends its message and command events, and how the test reads them. */
+interface CrashTargets extends AsyncDisposable {
+  guarantee: Guarantee;
+  /** What the service needs to reach the destinations. */
+  env: Record<string, string>;
+  destinations: { messages: Record<string, unknown>; commands: Record<string, unknown> };
+  /** Events arrived in both, duplicates included. */
+  count(): Promise<number>;
+  /** The bodies that arrived in each. */
+  read(): Promise<{ messages: string[]; commands: string[] }>;
+}
+
 /** How a test reads a Redis destination of each appending kind. */
-const readers = {
+const redisReaders = {
   "redis-list": {
     length: (redis: RedisClient, key: string) => redis.llen(key),
     all: (redis: RedisClient, key: string) => redis.lrange(key, 0, -1),
@@ -28,22 +43,64 @@ const readers = {
   },
 };
 
-for (const [kind, reader] of Object.entries(readers)) {
-  Deno.test(`the service loses and repeats nothing across ${KILLS} SIGKILLs while ${EVENTS} events flow (${kind})`, async () => {
+type TargetsOf = (redis: RedisClient, prefix: string) => Promise<CrashTargets>;
+
+const targets: [string, TargetsOf][] = Object.entries(redisReaders).map(([kind, reader]) => [
+  kind,
+  (redis, prefix) => {
+    const keys = { messages: `${prefix}message_new`, commands: `${prefix}command_call` };
+    return Promise.resolve({
+      guarantee: "exactly-once",
+      env: {},
+      destinations: {
+        messages: { kind, key: keys.messages },
+        commands: { kind, key: keys.commands },
+      },
+      count: async () =>
+        (await reader.length(redis, keys.messages)) + (await reader.length(redis, keys.commands)),
+      read: async () => ({
+        messages: await reader.all(redis, keys.messages),
+        commands: await reader.all(redis, keys.commands),
+      }),
+      async [Symbol.asyncDispose]() {},
+    });
+  },
+]);
+for (const harness of await kindHarnesses()) {
+  targets.push([harness.kind, async (_redis, prefix) => {
+    const url = harnessUrl(harness);
+    const id = prefix.replace(/\W/g, "");
+    const messages = await harness.provision(url, `${id}-messages`);
+    const commands = await harness.provision(url, `${id}-commands`);
+    const countOf = async (p: typeof messages) =>
+      p.count ? await p.count() : (await p.read()).length;
+    return {
+      guarantee: harness.guarantee,
+      env: { [harness.connectionVariable]: url },
+      destinations: { messages: messages.destination, commands: commands.destination },
+      count: async () => (await countOf(messages)) + (await countOf(commands)),
+      read: async () => ({
+        messages: (await messages.read()).map((a) => a.body),
+        commands: (await commands.read()).map((a) => a.body),
+      }),
+      async [Symbol.asyncDispose]() {
+        await messages[Symbol.asyncDispose]();
+        await commands[Symbol.asyncDispose]();
+      },
+    };
+  }]);
+}
+
+for (const [kind, targetsOf] of targets) {
+  Deno.test(`the service loses nothing across ${KILLS} SIGKILLs while ${EVENTS} events flow (${kind})`, async () => {
     await using redis = testRedis();
     await using vk = await startFakeVk({ tokens: { 77: "crash-token" } });
+    await using target = await targetsOf(redis.handle.redis, redis.prefix);
     const dir = await Deno.makeTempDir({ prefix: "vk-router-crash-" });
-    const lists = {
-      message_new: `${redis.prefix}message_new`,
-      command_call: `${redis.prefix}command_call`,
-    };
     await Deno.writeTextFile(
       `${dir}/routes.json`,
       JSON.stringify({
-        destinations: {
-          messages: { kind, key: lists.message_new },
-          commands: { kind, key: lists.command_call },
-        },
+        destinations: target.destinations,
         rules: [
           { when: { event_type: ["command_call"] }, to: ["commands"] },
           { when: { event_type: ["message_new"] }, to: ["messages"] },
@@ -65,9 +122,11 @@ for (const [kind, reader] of Object.entries(readers)) {
       // Each restart is the same replica (a stable INSTANCE_ID): it takes its lease back at
       // once instead of waiting for the crashed process's lease to expire.
       INSTANCE_ID: "crash-test",
+      ...target.env,
     };
     // The router's first start begins at VK's current ts, so the stream starts after it.
-    await redis.handle.redis.set(`${redis.prefix}router:checkpoint:77`, "0");
+    const checkpointKey = `${redis.prefix}router:checkpoint:77`;
+    await redis.handle.redis.set(checkpointKey, "0");
 
     let pushed = 0;
     /** Pushes `count` more events, 25 per poll answer, paced like live traffic. */
@@ -96,41 +155,58 @@ for (const [kind, reader] of Object.entries(readers)) {
       }
     };
 
-    const count = async () =>
-      (await reader.length(redis.handle.redis, lists.message_new)) +
-      (await reader.length(redis.handle.redis, lists.command_call));
+    const arrivedIds = async () => {
+      const { messages, commands } = await target.read();
+      return new Set([...messages, ...commands].map((s) => JSON.parse(s).event_id as string));
+    };
     const atKill: number[] = [];
+    /** Per kill: events that had arrived but were past the checkpoint (the ts is the count). */
+    const pastCheckpoint: number[] = [];
     for (let kill = 0; kill < KILLS; kill++) {
       const service = await spawnService(env, dir);
-      const before = await count();
+      const before = await target.count();
       const producing = produce(Math.ceil(EVENTS / (KILLS + 1)));
       // Killed once this run has delivered something, so each kill lands inside the stream
       // however slowly the machine starts a process.
-      await waitFor(async () => (await count()) > before, `run ${kill + 1} to deliver`, 30_000);
+      await waitFor(
+        async () => (await target.count()) > before,
+        `run ${kill + 1} to deliver`,
+        30_000,
+      );
       await new Promise((r) => setTimeout(r, Math.random() * 300));
       service.child.kill("SIGKILL");
       await service.exited;
       await producing;
-      atKill.push(await count());
+      atKill.push(await target.count());
+      const checkpoint = Number(await redis.handle.redis.get(checkpointKey) ?? 0);
+      pastCheckpoint.push(Math.max(0, (await arrivedIds()).size - checkpoint));
     }
     assert.ok(atKill.some((n) => n > 0 && n < EVENTS), `kills landed mid-stream: ${atKill}`);
     await using service = await spawnService(env, dir);
     await produce(EVENTS);
-    await waitFor(async () => (await count()) >= EVENTS, `${EVENTS} events in the lists`, 60_000);
+    await waitFor(
+      async () => (await target.count()) >= EVENTS,
+      `${EVENTS} events delivered`,
+      60_000,
+    );
     await new Promise((r) => setTimeout(r, 500)); // a duplicate, if any, would land now
     assert.equal(await service.stop("SIGTERM"), 0);
 
-    const ids = [
-      ...(await reader.all(redis.handle.redis, lists.message_new)),
-      ...(await reader.all(redis.handle.redis, lists.command_call)),
-    ].map((s) => JSON.parse(s).event_id as string);
-    assert.equal(ids.length, EVENTS, "no duplicates");
-    assert.equal(new Set(ids).size, EVENTS, "every event once");
-    const commands = (await reader.all(redis.handle.redis, lists.command_call)).map((s) =>
-      JSON.parse(s)
-    );
-    assert.equal(commands.length, EVENTS / 10);
-    assert.ok(commands.every((c) => c.event_type === "command_call" && c.command === "cmd"));
+    const { messages, commands } = await target.read();
+    const ids = [...messages, ...commands].map((s) => JSON.parse(s).event_id as string);
+    assert.equal(new Set(ids).size, EVENTS, "every event arrived");
+    const duplicates = ids.length - EVENTS;
+    if (target.guarantee === "exactly-once") {
+      assert.equal(duplicates, 0, "no duplicates");
+    } else {
+      const bound = pastCheckpoint.reduce((a, b) => a + b, 0);
+      // deno-lint-ignore no-console -- the count is the measurement the test reports
+      console.error(`${kind}: ${duplicates} duplicates across ${KILLS} kills (bound ${bound})`);
+      assert.ok(duplicates <= bound, `${duplicates} duplicates, at most ${bound} were in flight`);
+    }
+    const parsed = commands.map((s) => JSON.parse(s));
+    assert.equal(new Set(parsed.map((c) => c.event_id)).size, EVENTS / 10);
+    assert.ok(parsed.every((c) => c.event_type === "command_call" && c.command === "cmd"));
     await deleteKeys(redis.handle, redis.prefix);
     await Deno.remove(dir, { recursive: true });
   });

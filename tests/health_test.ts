@@ -8,7 +8,13 @@ import { waitFor } from "./support/wait.ts";
 
 const quiet: HealthInput = {
   storeReachable: true,
-  communities: [{ group_id: 42, state: "polling", detail: null, stalled: null }],
+  communities: [{
+    group_id: 42,
+    state: "polling",
+    detail: null,
+    stuck_since: null,
+    stuck_batch: null,
+  }],
   destinations: [{
     name: "hook",
     state: "ok",
@@ -40,7 +46,8 @@ Deno.test("assessHealth() names every problem; the worst one decides the status"
       {
         communities: [{
           ...quiet.communities[0]!,
-          stalled: { what: "handle a batch of 3 events", error: "Redis down" },
+          stuck_since: 1,
+          stuck_batch: { events: 3, error: "Redis down" },
         }],
       },
       "degraded",

@@ -474,7 +474,8 @@ Deno.test("/api/status reports counters, communities and destinations", async ()
     last_event_at: null,
     history_lost: 0,
     warnings: [],
-    stalled: null,
+    stuck_since: null,
+    stuck_batch: null,
   });
   assert.equal(json.destinations[0].delivered, 7);
   assert.equal(json.enrichment.hit_rate, 0.75);

@@ -14,6 +14,7 @@ import { Metrics } from "../src/status/metrics.ts";
 import { createRedisStore } from "../src/store/redis_store.ts";
 import { createVkApi } from "../src/vk/api.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
+import { newLetterId } from "../src/store/state_store.ts";
 import { startRedisServer } from "./support/redis_server.ts";
 import { redisTransports } from "./support/redis_transports.ts";
 import { waitFor } from "./support/wait.ts";
@@ -114,6 +115,7 @@ for (const [transport, open] of transports) {
       await store.unpark(["d:1", "d:2", "d:3"]);
       assert.equal(await store.parkedCount(), 0);
       const letter = {
+        id: newLetterId(),
         reason: "rejected" as const,
         destination: null,
         event_id: "x",
@@ -123,7 +125,7 @@ for (const [transport, open] of transports) {
         failed_at: 1,
         event: { a: 1 },
       };
-      await store.addDeadLetters([letter, { ...letter, event_id: "y" }]);
+      await store.addDeadLetters([letter, { ...letter, id: newLetterId(), event_id: "y" }]);
       assert.equal(await store.deadLetterCount(), 2);
       assert.deepEqual((await store.takeDeadLetters(10)).map((l) => l.event_id), ["x", "y"]);
       assert.equal(await store.deadLetterCount(), 0);

@@ -7,7 +7,7 @@ import { createSink } from "../src/deliver/kinds/registry.ts";
 import { createPipeline } from "../src/pipeline.ts";
 import { Metrics } from "../src/status/metrics.ts";
 import { createRedisStore } from "../src/store/redis_store.ts";
-import type { DeadLetter } from "../src/store/state_store.ts";
+import { type DeadLetter, newLetterId } from "../src/store/state_store.ts";
 import { testRedis } from "./support/redis.ts";
 
 Deno.test("dead-letter replay re-delivers failed events and re-validates rejected ones", async (t) => {
@@ -41,6 +41,7 @@ Deno.test("dead-letter replay re-delivers failed events and re-validates rejecte
         commandPrefixes: ["/"],
       });
       const failed: DeadLetter = {
+        id: newLetterId(),
         reason: "delivery_failed",
         destination: "q",
         event_id: "ev-1",
@@ -51,6 +52,7 @@ Deno.test("dead-letter replay re-delivers failed events and re-validates rejecte
         event: { event_id: "ev-1", event_type: "message_new" },
       };
       const rejected: DeadLetter = {
+        id: newLetterId(),
         reason: "rejected",
         destination: null,
         event_id: "ev-2",
@@ -199,6 +201,7 @@ Deno.test("a replayed rejected event that validates now is routed like any other
   });
   // A letter whose event is valid (as after a fix of the schema that had refused it).
   await store.addDeadLetters([{
+    id: newLetterId(),
     reason: "rejected",
     destination: null,
     event_id: "fixed-1",

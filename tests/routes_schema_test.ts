@@ -126,13 +126,13 @@ Deno.test("parseRoutes() resolves webhook secrets from the environment", () => {
       },
       rules: [],
     },
-    { HOOK_SECRET: "whsec_abc" },
+    { HOOK_SECRET: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=" },
   );
   assert.deepEqual(routes.destinations.get("w"), {
     kind: "webhook",
     name: "w",
     url: "http://127.0.0.1:1/h",
-    secret: "whsec_abc",
+    secret: "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
     timeoutMs: 5000,
   });
 });

@@ -7,21 +7,27 @@
  * - Unless `TEST_REDIS_URL` names a Redis to use, starts one private redis-server on a free
  *   port for the whole run. It never picks up a Redis that someone else started, not even
  *   one on 6379: the run is the same on every machine and touches nobody's data.
- * - Runs `deno test --allow-all` with the given arguments (`tests/` and the kinds' own tests
- *   under `src/deliver/kinds/` when they name no file or folder) and `TEST_REDIS_URL` set, stops the server whatever the outcome (Ctrl-C
- *   included), and exits with deno test's code. Deno's summary stays the last line.
+ * - For each destination kind with a server of its own (a `testing.ts` harness in its
+ *   folder under `src/deliver/kinds/`), likewise: unless its `TEST_*_URL` variable is set,
+ *   starts one private server on free ports (never the machine's own on the usual port),
+ *   or prints the line that says what to install.
+ * - Runs `deno test --allow-all` with the given arguments (`tests/` and the kinds' own
+ *   tests when they name no file or folder) and the `TEST_*_URL` variables set, stops the
+ *   servers whatever the outcome (Ctrl-C included), and exits with deno test's code.
+ *   Deno's summary stays the last line.
  *
  * Usage: `deno run -A tests/run.ts [deno test flags] [files or folders]`
  * @module
  */
 import { resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
+import { kindHarnesses } from "./support/kind_harness.ts";
 import { missingChromium, missingRedisServer } from "./support/prerequisites.ts";
 import { startRedisServer } from "./support/redis_server.ts";
 
 const TESTS_DIR = resolve(fileURLToPath(new URL(".", import.meta.url)));
 /** The destination kinds' folders keep their own tests beside their modules. */
-const KINDS_DIR = resolve(fileURLToPath(new URL("../src/deliver/kinds", import.meta.url)));
+const KINDS_DIR = resolve(fileURLToPath(new URL("../src/deliver/kinds/", import.meta.url)));
 const BROWSER_TEST = fileURLToPath(new URL("status_page_browser_test.ts", import.meta.url));
 
 /** The arguments that name existing files or folders; the rest are deno test's flags. */
@@ -121,11 +127,26 @@ async function main(args: readonly string[]): Promise<number> {
     ? await startRedisServer({ durable: false })
     : null;
   if (server) console.error(`Started a private redis-server for this run: ${server.url}`);
+  await using kindServers = new AsyncDisposableStack();
+  const env: Record<string, string> = server ? { TEST_REDIS_URL: server.url } : {};
+  for (const harness of await kindHarnesses()) {
+    if (signals.exitCode !== null) break;
+    if (Deno.env.get(harness.testUrlVariable) !== undefined) continue;
+    const missing = await harness.missing();
+    if (missing) {
+      // Its tests fail with this line too: a kind is never skipped unseen.
+      console.error(missing);
+      continue;
+    }
+    const kindServer = kindServers.use(await harness.startServer());
+    env[harness.testUrlVariable] = kindServer.url;
+    console.error(`Started a private ${harness.kind} server for this run: ${kindServer.url}`);
+  }
   if (signals.exitCode !== null) return signals.exitCode;
   signals.child = new Deno.Command(Deno.execPath(), {
     args: ["test", "--allow-all", ...args, ...(paths.length > 0 ? [] : [TESTS_DIR, KINDS_DIR])],
-    // With TEST_REDIS_URL set, deno test inherits it.
-    env: server ? { TEST_REDIS_URL: server.url } : {},
+    // Variables already set (TEST_REDIS_URL, TEST_NATS_URL, ...) are inherited.
+    env,
   }).spawn();
   return (await signals.child.status).code;
 }

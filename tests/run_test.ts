@@ -4,6 +4,7 @@
  * only (never `tests/`, which holds this file).
  */
 import assert from "node:assert/strict";
+import { kindHarnesses } from "./support/kind_harness.ts";
 import { missingChromium, REDIS_SERVER_MISSING } from "./support/prerequisites.ts";
 
 const RUNNER = new URL("run.ts", import.meta.url).pathname;
@@ -15,6 +16,13 @@ const SUBSET = ["tests/pipeline_test.ts", "tests/replay_test.ts"];
 function bareEnv(changes: Record<string, string> = {}): Record<string, string> {
   const { TEST_REDIS_URL: _, ...env } = Deno.env.toObject();
   return { ...env, NO_COLOR: "1", ...changes };
+}
+
+/** {@linkcode bareEnv} without any kind harness's variable either. */
+async function bareOfKindServers(): Promise<Record<string, string>> {
+  const env = bareEnv();
+  for (const harness of await kindHarnesses()) delete env[harness.testUrlVariable];
+  return env;
 }
 
 async function runTests(args: string[], env: Record<string, string>) {
@@ -64,6 +72,29 @@ Deno.test("without TEST_REDIS_URL the run starts one private redis-server and st
   assert.match(run.stdout, /running \d+ tests? from \.\/tests\/pipeline_test\.ts/);
   assert.match(run.stdout, /running \d+ tests? from \.\/tests\/replay_test\.ts/);
   assert.match(lastLine(run.stdout), /^ok \| [1-9]\d* passed (\(\d+ steps\) )?\| 0 failed \(/);
+});
+
+Deno.test("each kind with a server of its own gets a private one for the run, never the usual port", async () => {
+  const harnesses = await kindHarnesses();
+  assert.ok(harnesses.length > 0, "the kinds' testing.ts harnesses are found");
+  const run = await runTests([SUBSET[0]!], await bareOfKindServers());
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  for (const harness of harnesses) {
+    const missing = await harness.missing();
+    if (missing) {
+      assert.ok(run.stderr.includes(missing), `${harness.kind}: ${run.stderr}`);
+      continue;
+    }
+    const started = new RegExp(
+      `private ${harness.kind} server for this run: \\w+://[^\\s]*?:(\\d+)`,
+    )
+      .exec(run.stderr);
+    assert.ok(started, `${harness.kind}: ${run.stderr}`);
+    const port = Number(started[1]);
+    assert.ok(![4222, 5672].includes(port), "never a server someone else may run");
+    assert.equal(await listening(port), false, `the ${harness.kind} server is gone after the run`);
+  }
+  assert.match(lastLine(run.stdout), /^ok \| [1-9]\d* passed .*\| 0 failed/);
 });
 
 /** Whether this machine can give a process a network namespace of its own (Linux). */

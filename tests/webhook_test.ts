@@ -162,9 +162,11 @@ Deno.test("a webhook answering 400 goes straight to the dead letter with status 
   await deliverer.deliver([{ destination: "w", eventId: "evt-1", body: '{"n":1}' }]);
   assert.equal(await store.parkedCount(), 0);
   const [letter] = await store.takeDeadLetters(10);
+  assert.match(letter!.id, /^dl_[0-9a-f]{28}$/);
   assert.deepEqual(
-    { ...letter, failed_at: 0 },
+    { ...letter, failed_at: 0, id: "" },
     {
+      id: "",
       reason: "delivery_failed",
       destination: "w",
       event_id: "evt-1",

@@ -10,7 +10,7 @@ import { startUpstashGateway } from "./support/upstash_gateway.ts";
 import { waitFor } from "./support/wait.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
-const HOOK_SECRET = "whsec_d29ya2VyLXdlYmhvb2stc2VjcmV0";
+const HOOK_SECRET = "whsec_d29ya2VyLXdlYmhvb2stc2VjcmV0LW9mLTMyLWJ5dGVz";
 
 /** `deno serve` with the `serve` task's flags, on a free port, in `cwd`. */
 async function serveWorker(env: Record<string, string>, cwd: string) {

@@ -12,15 +12,23 @@
  */
 import { getLogger } from "@logtape/logtape";
 import type { Metrics } from "../status/metrics.ts";
-import type { DeadLetter, ParkedDelivery, StateStore } from "../store/state_store.ts";
+import {
+  type DeadLetter,
+  newLetterId,
+  type ParkedDelivery,
+  type StateStore,
+} from "../store/state_store.ts";
 import type { Delivery, Outcome, Sink } from "./types.ts";
 import { errorMessage } from "../errors.ts";
 import { isAbort, retry } from "../util/retry.ts";
-import { sleep } from "../util/time.ts";
+import { sleep, withTimeout } from "../util/time.ts";
 import { SILENT_TRACER, type Tracer } from "../status/trace.ts";
 import { UnitOfWork } from "../util/unit_of_work.ts";
 
 const log = getLogger(["vk-event-router", "deliver"]);
+
+/** How long a destination may take to answer a batch before its events count as failed. */
+export const DEFAULT_SINK_DEADLINE_MS = 300_000;
 
 /** Seconds between attempts, after Standard Webhooks' schedule; the last repeats. */
 export const DEFAULT_RETRY_SCHEDULE_S: readonly number[] = [5, 300, 1800, 7200, 18_000, 36_000];
@@ -69,6 +77,8 @@ export interface DelivererOptions {
   observer?: DeliveryObserver;
   /** Where each delivery's steps are logged: delivered, parked, dead-lettered. */
   tracer?: Tracer;
+  /** @default {@linkcode DEFAULT_SINK_DEADLINE_MS} */
+  sinkDeadlineMs?: number;
   now?: () => number;
 }
 
@@ -105,6 +115,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     destination: d.destination,
     attempt,
   });
+  const deadlineMs = options.sinkDeadlineMs ?? DEFAULT_SINK_DEADLINE_MS;
 
   /**
    * Sends items grouped by destination: those of the sinks that share the unit of work
@@ -154,9 +165,8 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         continue;
       }
       const batch = indexes.map((i) => items[i]!);
-      const delivering = sink.deliverIn ? sink.deliverIn(batch, unit) : sink.deliver(batch);
       (sink.deliverIn ? joined : direct).push(
-        delivering.then((results) => settle(name, indexes, results)),
+        guarded(sink, batch, deadlineMs, unit).then((results) => settle(name, indexes, results)),
       );
     }
     if (unit.late) await Promise.all(direct);
@@ -179,18 +189,21 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   function letter(
     d: { destination: string; eventId: string; body: string },
     attempts: number,
-    error: string,
-    status: number | null,
+    o: Exclude<Outcome, { status: "delivered" }>,
   ): DeadLetter {
+    const t = now();
+    const redirect = o.status === "dead" && o.reason === "redirect";
     return {
-      reason: "delivery_failed",
+      id: newLetterId(t),
+      reason: redirect ? "redirect" : "delivery_failed",
       destination: d.destination,
       event_id: d.eventId,
       attempts,
-      last_error: error,
-      last_status: status,
-      failed_at: Math.floor(now() / 1000),
+      last_error: o.error,
+      last_status: o.httpStatus ?? null,
+      failed_at: Math.floor(t / 1000),
       event: JSON.parse(d.body),
+      ...(redirect && o.location !== undefined ? { location: o.location } : {}),
     };
   }
 
@@ -216,12 +229,12 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     }
     const sink = options.deadLetterSink;
     if (sink) {
-      const outcomes = await sink.deliver(
-        letters.map((l, i) => ({
-          eventId: `dead:${l.event_id ?? i}:${l.destination ?? ""}:${l.failed_at}`,
-          eventType: "dead_letter",
-          body: JSON.stringify(l),
-        })),
+      // The letter's own id: unique, so two letters of one event stay two, and stable, so
+      // a retried batch finds the dead-letter destination's dedup marker.
+      const outcomes = await guarded(
+        sink,
+        letters.map((l) => ({ eventId: l.id, eventType: "dead_letter", body: JSON.stringify(l) })),
+        deadlineMs,
       );
       const failed = letters.filter((_, i) => outcomes[i]?.status !== "delivered");
       if (failed.length === 0) return;
@@ -270,7 +283,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         if (o.status === "delivered") return;
         metrics.inc("vk_router_delivery_failures_total", { destination: item.destination });
         if (o.status === "dead" || options.attempts <= 1) {
-          dead.push(letter(item, 1, o.error, o.httpStatus ?? null));
+          dead.push(letter(item, 1, o));
           return;
         }
         parked.push({
@@ -317,7 +330,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         const attempts = d.attempts + 1;
         const tooOld = t - d.firstFailedAt >= options.maxAgeS * 1000;
         if (o.status === "dead" || attempts >= options.attempts || tooOld) {
-          dead.push(letter(d, attempts, o.error, o.httpStatus ?? null));
+          dead.push(letter(d, attempts, o));
           done.push(d.id);
           return;
         }
@@ -336,6 +349,67 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       return due.length;
     },
   };
+}
+
+/**
+ * A sink's outcomes whatever it does: a throw, a rejection, no answer within `deadlineMs`
+ * or a wrong number of outcomes make the events concerned retries (logged), never an
+ * unhandled rejection, so a broken destination keeps its failure to itself.
+ */
+async function guarded(
+  sink: Sink,
+  batch: readonly Delivery[],
+  deadlineMs: number,
+  unit?: UnitOfWork,
+): Promise<Outcome[]> {
+  let answer: Outcome[];
+  try {
+    // Called at once, not in a later tick: a sink that joins the unit adds its calls now.
+    const delivering = unit && sink.deliverIn ? sink.deliverIn(batch, unit) : sink.deliver(batch);
+    answer = await withTimeout(delivering, deadlineMs, "no answer");
+  } catch (error) {
+    return failAll(sink.name, batch.length, errorMessage(error));
+  }
+  return checked(sink.name, batch.length, () => answer);
+}
+
+const STATUSES = new Set(["delivered", "retry", "dead"]);
+
+/** `count` outcomes from `read`: missing, malformed or thrown ones become retries. */
+function checked(name: string, count: number, read: () => unknown): Outcome[] {
+  let answer: unknown;
+  try {
+    answer = read();
+  } catch (error) {
+    return failAll(name, count, errorMessage(error));
+  }
+  const list = Array.isArray(answer) ? answer : [];
+  const valid = (o: unknown): o is Outcome =>
+    typeof o === "object" && o !== null && STATUSES.has((o as Outcome).status);
+  if (list.length !== count || !list.every(valid)) {
+    log.error(
+      "Destination {destination} answered {answered} valid outcomes for {count} events; the others will be retried",
+      { destination: name, answered: list.filter(valid).length, count },
+    );
+  }
+  return Array.from(
+    { length: count },
+    (_, i): Outcome =>
+      valid(list[i])
+        ? list[i]
+        : { status: "retry", error: `destination ${name} gave no valid outcome for this event` },
+  );
+}
+
+/** Every event of a batch failed with the same error, to be retried. */
+function failAll(name: string, count: number, error: string): Outcome[] {
+  log.error("Destination {destination} failed a batch of {count} events: {error}", {
+    destination: name,
+    count,
+    error,
+  });
+  const outcome: Outcome = { status: "retry", error: `destination failed: ${error}` };
+  return Array.from({ length: count }, () => outcome);
 }
 
 /**

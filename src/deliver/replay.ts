@@ -1,20 +1,41 @@
 /**
- * Dead-letter replay: takes dead letters back (from the dead-letter Redis list when one is
- * configured, else from the state store) and sends them through again: failed deliveries
- * to their destination, rejected raw events through validation. A rejected event that
- * validates now is routed like any other; one still invalid goes back where it came from
- * as the same letter (its first reason and `failed_at`, one more attempt), neither a new
- * letter nor a new rejection, so replaying never grows a counter without a new event.
+ * Dead-letter replay: takes dead letters back (from the dead-letter destination when it
+ * can give them back, else from the state store) and sends them through again: failed
+ * deliveries (and redirected ones, once the webhook is fixed) to their destination,
+ * rejected raw events through validation. A rejected event that validates now is routed
+ * like any other; one still invalid goes back where it came from as the same letter (its
+ * id, first reason and `failed_at`, one more attempt), neither a new letter nor a new
+ * rejection, so replaying never grows a counter without a new event.
+ *
+ * Never twice: a replay holds the state store's `replay` lock (shared by every replica
+ * with Redis) and one asked for meanwhile is refused ({@linkcode LockBusyError}); taking
+ * letters is one atomic step in every store besides, so a double click, two operators or
+ * two replicas replay each letter once. An item of
+ * the dead-letter destination that is not a letter (someone else pushed it) is set aside
+ * in the state store, neither dropped nor fatal, and the others are replayed.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
+import { errorMessage } from "../errors.ts";
 import type { Pipeline } from "../pipeline.ts";
-import type { DeadLetter, StateStore } from "../store/state_store.ts";
 import { SILENT_TRACER, type Tracer } from "../status/trace.ts";
+import {
+  type DeadLetter,
+  newLetterId,
+  type SetAside,
+  type StateStore,
+} from "../store/state_store.ts";
 import type { Deliverer } from "./deliverer.ts";
 import { type Connections, deadLetterAccess, type Destination } from "./kinds/registry.ts";
 
 const log = getLogger(["vk-event-router", "deliver"]);
+
+/**
+ * How long a replay waits for one that runs: not at all, since the one that runs already
+ * replays those letters and one queued behind it would replay their new failures again
+ * (a double click must replay once).
+ */
+export const REPLAY_LOCK_WAIT_MS = 0;
 
 /** Options for {@linkcode createReplay}. */
 export interface ReplayOptions {
@@ -24,35 +45,90 @@ export interface ReplayOptions {
   deadLetter: Destination | null;
   /** The router's open connections: the dead-letter destination's own gives letters back. */
   connections: Connections;
+  /** @default {@linkcode REPLAY_LOCK_WAIT_MS} */
+  lockWaitMs?: number;
   /** Where each replayed letter's step is logged. */
   tracer?: Tracer;
 }
 
-/** Returns a function that replays up to `limit` dead letters and says how many. */
-export function createReplay(options: ReplayOptions): (limit?: number) => Promise<number> {
-  const { deadLetter, connections } = options;
+/** What to replay: the oldest `limit` letters, or (state store only) the letters of `ids`. */
+export interface ReplayRequest {
+  limit?: number;
+  ids?: readonly string[];
+}
+
+/** Replays dead letters; resolves with how many were taken. @throws {LockBusyError} when one runs */
+export type Replay = (request?: ReplayRequest) => Promise<number>;
+
+const REASONS = new Set<unknown>(["rejected", "delivery_failed", "redirect"]);
+
+/** A dead-letter destination's item as a letter (one of an older version gets an id), or why not. */
+export function readLetter(item: string): DeadLetter | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(item);
+  } catch (error) {
+    return `not JSON: ${errorMessage(error)}`;
+  }
+  const l = value as Partial<DeadLetter> | null;
+  if (typeof l !== "object" || l === null || !REASONS.has(l.reason) || !("event" in l)) {
+    return "not a dead letter (no known reason or no event)";
+  }
+  return { ...l, id: typeof l.id === "string" ? l.id : newLetterId() } as DeadLetter;
+}
+
+/** Creates the replay of a router's dead letters. */
+export function createReplay(options: ReplayOptions): Replay {
+  const { deadLetter, connections, store } = options;
   const tracer = options.tracer ?? SILENT_TRACER;
   // Letters come from the dead-letter destination when it can give them back, else the store.
   const held = deadLetter ? deadLetterAccess(deadLetter, connections) : null;
-  const take = async (limit: number): Promise<DeadLetter[]> => {
-    if (!held) return await options.store.takeDeadLetters(limit);
-    return (await held.take(limit)).map((s) => JSON.parse(s) as DeadLetter);
+  const source = `dead-letter destination ${deadLetter?.name ?? ""}`;
+
+  /** Takes letters; a destination's unreadable items are set aside before anything else. */
+  const take = async ({ limit = 100, ids }: ReplayRequest): Promise<DeadLetter[]> => {
+    if (!held) {
+      return ids ? await store.takeDeadLettersById(ids) : await store.takeDeadLetters(limit);
+    }
+    if (ids) throw new Error(`Letters held by the ${source} cannot be replayed by id`);
+    const items = await held.take(limit);
+    const letters: DeadLetter[] = [];
+    const aside: SetAside[] = [];
+    const at = Math.floor(Date.now() / 1000);
+    for (const item of items) {
+      const letter = readLetter(item);
+      if (typeof letter === "string") aside.push({ source, item, error: letter, at });
+      else letters.push(letter);
+    }
+    if (aside.length === 0) return letters;
+    try {
+      await store.setAside(aside);
+    } catch (error) {
+      await held.putBack(items); // nothing taken is lost
+      throw error;
+    }
+    log.warn(
+      "Replay set aside {count} items of the {source} that are not dead letters (kept in the state store)",
+      { count: aside.length, source },
+    );
+    return letters;
   };
   /**
    * Puts letters back where `take` found them, at the newest end. Not through the
    * deliverer: that would count them as dead-lettered again, and its dedup marker (the
-   * letter's id and `failed_at`, unchanged) would drop them as duplicates.
+   * letter's id, unchanged) would drop them as duplicates.
    */
   const putBack = async (letters: readonly DeadLetter[]): Promise<void> => {
     if (letters.length === 0) return;
-    if (!held) return await options.store.addDeadLetters(letters);
+    if (!held) return await store.addDeadLetters(letters);
     await held.putBack(letters.map((l) => JSON.stringify(l)));
   };
-  return async (limit = 100) => {
-    const letters = await take(limit);
+
+  const replay = async (request: ReplayRequest): Promise<number> => {
+    const letters = await take(request);
     const rejected = letters.filter((l) => l.reason === "rejected");
     const failed = letters.filter((l) =>
-      l.reason === "delivery_failed" && l.destination !== null && l.event_id !== null
+      l.reason !== "rejected" && l.destination !== null && l.event_id !== null
     );
     try {
       const prepared = await options.pipeline.prepare({
@@ -91,6 +167,8 @@ export function createReplay(options: ReplayOptions): (limit?: number) => Promis
     }
     return letters.length;
   };
+  return (request = {}) =>
+    store.withLock("replay", options.lockWaitMs ?? REPLAY_LOCK_WAIT_MS, () => replay(request));
 }
 
 /** The event type and community of a failed delivery's event, as its delivery carried them. */

@@ -22,7 +22,7 @@ export function createRoutedDeliverer(
     tracer?: Tracer;
   },
 ): Deliverer {
-  const { context } = options;
+  const context: RouterSinkContext = { markers: options.store, ...options.context };
   return createDeliverer({
     sinks: new Map([...routes.destinations].map(([name, d]) => [name, createSink(d, context)])),
     store: options.store,

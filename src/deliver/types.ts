@@ -27,8 +27,17 @@ export type Outcome =
   | { status: "delivered"; duplicate?: boolean; counted?: boolean }
   /** Worth another try later (network, 5xx, 429, Redis down). */
   | { status: "retry"; error: string; httpStatus?: number; retryAfterMs?: number }
-  /** No retry will help (4xx other than 408/429): straight to the dead letter. */
-  | { status: "dead"; error: string; httpStatus?: number };
+  /**
+   * No retry will help (4xx other than 408/429): straight to the dead letter. `redirect`:
+   * a webhook answered 3xx, never followed; `location` is where it pointed (redacted).
+   */
+  | {
+    status: "dead";
+    error: string;
+    httpStatus?: number;
+    reason?: "redirect";
+    location?: string;
+  };
 
 /** A destination. `deliver` answers one outcome per item, in order, and never throws. */
 export interface Sink {

@@ -30,6 +30,7 @@ import { LoginPage, StatusPage } from "./page.tsx";
 import { clientAddress, isHttps, publicOrigin } from "./request_info.ts";
 import { createSessions, SESSION_COOKIE, type SessionStore } from "./sessions.ts";
 import { snapshotGauges, type SnapshotView, type StatusSnapshot } from "./snapshot.ts";
+import { LockBusyError } from "../store/state_store.ts";
 
 const log = getLogger(["vk-event-router", "http"]);
 
@@ -60,7 +61,7 @@ export interface AppDeps {
   callback: { confirmation: string | null; secret: string | null; groupIds: readonly number[] };
   /** Takes one raw event through the pipeline; resolves once it is delivered or durably parked. */
   accept: (update: unknown) => Promise<void>;
-  /** Re-queues dead letters through the pipeline; resolves with how many. */
+  /** Re-queues dead letters through the pipeline; resolves with how many; rejects with `LockBusyError` while one runs. */
   replayDeadLetters: () => Promise<number>;
   /** True once shutdown began: callbacks are refused so that VK redelivers later. */
   stopping: () => boolean;
@@ -241,7 +242,13 @@ export function createApp(deps: AppDeps): Hono {
     );
   }
   app.post("/dead-letters/replay", requireToken(token), async (c) => {
-    const replayed = await deps.replayDeadLetters();
+    let replayed: number;
+    try {
+      replayed = await deps.replayDeadLetters();
+    } catch (error) {
+      if (!(error instanceof LockBusyError)) throw error;
+      return c.json({ error: "a replay of the dead letters is running: try again later" }, 409);
+    }
     if ((c.req.header("accept") ?? "").includes("text/html")) return c.redirect("/", 303);
     return c.json({ replayed });
   });

@@ -81,8 +81,10 @@ export interface StatusSnapshot {
     last_event_at: number | null;
     history_lost: number;
     warnings: string[];
-    /** What its ingestion keeps retrying; null while it advances. */
-    stalled: { what: string; error: string } | null;
+    /** Since when (ms since epoch) a batch keeps failing, holding back the checkpoint. */
+    stuck_since: number | null;
+    /** That batch: its first event ids, how many events, the last error. */
+    stuck_batch: { event_ids: string[]; events: number; error: string } | null;
   }[];
   destinations: {
     name: string;
@@ -186,7 +188,14 @@ export function createSnapshots(
         last_event_at: c.lastEventAt,
         history_lost: c.historyLost,
         warnings: c.warnings,
-        stalled: c.stalled,
+        stuck_since: c.stuckSince,
+        stuck_batch: c.stuckBatch
+          ? {
+            event_ids: c.stuckBatch.eventIds,
+            events: c.stuckBatch.events,
+            error: c.stuckBatch.error,
+          }
+          : null,
       })),
       destinations: [...sources.routes.destinations.values()].map((d) => ({
         name: d.name,
@@ -297,7 +306,7 @@ export function snapshotGauges(s: StatusSnapshot): Sample[] {
       {
         name: "vk_router_ingestion_stalled",
         labels: { group_id: c.group_id },
-        value: c.stalled ? 1 : 0,
+        value: c.stuck_since === null ? 0 : 1,
       },
     ]),
   ];

@@ -55,11 +55,26 @@ export interface IngestionOptions<P> {
   /** Told after each checkpoint write. */
   onCheckpoint?: (groupId: number, ts: string) => void;
   /**
-   * Told when a batch or the checkpoint fails and is being retried (the community does not
-   * advance), and with null once it advances again: the health's "ingestion stalled".
+   * How long a batch may keep failing before it is reported stuck (logged at `error` with
+   * its event ids, and told to `onStuck`). @default {@linkcode STUCK_AFTER_MS}
    */
-  onStalled?: (groupId: number, stall: { what: string; error: string } | null) => void;
+  stuckAfterMs?: number;
+  /** Told when a batch becomes stuck, and with null once it is through. */
+  onStuck?: (groupId: number, stuck: StuckBatch | null) => void;
 }
+
+/** A batch that keeps failing, holding back the community's checkpoint. */
+export interface StuckBatch {
+  /** When its first attempt failed (ms since epoch). */
+  since: number;
+  /** The ids of its events (those that have one). */
+  eventIds: string[];
+  /** The last error. */
+  error: string;
+}
+
+/** A batch that has failed for this long is reported stuck. */
+export const STUCK_AFTER_MS = 60_000;
 
 /**
  * Runs until `signal` aborts (resolves) or VK refuses for good (rejects with
@@ -70,33 +85,21 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
   const { store, handler, signal } = options;
   const groupId = options.poller.groupId;
   const backoff = options.backoff ?? { minMs: 500, maxMs: 30_000 };
-  /** The retries under way (a batch, the checkpoint): while any is, the community stalls. */
-  const stalls = new Map<symbol, { what: string; error: string }>();
-  const reportStall = () => options.onStalled?.(groupId, [...stalls.values()].at(-1) ?? null);
   /** Retries `work` until it succeeds; rejects with the abort reason once the run stops. */
-  const untilSuccess = async <T>(what: string, work: () => Promise<T>, finishOnStop: boolean) => {
-    const id = Symbol(what);
-    try {
-      return await retry(work, {
-        backoff,
-        signal,
-        firstAttemptOnAbort: finishOnStop,
-        onRetry: (error, attempt, delay) => {
-          stalls.set(id, { what, error: errorMessage(error) });
-          reportStall();
-          log.error("Community {groupId}: cannot {what}: {error}; retry {attempt} in {delay} ms", {
-            groupId,
-            what,
-            error: errorMessage(error),
-            attempt,
-            delay,
-          });
-        },
-      });
-    } finally {
-      if (stalls.delete(id)) reportStall();
-    }
-  };
+  const untilSuccess = <T>(what: string, work: () => Promise<T>, finishOnStop: boolean) =>
+    retry(work, {
+      backoff,
+      signal,
+      firstAttemptOnAbort: finishOnStop,
+      onRetry: (error, attempt, delay) =>
+        log.error("Community {groupId}: cannot {what}: {error}; retry {attempt} in {delay} ms", {
+          groupId,
+          what,
+          error: errorMessage(error),
+          attempt,
+          delay,
+        }),
+    });
 
   let initialTs: string | null;
   try {
@@ -121,6 +124,43 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
     ...(options.onCheckpoint ? { onSaved: options.onCheckpoint } : {}),
   });
   const queue = new CommitQueue<Batch, P>(options.depth ?? 8, MAX_GROUP);
+  const stuckAfterMs = options.stuckAfterMs ?? STUCK_AFTER_MS;
+  /**
+   * Watches one batch's attempts: once it has failed for `stuckAfterMs`, it is reported
+   * stuck (once), and cleared when it gets through.
+   */
+  const stuckWatch = (batches: readonly Batch[]) => {
+    let since: number | null = null;
+    let reported = false;
+    return {
+      failed(error: unknown) {
+        since ??= Date.now();
+        if (reported || Date.now() - since < stuckAfterMs) return;
+        reported = true;
+        const eventIds = batches.flatMap((b) => b.updates).flatMap((u) => {
+          const id = (u as { event_id?: unknown } | null)?.event_id;
+          return typeof id === "string" ? [id] : [];
+        });
+        const stuck = { since, eventIds, error: errorMessage(error) };
+        log.error(
+          "Community {groupId}: a batch of {count} events is stuck for {seconds} s, holding back the checkpoint: {error}; events {eventIds}",
+          {
+            groupId,
+            count: eventIds.length,
+            seconds: Math.round((Date.now() - since) / 1000),
+            error: stuck.error,
+            eventIds,
+          },
+        );
+        options.onStuck?.(groupId, stuck);
+      },
+      through() {
+        if (!reported) return;
+        log.info("Community {groupId}: the stuck batch got through", { groupId });
+        options.onStuck?.(groupId, null);
+      },
+    };
+  };
 
   /** Commits in order; resolves false when the run stopped before everything taken landed. */
   const committer = (async (): Promise<boolean> => {
@@ -130,16 +170,21 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
         const { prepared } = group;
         if (prepared.length > 0) {
           const merged = prepared.length === 1 ? prepared[0]! : handler.merge(prepared);
+          const watch = stuckWatch(group.batches);
           await untilSuccess(`handle a batch of ${events} events`, async () => {
             const unit = new UnitOfWork();
             const carried = checkpointer.carry(unit);
             try {
               await handler.commit(merged, unit);
+            } catch (error) {
+              watch.failed(error);
+              throw error;
             } finally {
               unit.cancel(new Error("The batch's commit failed before its round trip"));
             }
             await carried;
           }, true);
+          watch.through();
         }
         // A write that can travel with the next batch waits for it, or for an empty poll.
         const idle = events === 0 || signal.aborted || (queue.size === 0 && !checkpointer.carries);

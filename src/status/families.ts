@@ -134,6 +134,12 @@ export const FAMILIES: Readonly<Record<string, Family>> = {
     help: "Leases this process took whose previous holder had not released them, by community.",
     labels: ["group_id"],
   },
+  vk_router_stuck_batches_total: {
+    type: "counter",
+    help:
+      "Batches that kept failing past the stuck limit, holding back the checkpoint, by community.",
+    labels: ["group_id"],
+  },
   vk_router_enrich_cache_hits_total: {
     type: "counter",
     help: "Name lookups answered from the cache.",
@@ -185,7 +191,8 @@ export const FAMILIES: Readonly<Record<string, Family>> = {
   },
   vk_router_ingestion_stalled: {
     type: "gauge",
-    help: "1 while the community's ingestion retries a batch or its checkpoint, by community.",
+    help:
+      "1 while a batch of the community keeps failing (a minute or more) and holds back its checkpoint, by community.",
     labels: ["group_id"],
     computed: true,
   },

@@ -38,8 +38,9 @@ export interface HealthInput {
     group_id: number;
     state: string;
     detail: string | null;
-    /** What its ingestion keeps retrying, null while it advances. */
-    stalled: { what: string; error: string } | null;
+    /** Since when a batch keeps failing and holds back the checkpoint; null while it advances. */
+    stuck_since: number | null;
+    stuck_batch: { events: number; error: string } | null;
   }[];
   destinations: readonly {
     name: string;
@@ -84,11 +85,13 @@ export function assessHealth(input: HealthInput): Health {
         group_id: c.group_id,
       });
     }
-    if (c.stalled) {
+    if (c.stuck_since !== null) {
+      const batch = c.stuck_batch;
       degraded.push({
         code: "ingestion_stalled",
-        message:
-          `Community ${c.group_id} does not advance: cannot ${c.stalled.what}: ${c.stalled.error}`,
+        message: `Community ${c.group_id} does not advance: a batch${
+          batch ? ` of ${batch.events} events` : ""
+        } keeps failing${batch ? ` (${batch.error})` : ""}; the checkpoint waits`,
         group_id: c.group_id,
       });
     }

@@ -4,6 +4,7 @@
  * about either.
  * @module
  */
+import type { StuckBatch } from "../ingest/ingestion.ts";
 import type { CustomEvent } from "../events/types.ts";
 import type { LeaseObserver } from "../lease/coordinator.ts";
 import type { PollObserver } from "../vk/long_poll.ts";
@@ -16,8 +17,8 @@ export interface RouterObserver extends PollObserver, LeaseObserver {
   event(event: CustomEvent, destinations: readonly string[]): void;
   /** A community's checkpoint was written. */
   checkpoint(groupId: number, ts: string): void;
-  /** A community's ingestion retries a batch or its checkpoint (null: it advances again). */
-  stalled(groupId: number, stall: { what: string; error: string } | null): void;
+  /** A community's batch keeps failing (null: it got through). */
+  stuck(groupId: number, stuck: StuckBatch | null): void;
 }
 
 /** An observer that records into `status` and `metrics`. */
@@ -33,11 +34,14 @@ export function createObserver(status: ServiceStatus, metrics: Metrics): RouterO
       status.fault(groupId, kind, message);
     },
     event: (event, destinations) => status.event(event, destinations),
+    stuck(groupId, stuck) {
+      if (stuck) metrics.inc("vk_router_stuck_batches_total", { group_id: groupId });
+      status.stuck(groupId, stuck);
+    },
     checkpoint(groupId, ts) {
       metrics.set("vk_router_checkpoint_ts", { group_id: groupId }, Number(ts));
       status.checkpoint(groupId, ts);
     },
-    stalled: (groupId, stall) => status.stalled(groupId, stall),
     acquired(groupId, instanceId, takeover) {
       metrics.inc("vk_router_lease_acquired_total", { group_id: groupId });
       if (takeover) metrics.inc("vk_router_lease_takeovers_total", { group_id: groupId });

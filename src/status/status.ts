@@ -5,6 +5,7 @@
  * @module
  */
 import type { CustomEvent } from "../events/types.ts";
+import type { StuckBatch } from "../ingest/ingestion.ts";
 import type { ConnectionState, PollFault, PollObserver } from "../vk/long_poll.ts";
 
 /** One community as the status page shows it. */
@@ -23,8 +24,13 @@ export interface CommunityStatus {
   historyLost: number;
   /** Settings problems found at start (event types not enabled, long poll off). */
   warnings: string[];
-  /** What its ingestion keeps retrying (a batch, the checkpoint); null while it advances. */
-  stalled: { what: string; error: string } | null;
+  /**
+   * Since when (ms since epoch) a batch keeps failing and holds back the checkpoint (the
+   * state store fails, say); null while batches get through.
+   */
+  stuckSince: number | null;
+  /** The stuck batch's event ids (the first 20) and last error; null while none is stuck. */
+  stuckBatch: { eventIds: string[]; events: number; error: string } | null;
 }
 
 /** How one destination fared lately, as this process saw its attempts. */
@@ -102,7 +108,8 @@ export class ServiceStatus implements PollObserver {
         lastEventAt: null,
         historyLost: 0,
         warnings: [],
-        stalled: null,
+        stuckSince: null,
+        stuckBatch: null,
       });
     }
   }
@@ -136,6 +143,25 @@ export class ServiceStatus implements PollObserver {
     if (self) return;
     c.state = "standby";
     c.detail = owner === null ? "waiting for the lease" : `polled by ${owner}`;
+  }
+
+  /** A batch of the community keeps failing (null: it got through). */
+  stuck(groupId: number, stuck: StuckBatch | null): void {
+    const c = this.communities.get(groupId);
+    if (!c) return;
+    c.stuckSince = stuck?.since ?? null;
+    c.stuckBatch = stuck
+      ? {
+        eventIds: stuck.eventIds.slice(0, KEEP),
+        events: stuck.eventIds.length,
+        error: stuck.error,
+      }
+      : null;
+    if (stuck) {
+      this.error(
+        `Community ${groupId}: a batch of ${stuck.eventIds.length} events is stuck (${stuck.error}); the checkpoint waits`,
+      );
+    }
   }
 
   checkpoint(groupId: number, ts: string): void {
@@ -195,12 +221,6 @@ export class ServiceStatus implements PollObserver {
     const times = this.#destination(destination).deadLetteredAt;
     times.push(this.#now());
     if (times.length > KEEP_DEAD_LETTER_TIMES) times.shift();
-  }
-
-  /** A community's ingestion retries `what` (stalled), or advances again (null). */
-  stalled(groupId: number, stall: { what: string; error: string } | null): void {
-    const c = this.communities.get(groupId);
-    if (c) c.stalled = stall;
   }
 
   /** Sets the fate of a recent event at a destination (older events are forgotten). */

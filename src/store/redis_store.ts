@@ -1,19 +1,47 @@
 /**
  * The state store in Redis, under `REDIS_PREFIX`, sharing the destinations' connection.
  * Parked deliveries are a sorted set by due time plus a hash of their bodies; dead
- * letters a list; login sessions keys that Redis expires itself (`SET … PX`). A checkpoint
- * written under a lease is fenced by its token.
+ * letters a sorted set of their ids (in time order) plus a hash of the letters, so one
+ * script takes, lists or deletes any of them atomically; login sessions keys that Redis
+ * expires itself (`SET … PX`). A checkpoint written under a lease is fenced by its token.
+ * Named locks carry a token per holding, delivery claims one per store, so a process only
+ * ever releases its own.
  * @module
  */
 import { FENCED_SET_SCRIPT, fenceKey, isStaleFence } from "../lease/lease.ts";
 import type { RedisClient } from "../redis/connection.ts";
 import { LuaScript, runScript, type ScriptCall, scriptsOn } from "../redis/scripts.ts";
+import { sleep } from "../util/time.ts";
 import {
   type DeadLetter,
+  type DeadLetterFilter,
+  type DeliveryClaim,
   FenceError,
+  LockBusyError,
+  newLetterId,
   type ParkedDelivery,
+  type SetAside,
   type StateStore,
 } from "./state_store.ts";
+import { dedupKey } from "../deliver/kinds/redis_once.ts";
+import takeSource from "./dead_take.lua" with { type: "text" };
+import pageSource from "./dead_page.lua" with { type: "text" };
+import upgradeSource from "./dead_upgrade.lua" with { type: "text" };
+import claimSource from "./delivery_claim.lua" with { type: "text" };
+import settleSource from "./delivery_settle.lua" with { type: "text" };
+import lockSource from "./lock.lua" with { type: "text" };
+
+const TAKE_SCRIPT = new LuaScript(takeSource);
+const PAGE_SCRIPT = new LuaScript(pageSource);
+const UPGRADE_SCRIPT = new LuaScript(upgradeSource);
+const CLAIM_SCRIPT = new LuaScript(claimSource);
+const SETTLE_SCRIPT = new LuaScript(settleSource);
+const LOCK_SCRIPT = new LuaScript(lockSource);
+
+/** A lock lives this long unless renewed (a third of it) by its holder. */
+const LOCK_TTL_MS = 30_000;
+/** Letters per step of a listing, or of the move from the older layout. */
+const PAGE = 100;
 
 /** The keys of parked deliveries: ids by due time (ms), and their bodies by id. */
 export function parkedKeys(prefix: string): { due: string; items: string } {
@@ -41,7 +69,11 @@ function checkpointError(error: unknown, groupId: number, fence: number | undefi
 /** A store over an open Redis client; closing it leaves the connection to its owner. */
 export function createRedisStore(redis: RedisClient, prefix: string): StateStore {
   const { due: dueKey, items: itemsKey } = parkedKeys(prefix);
-  const deadKey = `${prefix}dead`;
+  const dead = { ids: `${prefix}dead:ids`, items: `${prefix}dead:items` };
+  /** Where letters were kept before they had ids (a list); emptied into `dead` once. */
+  const legacyDeadKey = `${prefix}dead`;
+  const asideKey = `${prefix}dead:aside`;
+  const token = crypto.randomUUID();
   const sessionKey = (key: string) => `${prefix}session:${key}`;
   const close = () => Promise.resolve();
   /**
@@ -55,6 +87,37 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
       keys: [key, fenceKey(prefix, groupId)],
       args: [ts, String(fence)],
     };
+  };
+  /**
+   * Moves letters from the list of older versions into the current layout, once per store
+   * (each step one script; a crash between steps leaves the rest for the next process).
+   */
+  let upgrading: Promise<void> | null = null;
+  const upgraded = () =>
+    upgrading ??= (async () => {
+      for (;;) {
+        const ids = Array.from({ length: PAGE }, () => newLetterId());
+        const moved = await runScript(redis, {
+          script: UPGRADE_SCRIPT,
+          keys: [legacyDeadKey, dead.ids, dead.items],
+          args: ids,
+        });
+        if (Number(moved) < PAGE) return;
+      }
+    })().catch((error) => {
+      upgrading = null; // try again on the next call
+      throw error;
+    });
+  const takeById = async (ids: readonly string[]): Promise<DeadLetter[]> => {
+    await upgraded();
+    if (ids.length === 0) return [];
+    return lettersOf(
+      await runScript(redis, {
+        script: TAKE_SCRIPT,
+        keys: [dead.ids, dead.items],
+        args: ["ids", ...ids],
+      }),
+    );
   };
   return {
     kind: "redis",
@@ -105,16 +168,127 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
     async parkedCount() {
       return await redis.zcard(dueKey);
     },
+    async listParked({ limit, cursor, filter }) {
+      const items: ParkedDelivery[] = [];
+      let offset = cursor ? Number(cursor) : 0;
+      for (;;) {
+        const ids = await redis.zrange(dueKey, 0, Number.MAX_SAFE_INTEGER, {
+          byScore: true,
+          offset,
+          count: PAGE,
+        });
+        if (ids.length === 0) return { items, cursor: null };
+        const bodies = await redis.hmget(itemsKey, ...ids);
+        for (const [i, body] of bodies.entries()) {
+          const d = body ? JSON.parse(body) as ParkedDelivery : null;
+          if (!d || (filter?.destination !== undefined && d.destination !== filter.destination)) {
+            continue;
+          }
+          items.push(d);
+          if (items.length === limit) return { items, cursor: String(offset + i + 1) };
+        }
+        offset += ids.length;
+      }
+    },
     async addDeadLetters(letters) {
       if (letters.length === 0) return;
-      await redis.rpush(deadKey, ...letters.map((l) => JSON.stringify(l)));
+      const multi = redis.multi();
+      for (const l of letters) {
+        multi.hset(dead.items, { [l.id]: JSON.stringify(l) });
+        multi.zadd(dead.ids, { score: 0, member: l.id });
+      }
+      await multi.exec();
     },
     async takeDeadLetters(limit) {
-      const items = await redis.lpop(deadKey, limit);
-      return (items ?? []).map((s) => JSON.parse(s) as DeadLetter);
+      await upgraded();
+      return lettersOf(
+        await runScript(redis, {
+          script: TAKE_SCRIPT,
+          keys: [dead.ids, dead.items],
+          args: ["oldest", String(Math.max(1, Math.min(limit, 1000)))],
+        }),
+      );
+    },
+    takeDeadLettersById: takeById,
+    async listDeadLetters({ limit, cursor, filter }) {
+      await upgraded();
+      const items: DeadLetter[] = [];
+      let after = cursor ?? null;
+      for (;;) {
+        const page = lettersOf(
+          await runScript(redis, {
+            script: PAGE_SCRIPT,
+            keys: [dead.ids, dead.items],
+            args: [after === null ? "-" : `(${after}`, String(PAGE)],
+          }),
+        );
+        if (page.length === 0) return { items, cursor: null };
+        for (const letter of page) {
+          after = letter.id;
+          if (!matches(letter, filter)) continue;
+          items.push(letter);
+          if (items.length === limit) return { items, cursor: after };
+        }
+      }
+    },
+    async getDeadLetter(id) {
+      await upgraded();
+      const [item] = await redis.hmget(dead.items, id);
+      return item ? { ...JSON.parse(item) as DeadLetter, id } : null;
+    },
+    async deleteDeadLetters(ids) {
+      return (await takeById(ids)).length;
     },
     async deadLetterCount() {
-      return await redis.llen(deadKey);
+      await upgraded();
+      return await redis.zcard(dead.ids);
+    },
+    async setAside(items) {
+      if (items.length === 0) return;
+      await redis.lpush(asideKey, ...items.map((a) => JSON.stringify(a)));
+    },
+    async listSetAside(limit) {
+      return (await redis.lrange(asideKey, 0, limit - 1)).map((s) => JSON.parse(s) as SetAside);
+    },
+    async withLock(name, waitMs, work) {
+      const key = `${prefix}lock:${name}`;
+      const holder = crypto.randomUUID(); // one per holding: another call here waits too
+      const lock = (action: "take" | "renew" | "release") =>
+        runScript(redis, {
+          script: LOCK_SCRIPT,
+          keys: [key],
+          args: [action, holder, String(LOCK_TTL_MS)],
+        }).then((done) => done === 1);
+      const deadline = Date.now() + waitMs;
+      while (!await lock("take")) {
+        if (Date.now() >= deadline) {
+          throw new LockBusyError(`The ${name} lock is held by another process: try again later`);
+        }
+        await sleep(Math.min(200, Math.max(1, deadline - Date.now())));
+      }
+      const renewal = setInterval(() => lock("renew").catch(() => {}), LOCK_TTL_MS / 3);
+      try {
+        return await work();
+      } finally {
+        clearInterval(renewal);
+        await lock("release").catch(() => {}); // else it expires within LOCK_TTL_MS
+      }
+    },
+    async claimDeliveries(destination, eventIds, ttlMs) {
+      if (eventIds.length === 0) return [];
+      return await runScript(redis, {
+        script: CLAIM_SCRIPT,
+        keys: eventIds.map((id) => dedupKey(prefix, destination, id)),
+        args: [String(Math.max(1, Math.ceil(ttlMs))), token],
+      }) as DeliveryClaim[];
+    },
+    async settleDeliveries(destination, settled, dedupTtlS) {
+      if (settled.length === 0) return;
+      await runScript(redis, {
+        script: SETTLE_SCRIPT,
+        keys: settled.map((s) => dedupKey(prefix, destination, s.eventId)),
+        args: [String(dedupTtlS), token, ...settled.map((s) => s.delivered ? "1" : "0")],
+      });
     },
     async putSession(key, ttlMs) {
       await redis.set(sessionKey(key), "1", { px: Math.max(1, Math.ceil(ttlMs)) });
@@ -131,4 +305,19 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** The letters a take or page script answered, each with its id. */
+function lettersOf(answer: unknown): DeadLetter[] {
+  const [ids, items] = answer as [string[], (string | null)[]];
+  return ids.flatMap((id, i) => {
+    const item = items[i];
+    return item ? [{ ...JSON.parse(item) as DeadLetter, id }] : [];
+  });
+}
+
+/** Whether a letter passes a listing's filter. */
+export function matches(letter: DeadLetter, filter: DeadLetterFilter = {}): boolean {
+  return (filter.destination === undefined || filter.destination === letter.destination) &&
+    (filter.reason === undefined || filter.reason === letter.reason);
 }

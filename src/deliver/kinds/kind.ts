@@ -14,6 +14,7 @@
 import type * as v from "valibot";
 import type { TimeoutSignal } from "../../util/timeouts.ts";
 import type { Sink } from "../types.ts";
+import type { DeliveryMarkers } from "./webhook.ts";
 
 /** What a kind's start-up check may consult: the parts of the configuration kinds care about. */
 export interface CheckContext {
@@ -98,6 +99,8 @@ export interface SinkContext<Conn = unknown> {
    * worker's shared counters); absent: the deliverer counts outcomes in process.
    */
   tallyOf?: (destination: string) => Tally;
+  /** Where webhooks mark the events they delivered (the state store). */
+  markers?: DeliveryMarkers;
 }
 
 /** How far a destination's consumers are behind, where it can be read cheaply. */

@@ -6,6 +6,8 @@
  * @module
  */
 import * as v from "valibot";
+import { evalScript, LuaScript } from "../../redis/scripts.ts";
+import takeSource from "./stream_take.lua" with { type: "text" };
 import type { Delivery, Sink } from "../types.ts";
 import type { RedisHandle } from "../../redis/connection.ts";
 import { type BaseDestination, defineKind } from "./kind.ts";
@@ -29,6 +31,8 @@ export const XADD_ONCE_SCRIPT = onceScript(`local function append(key, maxlen, a
     redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'event_type', ARGV[a + 1], 'event_id', ARGV[a + 2], 'event', ARGV[a + 3])
   end
 end`);
+
+const TAKE_SCRIPT = new LuaScript(takeSource);
 
 const RedisStreamSchema = v.strictObject({
   kind: v.literal("redis-stream"),
@@ -97,12 +101,10 @@ export const redisStreamKind = defineKind<
     createRedisStreamSink({ ...redisSinkBase(d, context), maxlen: d.maxlen }),
   deadLetters: {
     async take(d, { redis }, limit) {
-      // Oldest first; entries are removed once read, as a list's pop would.
-      const entries = await redis.xrange(d.key, "-", "+", limit) as unknown;
-      const list = Array.isArray(entries) ? entries : [];
-      const ids = list.map((e) => (e as [string])[0]);
-      if (ids.length > 0) await redis.xdel(d.key, ids);
-      return list.map(eventField).filter((e): e is string => e !== null);
+      // Oldest first, read and removed in one script, as a list's pop would be.
+      const entries = await evalScript(redis, TAKE_SCRIPT, [d.key], [String(limit)]);
+      return (Array.isArray(entries) ? entries : []).map((e) => eventField(e) ?? JSON.stringify(e) // not ours: replay sets it aside
+      );
     },
     async putBack(d, { redis }, items) {
       for (const item of items) {

@@ -16,12 +16,19 @@ import type {
   SinkContext,
 } from "./kind.ts";
 import { logKind } from "./log.ts";
+import { natsJetStreamKind } from "./nats_jetstream/mod.ts";
 import { redisListKind } from "./redis_list.ts";
 import { redisStreamKind } from "./redis_stream.ts";
 import { webhookKind } from "./webhook.ts";
 
 /** The registry. Order only matters for error messages ("expected kind a, b or c"). */
-export const DESTINATION_KINDS = [redisListKind, redisStreamKind, webhookKind, logKind] as const;
+export const DESTINATION_KINDS = [
+  redisListKind,
+  redisStreamKind,
+  webhookKind,
+  logKind,
+  natsJetStreamKind,
+] as const;
 
 type Kinds = (typeof DESTINATION_KINDS)[number];
 

@@ -1,14 +1,20 @@
 /**
  * Webhook destinations: a POST of the event's JSON per event, signed per Standard
- * Webhooks when a secret is set. `webhook-id` is the event id, stable across retries, so
- * receivers can deduplicate.
+ * Webhooks when a secret is set. `webhook-id` is derived from the event id (`signing.ts`),
+ * stable across retries, so receivers can deduplicate; the router itself does too: with
+ * the state store's delivery markers, an event delivered once (VK redelivering a
+ * callback, long poll and callback both on) is not posted again. Redirects are never
+ * followed: a 3xx is dead-lettered with reason `redirect` and where it pointed.
  * @module
  */
 import * as v from "valibot";
 import { shownUrl } from "../../redact.ts";
 import { describeFetchError } from "../../vk/api.ts";
+import { errorMessage } from "../../errors.ts";
 import { type BaseDestination, defineKind } from "./kind.ts";
-import { signWebhook } from "../signing.ts";
+import { signWebhook, webhookId, webhookSecretKey } from "../signing.ts";
+import type { StateStore } from "../../store/state_store.ts";
+import { DEDUP_TTL_S } from "./redis_once.ts";
 import type { Delivery, Outcome, Sink } from "../types.ts";
 import { defaultTimeoutSignal, type TimeoutSignal } from "../../util/timeouts.ts";
 
@@ -25,7 +31,12 @@ export interface WebhookSinkOptions {
   concurrency?: number;
   /** @default AbortSignal.timeout */
   timeoutSignal?: TimeoutSignal;
+  /** Where delivered events are marked, so that none is posted twice; absent: no markers. */
+  markers?: DeliveryMarkers;
 }
+
+/** The part of the state store that remembers which events a webhook has had. */
+export type DeliveryMarkers = Pick<StateStore, "claimDeliveries" | "settleDeliveries">;
 
 /** Creates a webhook sink. */
 export function createWebhookSink(options: WebhookSinkOptions): Sink {
@@ -38,18 +49,14 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
 
   async function post(item: Delivery): Promise<Outcome> {
     const timestamp = now();
+    const id = await webhookId(item.eventId);
     const headers: Record<string, string> = {
       "content-type": "application/json",
-      "webhook-id": item.eventId,
+      "webhook-id": id,
       "webhook-timestamp": String(timestamp),
     };
     if (options.secret) {
-      headers["webhook-signature"] = await signWebhook(
-        options.secret,
-        item.eventId,
-        timestamp,
-        item.body,
-      );
+      headers["webhook-signature"] = await signWebhook(options.secret, id, timestamp, item.body);
     }
     let response: Response;
     try {
@@ -57,6 +64,7 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
         method: "POST",
         headers,
         body: item.body,
+        redirect: "manual",
         signal: timeoutSignal(options.timeoutMs),
       });
     } catch (error) {
@@ -66,6 +74,17 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
     if (s >= 200 && s < 300) {
       await response.body?.cancel();
       return { status: "delivered" };
+    }
+    if (s >= 300 && s < 400) {
+      await response.body?.cancel();
+      const location = redirectTarget(response.headers.get("location"), options.url);
+      return {
+        status: "dead",
+        reason: "redirect",
+        error: `HTTP ${s} from ${target}: redirect to ${location}, not followed`,
+        httpStatus: s,
+        location,
+      };
     }
     // What the receiver said, bounded: a status alone rarely tells why.
     const said = await bodyStart(response, BODY_SHOWN_BYTES);
@@ -82,20 +101,54 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
     return { status: "dead", error, httpStatus: s };
   }
 
+  /** Posts every item, `concurrency` at a time; one outcome per item. */
+  async function postAll(items: readonly Delivery[]): Promise<Outcome[]> {
+    const outcomes: Outcome[] = new Array(items.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < items.length) {
+        const i = next++;
+        outcomes[i] = await post(items[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+    return outcomes;
+  }
+
+  const markers = options.markers;
   return {
     name: options.name,
     kind: "webhook",
     async deliver(items) {
-      const outcomes: Outcome[] = new Array(items.length);
-      let next = 0;
-      const worker = async () => {
-        while (next < items.length) {
-          const i = next++;
-          outcomes[i] = await post(items[i]!);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-      return outcomes;
+      if (!markers || items.length === 0) return await postAll(items);
+      // A claim outlives the whole batch's posts, in waves of `concurrency`.
+      const claimMs = options.timeoutMs * Math.ceil(items.length / concurrency) + 30_000;
+      let claims;
+      try {
+        claims = await markers.claimDeliveries(options.name, items.map((i) => i.eventId), claimMs);
+      } catch (error) {
+        const outcome: Outcome = {
+          status: "retry",
+          error: `cannot read the delivery markers: ${errorMessage(error)}`,
+        };
+        return items.map(() => outcome);
+      }
+      const claimed = items.filter((_, i) => claims[i] === "claimed");
+      const posted = await postAll(claimed);
+      const settled = claimed.map((item, i) => ({
+        eventId: item.eventId,
+        delivered: posted[i]!.status === "delivered",
+      }));
+      // Not settling leaves the claims to expire: a later attempt posts again, never loses.
+      await markers.settleDeliveries(options.name, settled, DEDUP_TTL_S).catch(() => {});
+      let p = 0;
+      return claims.map((claim): Outcome =>
+        claim === "claimed"
+          ? posted[p++]!
+          : claim === "delivered"
+          ? { status: "delivered", duplicate: true }
+          : { status: "retry", error: "another attempt is delivering this event" }
+      );
     },
   };
 }
@@ -129,6 +182,17 @@ async function bodyStart(response: Response, max: number): Promise<string> {
   for (const c of chunks) bytes.set(c, (at += c.length) - c.length);
   const text = new TextDecoder().decode(bytes.subarray(0, max)).replace(/\s+/g, " ").trim();
   return size > max ? `${text}…` : text;
+}
+
+/**
+ * Where a redirect pointed, safe to keep and log: scheme, host and path of `location`
+ * (resolved against the webhook's URL), without credentials, query or fragment.
+ */
+export function redirectTarget(location: string | null, base: string): string {
+  if (location === null) return "(no Location header)";
+  if (!URL.canParse(location, base)) return "(an unreadable Location header)";
+  const url = new URL(location, base);
+  return `${url.protocol}//${url.host}${url.pathname}`;
 }
 
 /** `Retry-After` as milliseconds: delta-seconds or an HTTP date; null when absent or unreadable. */
@@ -177,8 +241,11 @@ export const webhookKind = defineKind<
     let secret: string | null = null;
     if (raw.secret_env !== undefined) {
       secret = env[raw.secret_env] ?? null;
+      const invalid = secret ? webhookSecretKey(secret) : null;
       if (!secret) {
         problems.push(`${path}.secret_env: environment variable ${raw.secret_env} is not set`);
+      } else if (typeof invalid === "string") {
+        problems.push(`${path}.secret_env: environment variable ${raw.secret_env}: ${invalid}`);
       }
     }
     return { kind: "webhook", name, url: raw.url, secret, timeoutMs: raw.timeout_ms };
@@ -193,5 +260,6 @@ export const webhookKind = defineKind<
       timeoutMs: Math.min(d.timeoutMs, context.maxHttpTimeoutMs ?? Infinity),
       ...(context.fetch ? { fetch: context.fetch } : {}),
       ...(context.timeoutSignal ? { timeoutSignal: context.timeoutSignal } : {}),
+      ...(context.markers ? { markers: context.markers } : {}),
     }),
 });
