@@ -38,6 +38,7 @@ import { createPipeline, type Pipeline } from "./pipeline.ts";
 import type { RedisHandle } from "./redis/connection.ts";
 import { type BacklogSource, createBacklogWatch } from "./status/backlog_watch.ts";
 import { KNOWN_RAW_TYPES, zeroSamples } from "./status/families.ts";
+import { createFleet, type Fleet } from "./status/fleet.ts";
 import { Metrics } from "./status/metrics.ts";
 import { createTracer } from "./status/trace.ts";
 import { createObserver, type RouterObserver } from "./status/observer.ts";
@@ -95,6 +96,11 @@ export interface RouterOptions {
   tallyOf?: SinkContext["tallyOf"];
   /** The shell's part of the HTTP app: readiness, shutdown, shared status, cron tasks. */
   http?: (router: RouterCore) => Partial<AppDeps>;
+  /**
+   * Show the fleet of replicas that share the state in Redis (the long-running service;
+   * the shell writes this process's report into it). @default false
+   */
+  fleet?: boolean;
 }
 
 /** The built graph, before the HTTP app. */
@@ -114,6 +120,8 @@ export interface RouterCore {
   readonly store: StateStore;
   /** The backlogs of the destinations that queue, each read by its kind. */
   readonly backlogs: readonly BacklogSource[];
+  /** The replicas sharing the state in Redis; null without Redis or outside the service. */
+  readonly fleet: Fleet | null;
   /** Null when the store and every open connection answer, else why not (for `/readyz`). */
   readiness(): Promise<string | null>;
   readonly deliverer: Deliverer;
@@ -157,6 +165,9 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
   const store = redis && !options.embeddedStore
     ? createRedisStore(redis.redis, config.redisPrefix)
     : await openKvStore(config.dataDir);
+  const fleet = options.fleet && redis && store.kind === "redis"
+    ? createFleet(redis.redis, config.redisPrefix)
+    : null;
 
   const deliverer = createRoutedDeliverer(routes, {
     tracer,
@@ -253,6 +264,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     redis,
     store,
     backlogs,
+    fleet,
     readiness,
     deliverer,
     pipeline,
@@ -270,6 +282,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       enrichStats,
       timeline,
       backlogs: createBacklogWatch(backlogs),
+      ...(fleet ? { fleet: () => fleet.read() } : {}),
     }),
     samples: () => Promise.resolve([...metrics.samples(), ...metrics.histogramSamples()]),
     zeros: zeroSamples({

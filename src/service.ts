@@ -18,6 +18,11 @@ import { createLeaseClient } from "./lease/lease.ts";
 import { buildRouter, type Router, type RouterCore, verifyDestinations } from "./router.ts";
 import { checkSettings } from "./vk/settings_check.ts";
 import { configSummary } from "./config/summary.ts";
+import { type Fleet, type ReplicaReport, REPORT_EVERY_MS } from "./status/fleet.ts";
+import { assessHealth } from "./status/health.ts";
+import { failingNow } from "./status/status.ts";
+import { sleep } from "./util/time.ts";
+import denoJson from "../deno.json" with { type: "json" };
 import { warnAboutSecurity } from "./http/security_options.ts";
 
 const log = getLogger(["vk-event-router", "service"]);
@@ -50,6 +55,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const { config, routes } = options;
   const controller = new AbortController();
   const router = await buildRouter({
+    fleet: true,
     config,
     routes,
     embeddedStore: options.embeddedStore ?? false,
@@ -164,6 +170,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   const done = Promise.all(loops).then(() => {});
   const retries = runRetryWorker(router.deliverer, controller.signal);
+  const reporting = router.fleet ? reportToFleet(router, router.fleet, controller.signal) : null;
 
   const server = Deno.serve(
     { hostname: config.host, port: config.port, onListen() {} },
@@ -181,6 +188,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       controller.abort(new DOMException("The service is stopping", "AbortError"));
       await done;
       await leases?.close();
+      await reporting;
+      await router.fleet?.leave(config.instanceId).catch(() => {});
       await retries;
       await server.shutdown();
       await router.close();
@@ -203,4 +212,51 @@ async function readiness(router: RouterCore): Promise<string | null> {
     }
   }
   return null;
+}
+
+/** This replica as the fleet view shows it: what it polls, its counts, its own verdict. */
+function replicaReport(router: RouterCore): ReplicaReport {
+  const { config, status, metrics } = router;
+  const self = config.instanceId;
+  const health = assessHealth({
+    storeReachable: true, // it could write this report
+    communities: [...status.communities.values()].map((c) => ({
+      group_id: c.groupId,
+      state: c.state,
+      detail: c.detail,
+      stuck_since: c.stuckSince,
+      stuck_batch: c.stuckBatch,
+    })),
+    destinations: [...status.destinations].map(([name, d]) => ({
+      name,
+      state: failingNow(d) ? "failing" : "ok",
+      last_error: d.lastError,
+      recent_dead_letters: 0,
+      backlog_growing: false,
+    })),
+    parkedGrowing: false,
+  });
+  return {
+    instance_id: self,
+    version: denoJson.version,
+    started_at: status.startedAt,
+    communities: [...status.communities.values()]
+      .filter((c) => c.owner === self && c.state !== "standby")
+      .map((c) => c.groupId),
+    events_received: metrics.sum("vk_router_events_received_total"),
+    delivered: metrics.sum("vk_router_delivered_total"),
+    failures: metrics.sum("vk_router_delivery_failures_total"),
+    dead_lettered: metrics.sum("vk_router_dead_lettered_total"),
+    health: health.status,
+  };
+}
+
+/** Writes this replica's report every {@linkcode REPORT_EVERY_MS} until the signal aborts. */
+async function reportToFleet(router: RouterCore, fleet: Fleet, signal: AbortSignal) {
+  while (!signal.aborted) {
+    await fleet.report(replicaReport(router)).catch((error) =>
+      log.debug("Cannot write this replica's fleet report: {error}", { error: errorMessage(error) })
+    );
+    await sleep(REPORT_EVERY_MS, signal).catch(() => {});
+  }
 }

@@ -313,6 +313,9 @@ const EnvSchema = v.object({
 
 type Env = v.InferOutput<typeof EnvSchema>;
 
+/** Every variable the configuration reads (besides `VK_TOKEN_<id>` and the kinds' own). */
+export const CONFIG_VARIABLES: readonly string[] = [...Object.keys(EnvSchema.entries), "HOSTNAME"];
+
 /**
  * Parses the environment into a {@linkcode Config}.
  *

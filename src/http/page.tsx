@@ -25,10 +25,13 @@ align-items:center;gap:6px 20px}
 header h1{font-size:17px;font-weight:650;margin:0;color:#fff;letter-spacing:.01em}
 header .fact{white-space:nowrap}
 header .fact b{color:#fff;font-weight:600}
+header .notice{flex:1 1 16em;min-width:0;overflow-wrap:anywhere}
 .pill{display:inline-block;padding:1px 10px;border-radius:999px;font-size:12.5px;font-weight:600;
 white-space:nowrap}
 .pill.ok{background:#d5f0e0;color:#0f5132}.pill.warn{background:#fde9c4;color:#6d4200}
 .pill.bad{background:#fbd5d2;color:#8a1c12}
+.pill.standby{background:#dfe6f0;color:#33445a;margin-left:6px}
+tr.totals td{font-weight:600}
 main{max-width:1400px;margin:0 auto;padding:16px;display:grid;gap:16px;
 grid-template-columns:minmax(0,1fr);grid-auto-flow:row dense}
 @media (min-width:760px){main{grid-template-columns:repeat(2,minmax(0,1fr))}.span2{grid-column:span 2}}
@@ -164,6 +167,79 @@ function HealthReasons(props: { s: StatusSnapshot }): JSX.Element | null {
   );
 }
 
+/** This replica polls no community while others share the state: it stands by. */
+function standby(s: StatusSnapshot): boolean {
+  const self = s.fleet?.replicas.find((r) => r.instance_id === s.instance_id);
+  return self?.standby ?? false;
+}
+
+/** Every replica that shares the state, and the totals: the same on every replica's page. */
+function Fleet(props: { s: StatusSnapshot }): JSX.Element | null {
+  const { s } = props;
+  if (!s.fleet) return null;
+  const { replicas, totals } = s.fleet;
+  return (
+    <section class="span2" id="fleet">
+      <h2>Fleet</h2>
+      <p class="muted">
+        {totals.replicas} {totals.replicas === 1 ? "replica" : "replicas"} ({totals.standby}{" "}
+        on standby), {totals.communities_polled} of {s.communities.length}{" "}
+        {s.communities.length === 1 ? "community" : "communities"} polled
+      </p>
+      <div class="scroll">
+        <table class="cards">
+          <thead>
+            <tr>
+              <th>replica</th>
+              <th>role</th>
+              <th>last heartbeat</th>
+              <th class="num">events</th>
+              <th class="num">delivered</th>
+              <th class="num">failures</th>
+              <th>health</th>
+            </tr>
+          </thead>
+          {replicas.map((r) => (
+            <tr class="replica" data-instance={r.instance_id}>
+              <td class="full">
+                {r.instance_id}
+                {r.instance_id === s.instance_id ? <span class="tag">this one</span> : null}
+              </td>
+              <td data-label="role">
+                {r.standby
+                  ? <span class="muted">standby</span>
+                  : `polls ${r.communities.join(", ")}`}
+              </td>
+              <td class="nowrap" data-label="last heartbeat">
+                {Math.round(r.heartbeat_age_s)} s ago
+              </td>
+              <td class="num" data-label="events">{formatCount(r.events_received)}</td>
+              <td class="num" data-label="delivered">{formatCount(r.delivered)}</td>
+              <td class={r.failures > 0 ? "num warn" : "num"} data-label="failures">
+                {formatCount(r.failures)}
+              </td>
+              <td data-label="health">
+                <span class={r.health === "ok" ? "ok" : r.health === "degraded" ? "warn" : "bad"}>
+                  {r.health}
+                </span>
+              </td>
+            </tr>
+          ))}
+          <tr class="totals">
+            <td class="full">all</td>
+            <td data-label="role">{totals.communities_polled} polled</td>
+            <td data-label="last heartbeat">—</td>
+            <td class="num" data-label="events">{formatCount(totals.events_received)}</td>
+            <td class="num" data-label="delivered">{formatCount(totals.delivered)}</td>
+            <td class="num" data-label="failures">{formatCount(totals.failures)}</td>
+            <td data-label="health">—</td>
+          </tr>
+        </table>
+      </div>
+    </section>
+  );
+}
+
 /** The whole page; `range` is the `?range=` of the charts. */
 export function StatusPage(
   props: { s: StatusSnapshot; canReplay: boolean; canLogout: boolean; range?: string | undefined },
@@ -193,6 +269,7 @@ export function StatusPage(
               ? (
                 <span class="fact" id="instance">
                   instance <b>{s.instance_id}</b>
+                  {standby(s) ? <span class="pill standby" id="standby">standby</span> : null}
                 </span>
               )
               : null}
@@ -201,10 +278,17 @@ export function StatusPage(
             </span>
             <span class="fact" id="events-total">
               events received: <b>{formatCount(s.events_received_total)}</b>
+              {s.fleet && s.fleet.totals.replicas > 1
+                ? (
+                  <>
+                    {" "}(fleet: <b>{formatCount(s.fleet.totals.events_received)}</b>)
+                  </>
+                )
+                : null}
             </span>
             {s.view === "aggregates"
               ? (
-                <span class="fact">
+                <span class="notice" id="aggregates-notice">
                   counts only: set STATUS_TOKEN to see names and texts, and to act
                 </span>
               )
@@ -226,6 +310,7 @@ export function StatusPage(
             eventsTotal={s.events_received_total}
             startedAt={s.started_at}
           />
+          <Fleet s={s} />
           <section class="span2" id="communities">
             <h2>Communities</h2>
             <div class="scroll">

@@ -17,9 +17,11 @@ import {
 import type { Routes } from "../config/routes.ts";
 import type { ConsumerGroup } from "../deliver/kinds/kind.ts";
 import type { EnricherStats } from "../enrich/enricher.ts";
+import type { FleetView } from "../status/fleet.ts";
 import type { Metrics, Sample } from "../status/metrics.ts";
-import type {
-  DestinationHealth,
+import {
+  type DestinationHealth,
+  failingNow,
   RecentError,
   RecentEvent,
   ServiceStatus,
@@ -39,6 +41,8 @@ export interface SnapshotSources {
   timeline?: Timeline;
   /** Backlogs of the queueing destinations; none when no destination queues. */
   backlogs?: BacklogWatch;
+  /** Every replica sharing the state in Redis; absent outside the service, or without Redis. */
+  fleet?: () => Promise<FleetView>;
   /** This process's `INSTANCE_ID`; null where there is no such process (the worker). */
   instanceId?: string | null;
   now?: () => number;
@@ -122,6 +126,11 @@ export interface StatusSnapshot {
   };
   recent_errors: RecentError[];
   recent_events: RecentEventView[];
+  /**
+   * Every replica sharing the state (instance id, last heartbeat, communities it polls, its
+   * counts) and the totals; null without Redis (one process) or when Redis does not answer.
+   */
+  fleet: FleetView | null;
   /** Events, latency and errors over time (the worker's from Redis); null without a timeline. */
   timeline: TimelineSnapshot | null;
 }
@@ -167,7 +176,10 @@ export function createSnapshots(
     const e = sources.enrichStats();
     const backlogs = await sources.backlogs?.read() ?? new Map<string, BacklogView>();
     const per = (name: string, destination: string) => metrics.get(name, { destination });
-    const store = await storeFigures();
+    const [store, fleet] = await Promise.all([
+      storeFigures(),
+      sources.fleet ? withTimeout(sources.fleet(), 1000).catch(() => null) : null,
+    ]);
     const body: Omit<StatusSnapshot, "health"> = {
       view,
       version: sources.version,
@@ -220,6 +232,7 @@ export function createSnapshots(
       },
       recent_errors: [...status.recentErrors],
       recent_events: status.recentEvents.map((r) => eventView(r, view)),
+      fleet,
       timeline: sources.timeline?.series() ?? null,
     };
     const health = assessHealth({
@@ -238,10 +251,8 @@ export function createSnapshots(
 
 /** A destination's own verdict from how its recent attempts fared. */
 function healthFields(h: DestinationHealth | undefined) {
-  const failedAt = h?.lastFailedAt ?? null;
-  const failing = failedAt !== null && (h?.lastDeliveredAt ?? -1) < failedAt;
   return {
-    state: (failing ? "failing" : "ok") as DestinationState,
+    state: (failingNow(h) ? "failing" : "ok") as DestinationState,
     last_delivered_at: h?.lastDeliveredAt ?? null,
     last_error: h?.lastError ?? null,
   };

@@ -42,6 +42,12 @@ export interface DestinationHealth {
   deadLetteredAt: number[];
 }
 
+/** Failing while its latest attempt failed (no delivery since); paused is the store's to say. */
+export function failingNow(h: DestinationHealth | undefined): boolean {
+  const failedAt = h?.lastFailedAt ?? null;
+  return failedAt !== null && (h?.lastDeliveredAt ?? -1) < failedAt;
+}
+
 /** A recent error line; `count` how often it happened within {@linkcode REPEAT_WINDOW_MS}. */
 export interface RecentError {
   at: number;
