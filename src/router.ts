@@ -28,6 +28,7 @@ import { allDestinations } from "./config/startup_checks.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { distinctSecrets } from "./redact.ts";
 import { createReplay } from "./deliver/replay.ts";
+import { createWorkbench } from "./deliver/workbench.ts";
 import { createRoutedDeliverer } from "./deliver/sinks.ts";
 import { createVkDirectory } from "./enrich/directory.ts";
 import { createEnricher, type Enricher, type EnricherStats } from "./enrich/enricher.ts";
@@ -271,6 +272,15 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     apiFor,
     enrichStats,
   };
+  const replay = createReplay({
+    tracer,
+    store,
+    deliverer,
+    pipeline,
+    deadLetter: routes.deadLetter,
+    connections,
+  });
+  const workbench = createWorkbench({ store, deliverer, replay });
   const app = createApp({
     snapshot: createSnapshots({
       version: denoJson.version,
@@ -283,6 +293,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       timeline,
       backlogs: createBacklogWatch(backlogs),
       ...(fleet ? { fleet: () => fleet.read() } : {}),
+      workbench,
     }),
     samples: () => Promise.resolve([...metrics.samples(), ...metrics.histogramSamples()]),
     zeros: zeroSamples({
@@ -294,14 +305,9 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     ...appSecurity(config, collectSecrets(config, routes), store),
     accept: (update) =>
       pipeline.handle({ updates: [update], receivedAt: Date.now(), source: "callback" }),
-    replayDeadLetters: createReplay({
-      tracer,
-      store,
-      deliverer,
-      pipeline,
-      deadLetter: routes.deadLetter,
-      connections,
-    }),
+    replayDeadLetters: () => replay(),
+    workbench,
+    destinationNames: [...routes.destinations.keys()],
     stopping: () => false,
     ...options.http?.(core),
   });

@@ -64,7 +64,8 @@ async function setup(options: SetupOptions = {}) {
       accepted.push(update);
       return Promise.resolve();
     },
-    replayDeadLetters: () => Promise.resolve(++replayed),
+    replayDeadLetters: () =>
+      Promise.resolve({ replayed: ++replayed, delivered: replayed, failed: 0, set_aside: 0 }),
     retryTask: () => Promise.resolve(++retried),
     stopping: () => stopping,
     loginThrottle: createLoginThrottle(),
@@ -201,7 +202,12 @@ Deno.test("with STATUS_TOKEN every other route needs the token", async (t) => {
   await t.step("the replay action re-queues dead letters", async () => {
     const before = s.replays();
     const res = await s.app.request("/dead-letters/replay", { method: "POST", headers: bearer });
-    assert.deepEqual(await res.json(), { replayed: before + 1 });
+    assert.deepEqual(await res.json(), {
+      replayed: before + 1,
+      delivered: before + 1,
+      failed: 0,
+      set_aside: 0,
+    });
   });
 });
 

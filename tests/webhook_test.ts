@@ -163,8 +163,9 @@ Deno.test("a webhook answering 400 goes straight to the dead letter with status 
   assert.equal(await store.parkedCount(), 0);
   const [letter] = await store.takeDeadLetters(10);
   assert.match(letter!.id, /^dl_[0-9a-f]{28}$/);
+  assert.equal(letter!.first_failed_at, letter!.failed_at, "failed at the first attempt");
   assert.deepEqual(
-    { ...letter, failed_at: 0, id: "" },
+    { ...letter, failed_at: 0, first_failed_at: 0, id: "" },
     {
       id: "",
       reason: "delivery_failed",
@@ -174,6 +175,7 @@ Deno.test("a webhook answering 400 goes straight to the dead letter with status 
       last_error: `HTTP 400 from http://127.0.0.1:${new URL(hook.url).port}/…: bad`,
       last_status: 400,
       failed_at: 0,
+      first_failed_at: 0,
       event: { n: 1 },
     },
   );

@@ -82,18 +82,34 @@ export interface DelivererOptions {
   now?: () => number;
 }
 
+/** What became of one delivery: delivered, or durably parked or dead-lettered. */
+export type DeliveryFate = "delivered" | "parked" | "dead_lettered";
+
+/** Paused destinations are looked up in the store at most this often. */
+export const PAUSED_CACHE_MS = 1000;
+/** A paused destination's parked deliveries are looked at again this often (resuming makes them due at once). */
+export const PAUSED_RECHECK_MS = 60_000;
+
 /** Delivers, parks and dead-letters. */
 export interface Deliverer {
   /**
-   * Delivers each item or parks it durably; throws only when parking itself fails. Sends
-   * `unit` (the commit's unit of work, with whatever the caller added to it) with the
-   * calls of the destinations that share it.
+   * Delivers each item or parks it durably (untried, when its destination is paused);
+   * throws only when parking itself fails. Sends `unit` (the commit's unit of work, with
+   * whatever the caller added to it) with the calls of the destinations that share it.
+   * Resolves with each item's fate, in order.
    */
-  deliver(items: readonly Routed[], unit?: UnitOfWork): Promise<void>;
+  deliver(items: readonly Routed[], unit?: UnitOfWork): Promise<DeliveryFate[]>;
   /** Sends dead letters to the dead-letter destination, or the store's list. */
   deadLetter(letters: readonly DeadLetter[]): Promise<void>;
   /** One round of retries of parked deliveries that are due; returns how many were tried. */
   retryDue(limit?: number): Promise<number>;
+  /**
+   * Makes a destination's parked deliveries due now and retries up to `limit` of them (an
+   * operator's "retry now"): how many were tried and delivered. None while it is paused.
+   */
+  retryNow(destination: string, limit?: number): Promise<{ tried: number; delivered: number }>;
+  /** This process paused or resumed a destination: look the paused ones up again now. */
+  pausedChanged(): void;
   /** When the next parked delivery falls due (ms since epoch); null when none is parked. */
   nextDueAt(): Promise<number | null>;
   /** How many times this deliverer has parked deliveries: a local signal, no Redis. */
@@ -187,11 +203,12 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   }
 
   function letter(
-    d: { destination: string; eventId: string; body: string },
+    d: { destination: string; eventId: string; body: string; firstFailedAt?: number },
     attempts: number,
     o: Exclude<Outcome, { status: "delivered" }>,
   ): DeadLetter {
     const t = now();
+    const firstFailedAt = d.firstFailedAt ?? t;
     const redirect = o.status === "dead" && o.reason === "redirect";
     return {
       id: newLetterId(t),
@@ -202,6 +219,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       last_error: o.error,
       last_status: o.httpStatus ?? null,
       failed_at: Math.floor(t / 1000),
+      first_failed_at: Math.floor(firstFailedAt / 1000),
       event: JSON.parse(d.body),
       ...(redirect && o.location !== undefined ? { location: o.location } : {}),
     };
@@ -265,6 +283,36 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     );
   }
 
+  /** A delivery parked without an attempt: its destination is paused. */
+  function parkedUntried(item: Routed, t: number): ParkedDelivery {
+    return {
+      id: `${item.destination}:${item.eventId}`,
+      destination: item.destination,
+      eventId: item.eventId,
+      ...(item.eventType ? { eventType: item.eventType } : {}),
+      ...(item.groupId !== undefined ? { groupId: item.groupId } : {}),
+      body: item.body,
+      attempts: 0,
+      firstFailedAt: t,
+      nextAttemptAt: t + PAUSED_RECHECK_MS,
+      lastError: "the destination is paused",
+      lastStatus: null,
+    };
+  }
+
+  /** The paused destinations, read from the store at most once a {@linkcode PAUSED_CACHE_MS}. */
+  let pausedRead: { at: number; names: Promise<ReadonlySet<string>> } | null = null;
+  const pausedNow = (): Promise<ReadonlySet<string>> => {
+    if (!pausedRead || now() - pausedRead.at >= PAUSED_CACHE_MS) {
+      pausedRead = {
+        at: now(),
+        // Unreadable (the store is down): deliver as if none were paused; parking fails anyway.
+        names: store.pausedDestinations().then((n) => new Set(n), () => new Set<string>()),
+      };
+    }
+    return pausedRead.names;
+  };
+
   let parkings = 0;
   return {
     deadLetter,
@@ -273,16 +321,27 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     },
     nextDueAt: () => store.nextDueAt(),
 
-    async deliver(items, unit) {
+    async deliver(all, unit) {
+      // A paused destination's deliveries are parked untried, to go once it is resumed.
+      const paused = await pausedNow();
+      const held = paused.size === 0 ? [] : all.filter((item) => paused.has(item.destination));
+      const items = held.length === 0 ? all : all.filter((item) => !paused.has(item.destination));
       const outcomes = await attempt(items, unit);
       const parked: ParkedDelivery[] = [];
       const dead: DeadLetter[] = [];
+      const fates = new Map<Routed, DeliveryFate>();
       const t = now();
+      for (const item of held) {
+        fates.set(item, "parked");
+        parked.push(parkedUntried(item, t));
+      }
       items.forEach((item, i) => {
         const o = outcomes[i]!;
+        fates.set(item, o.status === "delivered" ? "delivered" : "parked");
         if (o.status === "delivered") return;
         metrics.inc("vk_router_delivery_failures_total", { destination: item.destination });
         if (o.status === "dead" || options.attempts <= 1) {
+          fates.set(item, "dead_lettered");
           dead.push(letter(item, 1, o));
           return;
         }
@@ -298,6 +357,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
           nextAttemptAt: t + nextDelay(1, o),
           lastError: o.error,
           lastStatus: o.httpStatus ?? null,
+          lastFailedAt: t,
         });
       });
       if (parked.length > 0) {
@@ -310,45 +370,76 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         }
       }
       await deadLetter(dead);
+      return all.map((item) => fates.get(item)!);
     },
 
-    async retryDue(limit = 100) {
-      const due = await store.due(now(), limit);
-      if (due.length === 0) return 0;
-      const outcomes = await attempt(due);
-      const done: string[] = [];
-      const again: ParkedDelivery[] = [];
-      const dead: DeadLetter[] = [];
+    retryDue: async (limit = 100) => (await retryRound(limit)).tried,
+
+    async retryNow(destination, limit = 100) {
+      if ((await pausedNow()).has(destination)) return { tried: 0, delivered: 0 };
+      const { items } = await store.listParked({ limit, filter: { destination } });
       const t = now();
-      due.forEach((d, i) => {
-        const o = outcomes[i]!;
-        metrics.inc("vk_router_retried_total", { destination: d.destination });
-        if (o.status === "delivered") {
-          done.push(d.id);
-          return;
-        }
-        const attempts = d.attempts + 1;
-        const tooOld = t - d.firstFailedAt >= options.maxAgeS * 1000;
-        if (o.status === "dead" || attempts >= options.attempts || tooOld) {
-          dead.push(letter(d, attempts, o));
-          done.push(d.id);
-          return;
-        }
-        again.push({
-          ...d,
-          attempts,
-          nextAttemptAt: t + nextDelay(attempts, o),
-          lastError: o.error,
-          lastStatus: o.httpStatus ?? null,
-        });
-      });
-      await store.park(again);
-      for (const p of again) traceParked(p, t);
-      await deadLetter(dead);
-      await store.unpark(done);
-      return due.length;
+      await store.park(items.map((d) => ({ ...d, nextAttemptAt: Math.min(d.nextAttemptAt, t) })));
+      return await retryRound(limit, destination);
+    },
+
+    pausedChanged() {
+      pausedRead = null;
     },
   };
+
+  /** Retries up to `limit` due deliveries (of `only` that destination); paused ones wait. */
+  async function retryRound(
+    limit: number,
+    only?: string,
+  ): Promise<{ tried: number; delivered: number }> {
+    const found = await store.due(now(), limit);
+    const paused = await pausedNow();
+    // A paused destination's deliveries wait untried; `only` retries one destination's.
+    const due = found.filter((d) =>
+      !paused.has(d.destination) && (!only || d.destination === only)
+    );
+    const waiting = found.filter((d) => paused.has(d.destination));
+    const t = now();
+    if (waiting.length > 0) {
+      await store.park(waiting.map((d) => ({ ...d, nextAttemptAt: t + PAUSED_RECHECK_MS })));
+    }
+    if (due.length === 0) return { tried: 0, delivered: 0 };
+    const outcomes = await attempt(due);
+    const done: string[] = [];
+    const again: ParkedDelivery[] = [];
+    const dead: DeadLetter[] = [];
+    let delivered = 0;
+    due.forEach((d, i) => {
+      const o = outcomes[i]!;
+      metrics.inc("vk_router_retried_total", { destination: d.destination });
+      if (o.status === "delivered") {
+        delivered++;
+        done.push(d.id);
+        return;
+      }
+      const attempts = d.attempts + 1;
+      const tooOld = t - d.firstFailedAt >= options.maxAgeS * 1000;
+      if (o.status === "dead" || attempts >= options.attempts || tooOld) {
+        dead.push(letter(d, attempts, o));
+        done.push(d.id);
+        return;
+      }
+      again.push({
+        ...d,
+        attempts,
+        nextAttemptAt: t + nextDelay(attempts, o),
+        lastError: o.error,
+        lastStatus: o.httpStatus ?? null,
+        lastFailedAt: t,
+      });
+    });
+    await store.park(again);
+    for (const p of again) traceParked(p, t);
+    await deadLetter(dead);
+    await store.unpark(done);
+    return { tried: due.length, delivered };
+  }
 }
 
 /**

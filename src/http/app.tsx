@@ -31,6 +31,9 @@ import { clientAddress, isHttps, publicOrigin } from "./request_info.ts";
 import { createSessions, SESSION_COOKIE, type SessionStore } from "./sessions.ts";
 import { snapshotGauges, type SnapshotView, type StatusSnapshot } from "./snapshot.ts";
 import { LockBusyError } from "../store/state_store.ts";
+import type { ReplayResult } from "../deliver/replay.ts";
+import type { Workbench } from "../deliver/workbench.ts";
+import { createWorkbenchApi } from "./workbench_api.ts";
 
 const log = getLogger(["vk-event-router", "http"]);
 
@@ -61,8 +64,15 @@ export interface AppDeps {
   callback: { confirmation: string | null; secret: string | null; groupIds: readonly number[] };
   /** Takes one raw event through the pipeline; resolves once it is delivered or durably parked. */
   accept: (update: unknown) => Promise<void>;
-  /** Re-queues dead letters through the pipeline; resolves with how many; rejects with `LockBusyError` while one runs. */
-  replayDeadLetters: () => Promise<number>;
+  /**
+   * Re-queues the oldest dead letters through the pipeline; resolves with what it did;
+   * rejects with `LockBusyError` while another replay runs.
+   */
+  replayDeadLetters: () => Promise<ReplayResult>;
+  /** Dead letters one by one, parked deliveries, retry-now, pause and resume (`/api/...`). */
+  workbench?: Workbench;
+  /** The routes file's destination names, for the workbench's routes. */
+  destinationNames?: readonly string[];
   /** True once shutdown began: callbacks are refused so that VK redelivers later. */
   stopping: () => boolean;
   /** When set, `POST /tasks/retry` (authorised) runs one round of retries (the worker's cron). */
@@ -92,6 +102,9 @@ export function createApp(deps: AppDeps): Hono {
   app.onError((error, c) => {
     if (error instanceof HTTPException) {
       return error.res ? error.getResponse() : c.json({ error: error.message }, error.status);
+    }
+    if (error instanceof LockBusyError) {
+      return c.json({ error: "a replay of the dead letters is running: try again later" }, 409);
     }
     log.error("Cannot answer {method} {path}: {error}", {
       method: c.req.method,
@@ -242,15 +255,19 @@ export function createApp(deps: AppDeps): Hono {
     );
   }
   app.post("/dead-letters/replay", requireToken(token), async (c) => {
-    let replayed: number;
-    try {
-      replayed = await deps.replayDeadLetters();
-    } catch (error) {
-      if (!(error instanceof LockBusyError)) throw error;
-      return c.json({ error: "a replay of the dead letters is running: try again later" }, 409);
-    }
+    const result = await deps.replayDeadLetters();
     if ((c.req.header("accept") ?? "").includes("text/html")) return c.redirect("/", 303);
-    return c.json({ replayed });
+    return c.json(result);
   });
+  if (deps.workbench) {
+    app.route(
+      "/api",
+      createWorkbenchApi(
+        deps.workbench,
+        new Set(deps.destinationNames ?? []),
+        requireToken(token),
+      ),
+    );
+  }
   return app;
 }

@@ -91,6 +91,8 @@ font-size:12.5px}
 .swatch{width:10px;height:10px;border-radius:2px;background:var(--swatch)}
 .reasons{padding-top:0}.reasons ul{margin:0;padding-left:18px}
 .reasons li.warn{color:#fbd38d}.reasons li.bad{color:#fda29b}
+.actions{display:flex;flex-wrap:wrap;gap:4px}
+button.small{padding:2px 8px;font-size:12.5px}
 .login{max-width:440px;grid-template-columns:minmax(0,1fr)}
 @media (max-width:640px){
 table.cards thead{display:none}
@@ -234,6 +236,134 @@ function Fleet(props: { s: StatusSnapshot }): JSX.Element | null {
             <td class="num" data-label="failures">{formatCount(totals.failures)}</td>
             <td data-label="health">—</td>
           </tr>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+/** A small form that posts an action of the workbench and comes back to the page. */
+function Action(
+  props: { action: string; label: string; ids?: string; name?: string },
+): JSX.Element {
+  return (
+    <form method="post" action={props.action} class="action">
+      {props.ids ? <input type="hidden" name="ids" value={props.ids} /> : null}
+      <button type="submit" name={props.name ?? "do"} class="small">{props.label}</button>
+    </form>
+  );
+}
+
+/** Retry now, pause or resume one destination. */
+function DestinationActions(props: { name: string; paused: boolean }): JSX.Element {
+  const base = `/api/destinations/${encodeURIComponent(props.name)}`;
+  return (
+    <div class="actions">
+      <Action action={`${base}/retry-now`} label="Retry now" name="retry-now" />
+      {props.paused
+        ? <Action action={`${base}/resume`} label="Resume" name="resume" />
+        : <Action action={`${base}/pause`} label="Pause" name="pause" />}
+    </div>
+  );
+}
+
+/** The oldest dead letters, each with its error and its own replay and delete. */
+function DeadLetters(props: { s: StatusSnapshot }): JSX.Element | null {
+  const items = props.s.dead_letter_items;
+  if (items === null) return null;
+  return (
+    <section class="wide" id="dead-letters">
+      <h2>Dead letters</h2>
+      {items.length === 0 ? <p class="muted">none</p> : (
+        <div class="scroll">
+          <table class="cards">
+            <thead>
+              <tr>
+                <th>failed</th>
+                <th>destination</th>
+                <th>event</th>
+                <th>error</th>
+                <th class="num">attempts</th>
+                <th>actions</th>
+              </tr>
+            </thead>
+            {items.map((l) => (
+              <tr class="dead-letter" data-id={l.id}>
+                <td class="muted nowrap">{ago(l.last_failed_at, props.s.now)}</td>
+                <td data-label="destination">
+                  {l.destination ?? <span class="muted">(rejected)</span>}
+                  <span class="tag">{l.reason}</span>
+                </td>
+                <td class="full" data-label="event">
+                  {l.event_type ?? "—"} <span class="muted">{l.event_id ?? ""}</span>
+                </td>
+                <td class="text full" data-label="error">{l.error}</td>
+                <td class="num" data-label="attempts">{l.attempts}</td>
+                <td class="full">
+                  <div class="actions">
+                    <Action
+                      action="/api/dead-letters/replay"
+                      ids={l.id}
+                      label="Replay"
+                      name="replay"
+                    />
+                    <Action
+                      action={`/api/dead-letters/${encodeURIComponent(l.id)}/delete`}
+                      label="Delete"
+                      name="delete"
+                    />
+                  </div>
+                </td>
+              </tr>
+            ))}
+          </table>
+        </div>
+      )}
+      {props.s.store.dead_letters > items.length
+        ? (
+          <p class="muted">
+            The oldest {items.length} of{" "}
+            {formatCount(props.s.store.dead_letters)}: GET /api/dead-letters pages through all of
+            them.
+          </p>
+        )
+        : null}
+    </section>
+  );
+}
+
+/** The parked deliveries due first: what failed, and when each is tried again. */
+function Parked(props: { s: StatusSnapshot }): JSX.Element | null {
+  const items = props.s.parked_items;
+  if (items === null || items.length === 0) return null;
+  const { now } = props.s;
+  return (
+    <section class="wide" id="parked">
+      <h2>Parked deliveries</h2>
+      <div class="scroll">
+        <table class="cards">
+          <thead>
+            <tr>
+              <th>next attempt</th>
+              <th>destination</th>
+              <th>event</th>
+              <th>error</th>
+              <th class="num">attempts</th>
+            </tr>
+          </thead>
+          {items.map((p) => (
+            <tr class="parked" data-id={p.id}>
+              <td class="nowrap">
+                {p.due_at <= now ? "due" : `in ${duration((p.due_at - now) / 1000)}`}
+              </td>
+              <td data-label="destination">{p.destination}</td>
+              <td class="full" data-label="event">
+                {p.event_type ?? "—"} <span class="muted">{p.event_id ?? ""}</span>
+              </td>
+              <td class="text full" data-label="error">{p.error}</td>
+              <td class="num" data-label="attempts">{p.attempts}</td>
+            </tr>
+          ))}
         </table>
       </div>
     </section>
@@ -385,10 +515,11 @@ export function StatusPage(
                     <th class="num">parked</th>
                     <th class="num">dead-lettered</th>
                     <th class="num">waiting</th>
+                    {props.canReplay ? <th>actions</th> : null}
                   </tr>
                 </thead>
                 {s.destinations.map((d) => (
-                  <tr>
+                  <tr class="destination" data-destination={d.name}>
                     <td class="full">
                       {d.name}
                       <span class="tag">{d.kind}</span>
@@ -430,6 +561,13 @@ export function StatusPage(
                         </div>
                       ))}
                     </td>
+                    {props.canReplay
+                      ? (
+                        <td class="full" data-label="actions">
+                          <DestinationActions name={d.name} paused={d.state === "paused"} />
+                        </td>
+                      )
+                      : null}
                   </tr>
                 ))}
               </table>
@@ -439,6 +577,11 @@ export function StatusPage(
                 The backlog of {d.name} keeps growing ({formatCount(d.depth ?? 0)} not taken
                 {d.oldest_age_s !== null ? `, the oldest for ${duration(d.oldest_age_s)}` : ""}): is
                 its consumer running?
+              </p>
+            ))}
+            {s.destinations.filter((d) => d.state === "paused").map((d) => (
+              <p class="warn paused-note">
+                {d.name} is paused: its deliveries are parked until it is resumed.
               </p>
             ))}
             <p style="margin-top:10px">
@@ -456,6 +599,8 @@ export function StatusPage(
               )
               : null}
           </section>
+          {props.canReplay ? <DeadLetters s={s} /> : null}
+          {props.canReplay ? <Parked s={s} /> : null}
           <section id="events-by-type">
             <h2>Events in, by type</h2>
             <table>

@@ -18,6 +18,7 @@ import type { Routes } from "../config/routes.ts";
 import type { ConsumerGroup } from "../deliver/kinds/kind.ts";
 import type { EnricherStats } from "../enrich/enricher.ts";
 import type { FleetView } from "../status/fleet.ts";
+import type { LetterItem, ParkedItem, Workbench } from "../deliver/workbench.ts";
 import type { Metrics, Sample } from "../status/metrics.ts";
 import {
   type DestinationHealth,
@@ -41,6 +42,8 @@ export interface SnapshotSources {
   timeline?: Timeline;
   /** Backlogs of the queueing destinations; none when no destination queues. */
   backlogs?: BacklogWatch;
+  /** Paused destinations, and (full view) the first dead letters and parked deliveries. */
+  workbench?: Workbench;
   /** Every replica sharing the state in Redis; absent outside the service, or without Redis. */
   fleet?: () => Promise<FleetView>;
   /** This process's `INSTANCE_ID`; null where there is no such process (the worker). */
@@ -126,6 +129,10 @@ export interface StatusSnapshot {
   };
   recent_errors: RecentError[];
   recent_events: RecentEventView[];
+  /** The oldest dead letters in the state store (the full view only; null otherwise). */
+  dead_letter_items: LetterItem[] | null;
+  /** The parked deliveries due first (the full view only; null otherwise). */
+  parked_items: ParkedItem[] | null;
   /**
    * Every replica sharing the state (instance id, last heartbeat, communities it polls, its
    * counts) and the totals; null without Redis (one process) or when Redis does not answer.
@@ -134,6 +141,9 @@ export interface StatusSnapshot {
   /** Events, latency and errors over time (the worker's from Redis); null without a timeline. */
   timeline: TimelineSnapshot | null;
 }
+
+/** Dead letters and parked deliveries the page lists (the API pages through all of them). */
+export const SHOWN_ITEMS = 20;
 
 /** Builds snapshots; remembers recent VK call counts to report a rate over the last minute. */
 export function createSnapshots(
@@ -176,10 +186,17 @@ export function createSnapshots(
     const e = sources.enrichStats();
     const backlogs = await sources.backlogs?.read() ?? new Map<string, BacklogView>();
     const per = (name: string, destination: string) => metrics.get(name, { destination });
-    const [store, fleet] = await Promise.all([
+    const bench = sources.workbench;
+    const within = <T>(p: Promise<T> | undefined) =>
+      p ? withTimeout(p, 1000).catch(() => null) : Promise.resolve(null);
+    const [store, fleet, pausedNames, letters, parked] = await Promise.all([
       storeFigures(),
-      sources.fleet ? withTimeout(sources.fleet(), 1000).catch(() => null) : null,
+      within(sources.fleet?.()),
+      within(bench?.paused()),
+      within(view === "full" ? bench?.deadLetters({ limit: SHOWN_ITEMS }) : undefined),
+      within(view === "full" ? bench?.parked({ limit: SHOWN_ITEMS }) : undefined),
     ]);
+    const paused = new Set(pausedNames ?? []);
     const body: Omit<StatusSnapshot, "health"> = {
       view,
       version: sources.version,
@@ -212,7 +229,7 @@ export function createSnapshots(
       destinations: [...sources.routes.destinations.values()].map((d) => ({
         name: d.name,
         kind: d.kind,
-        ...healthFields(status.destinations.get(d.name)),
+        ...healthFields(status.destinations.get(d.name), paused.has(d.name)),
         ...backlogFields(backlogs.get(d.name)),
         delivered: per("vk_router_delivered_total", d.name),
         duplicates: per("vk_router_duplicates_total", d.name),
@@ -232,6 +249,8 @@ export function createSnapshots(
       },
       recent_errors: [...status.recentErrors],
       recent_events: status.recentEvents.map((r) => eventView(r, view)),
+      dead_letter_items: letters?.items ?? null,
+      parked_items: parked?.items ?? null,
       fleet,
       timeline: sources.timeline?.series() ?? null,
     };
@@ -250,9 +269,9 @@ export function createSnapshots(
 }
 
 /** A destination's own verdict from how its recent attempts fared. */
-function healthFields(h: DestinationHealth | undefined) {
+function healthFields(h: DestinationHealth | undefined, paused: boolean) {
   return {
-    state: (failingNow(h) ? "failing" : "ok") as DestinationState,
+    state: (paused ? "paused" : failingNow(h) ? "failing" : "ok") as DestinationState,
     last_delivered_at: h?.lastDeliveredAt ?? null,
     last_error: h?.lastError ?? null,
   };

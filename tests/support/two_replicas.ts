@@ -1,9 +1,13 @@
 /** Two real replicas of one community on one Redis, for the fleet view's tests. */
 import { TEST_REDIS_URL } from "./redis.ts";
-import { spawnService } from "./service_process.ts";
+import { type ServiceProcess, spawnService } from "./service_process.ts";
 
 /** Two replicas of one community on one Redis, started one after the other. */
-export async function startTwoReplicas(prefix: string, vkApiUrl: string, dir: string) {
+export async function startTwoReplicas(
+  prefix: string,
+  vkApiUrl: string,
+  dir: string,
+): Promise<{ a: ServiceProcess; b: ServiceProcess; urls: readonly [string, string] }> {
   await Deno.writeTextFile(
     `${dir}/routes.json`,
     JSON.stringify({ destinations: { console: { kind: "log" } }, rules: [{ to: ["console"] }] }),
