@@ -19,8 +19,8 @@ import { buildRouter, type Router, type RouterCore, verifyDestinations } from ".
 import { checkSettings } from "./vk/settings_check.ts";
 import { configSummary } from "./config/summary.ts";
 import { type Fleet, type ReplicaReport, REPORT_EVERY_MS } from "./status/fleet.ts";
-import { assessHealth } from "./status/health.ts";
-import { failingNow } from "./status/status.ts";
+import { assessHealth, RECENT_DEAD_LETTERS_MS } from "./status/health.ts";
+import { failingNow, recentDeadLetters } from "./status/status.ts";
 import { sleep } from "./util/time.ts";
 import denoJson from "../deno.json" with { type: "json" };
 import { warnAboutSecurity } from "./http/security_options.ts";
@@ -231,7 +231,7 @@ function replicaReport(router: RouterCore): ReplicaReport {
       name,
       state: failingNow(d) ? "failing" : "ok",
       last_error: d.lastError,
-      recent_dead_letters: 0,
+      recent_dead_letters: recentDeadLetters(d, Date.now(), RECENT_DEAD_LETTERS_MS),
       backlog_growing: false,
     })),
     parkedGrowing: false,
@@ -248,6 +248,13 @@ function replicaReport(router: RouterCore): ReplicaReport {
     failures: metrics.sum("vk_router_delivery_failures_total"),
     dead_lettered: metrics.sum("vk_router_dead_lettered_total"),
     health: health.status,
+    reasons: health.reasons,
+    destinations: Object.fromEntries(
+      [...status.destinations].map(([name, d]) => [name, {
+        ...d,
+        deadLetteredAt: d.deadLetteredAt.filter((at) => Date.now() - at < RECENT_DEAD_LETTERS_MS),
+      }]),
+    ),
   };
 }
 

@@ -300,18 +300,46 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     };
   }
 
-  /** The paused destinations, read from the store at most once a {@linkcode PAUSED_CACHE_MS}. */
+  /**
+   * The paused destinations, read from the store at most once a {@linkcode PAUSED_CACHE_MS}.
+   * A destination found resumed (by another replica, say) gets what this process parked
+   * for it meanwhile retried at once, instead of after {@linkcode PAUSED_RECHECK_MS}.
+   */
   let pausedRead: { at: number; names: Promise<ReadonlySet<string>> } | null = null;
+  let lastPaused: ReadonlySet<string> = new Set();
   const pausedNow = (): Promise<ReadonlySet<string>> => {
     if (!pausedRead || now() - pausedRead.at >= PAUSED_CACHE_MS) {
       pausedRead = {
         at: now(),
         // Unreadable (the store is down): deliver as if none were paused; parking fails anyway.
-        names: store.pausedDestinations().then((n) => new Set(n), () => new Set<string>()),
+        names: store.pausedDestinations().then((n) => {
+          const names = new Set(n);
+          for (const resumed of [...lastPaused].filter((d) => !names.has(d))) {
+            retryParked(resumed).catch((error) =>
+              log.warn("Cannot retry the deliveries of resumed {destination}: {error}", {
+                destination: resumed,
+                error: errorMessage(error),
+              })
+            );
+          }
+          lastPaused = names;
+          return names;
+        }, () => new Set<string>()),
       };
     }
     return pausedRead.names;
   };
+
+  /** Makes a destination's parked deliveries due now and retries them. */
+  async function retryParked(
+    destination: string,
+    limit = 100,
+  ): Promise<{ tried: number; delivered: number }> {
+    const { items } = await store.listParked({ limit, filter: { destination } });
+    const t = now();
+    await store.park(items.map((d) => ({ ...d, nextAttemptAt: Math.min(d.nextAttemptAt, t) })));
+    return await retryRound(limit, destination);
+  }
 
   let parkings = 0;
   return {
@@ -377,10 +405,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
 
     async retryNow(destination, limit = 100) {
       if ((await pausedNow()).has(destination)) return { tried: 0, delivered: 0 };
-      const { items } = await store.listParked({ limit, filter: { destination } });
-      const t = now();
-      await store.park(items.map((d) => ({ ...d, nextAttemptAt: Math.min(d.nextAttemptAt, t) })));
-      return await retryRound(limit, destination);
+      return await retryParked(destination, limit);
     },
 
     pausedChanged() {

@@ -13,6 +13,7 @@ import {
   type DestinationState,
   type Health,
   RECENT_DEAD_LETTERS_MS,
+  withFleetReasons,
 } from "../status/health.ts";
 import type { Routes } from "../config/routes.ts";
 import type { ConsumerGroup } from "../deliver/kinds/kind.ts";
@@ -23,6 +24,8 @@ import type { Metrics, Sample } from "../status/metrics.ts";
 import {
   type DestinationHealth,
   failingNow,
+  mergeDestinationHealth,
+  recentDeadLetters,
   RecentError,
   RecentEvent,
   ServiceStatus,
@@ -197,6 +200,12 @@ export function createSnapshots(
       within(view === "full" ? bench?.parked({ limit: SHOWN_ITEMS }) : undefined),
     ]);
     const paused = new Set(pausedNames ?? []);
+    // Destinations as the fleet saw them: another replica's delivery counts as much as ours.
+    const others = fleet?.replicas.filter((r) => r.instance_id !== sources.instanceId) ?? [];
+    const seen = mergeDestinationHealth([
+      status.destinations,
+      ...others.map((r) => new Map(Object.entries(r.destinations ?? {}))),
+    ]);
     const body: Omit<StatusSnapshot, "health"> = {
       view,
       version: sources.version,
@@ -229,7 +238,7 @@ export function createSnapshots(
       destinations: [...sources.routes.destinations.values()].map((d) => ({
         name: d.name,
         kind: d.kind,
-        ...healthFields(status.destinations.get(d.name), paused.has(d.name)),
+        ...healthFields(seen.get(d.name), paused.has(d.name)),
         ...backlogFields(backlogs.get(d.name)),
         delivered: per("vk_router_delivered_total", d.name),
         duplicates: per("vk_router_duplicates_total", d.name),
@@ -259,12 +268,15 @@ export function createSnapshots(
       communities: body.communities,
       destinations: body.destinations.map((d) => ({
         ...d,
-        recent_dead_letters: status.destinations.get(d.name)?.deadLetteredAt
-          .filter((at) => t - at < RECENT_DEAD_LETTERS_MS).length ?? 0,
+        recent_dead_letters: recentDeadLetters(
+          seen.get(d.name),
+          t,
+          RECENT_DEAD_LETTERS_MS,
+        ),
       })),
       parkedGrowing: store.reachable && parkedGrowth("parked", t, store.parked),
     });
-    return { ...body, health };
+    return { ...body, health: withFleetReasons(health, others) };
   };
 }
 

@@ -8,6 +8,8 @@
  */
 import type { RedisClient } from "../redis/connection.ts";
 import { evalScript, LuaScript } from "../redis/scripts.ts";
+import type { HealthReason } from "./health.ts";
+import type { DestinationHealth } from "./status.ts";
 
 /** What one replica says of itself. */
 export interface ReplicaReport {
@@ -21,6 +23,10 @@ export interface ReplicaReport {
   failures: number;
   dead_lettered: number;
   health: string;
+  /** Why its health is not ok, as it sees it. */
+  reasons: HealthReason[];
+  /** How its attempts at each destination fared (the recent dead letters only). */
+  destinations: Record<string, DestinationHealth>;
 }
 
 /** A replica as the fleet view shows it. */

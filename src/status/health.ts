@@ -60,6 +60,28 @@ export const RECENT_DEAD_LETTERS_MS = 5 * 60_000;
 /** States of a community in which it takes events (itself or through another replica). */
 const TAKING: ReadonlySet<string> = new Set(["polling", "callback-only", "standby"]);
 
+/**
+ * The verdict of this replica with the other replicas' reasons about the communities they
+ * poll, each named by its replica (`replica-a: Community 42 does not advance: …`), so a
+ * standby's page tells the fleet's truth. (Destinations are judged on the fleet's merged
+ * attempts already, and the store is the same for all.)
+ */
+export function withFleetReasons(
+  own: Health,
+  others: readonly { instance_id: string; reasons?: readonly HealthReason[] }[],
+): Health {
+  const reasons = [...own.reasons];
+  let failing = own.status === "failing";
+  for (const replica of others) {
+    for (const r of replica.reasons ?? []) {
+      if (r.group_id === undefined) continue;
+      failing ||= r.code === "community_fatal";
+      reasons.push({ ...r, message: `${replica.instance_id}: ${r.message}` });
+    }
+  }
+  return { status: failing ? "failing" : reasons.length > 0 ? "degraded" : "ok", reasons };
+}
+
 /** Judges the figures: every problem becomes a reason; the worst decides the status. */
 export function assessHealth(input: HealthInput): Health {
   const failing: HealthReason[] = [];

@@ -48,6 +48,43 @@ export function failingNow(h: DestinationHealth | undefined): boolean {
   return failedAt !== null && (h?.lastDeliveredAt ?? -1) < failedAt;
 }
 
+/**
+ * The destinations' health as the whole fleet saw it: each replica's own, the latest
+ * delivery and failure winning, dead letters added up.
+ */
+export function mergeDestinationHealth(
+  views: readonly ReadonlyMap<string, DestinationHealth>[],
+): Map<string, DestinationHealth> {
+  const merged = new Map<string, DestinationHealth>();
+  const later = (a: number | null, b: number | null) =>
+    a === null ? b : b === null ? a : Math.max(a, b);
+  for (const view of views) {
+    for (const [name, h] of view) {
+      const m = merged.get(name);
+      if (!m) {
+        merged.set(name, { ...h, deadLetteredAt: [...h.deadLetteredAt] });
+        continue;
+      }
+      m.lastDeliveredAt = later(m.lastDeliveredAt, h.lastDeliveredAt);
+      if ((h.lastFailedAt ?? -1) > (m.lastFailedAt ?? -1)) {
+        m.lastFailedAt = h.lastFailedAt;
+        m.lastError = h.lastError;
+      }
+      m.deadLetteredAt.push(...h.deadLetteredAt);
+    }
+  }
+  return merged;
+}
+
+/** Dead letters it added within `windowMs` before `now`. */
+export function recentDeadLetters(
+  h: DestinationHealth | undefined,
+  now: number,
+  windowMs: number,
+): number {
+  return h?.deadLetteredAt.filter((at) => now - at < windowMs).length ?? 0;
+}
+
 /** A recent error line; `count` how often it happened within {@linkcode REPEAT_WINDOW_MS}. */
 export interface RecentError {
   at: number;
