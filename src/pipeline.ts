@@ -9,6 +9,7 @@ import type { Routes } from "./config/routes.ts";
 import type { Deliverer, Routed } from "./deliver/deliverer.ts";
 import type { Enricher } from "./enrich/enricher.ts";
 import { transform } from "./events/transform.ts";
+import { rawTypeLabel } from "./events/vk_types.ts";
 import type { CustomEvent } from "./events/types.ts";
 import { explainRoute } from "./route/matcher.ts";
 import type { Metrics } from "./status/metrics.ts";
@@ -101,7 +102,7 @@ export function createPipeline(options: PipelineOptions): Pipeline {
           rejected.push({ ...replayed[index], attempts: replayed[index].attempts + 1 });
         } else {
           const r = result.rejection;
-          metrics.inc("vk_router_events_rejected_total", { raw_type: r.raw_type ?? "(none)" });
+          metrics.inc("vk_router_events_rejected_total", { raw_type: rawTypeLabel(r.raw_type) });
           tracer.failure("Event {event_id} received by {source} and rejected: {error}", {
             event_id: r.event_id,
             group_id: r.group_id,

@@ -33,11 +33,17 @@ export function shown(value: unknown): string {
     : `a ${text.length}-character value (not shown: it may be a secret)`;
 }
 
-/** How an error line shows an offending URL: its scheme and host, never its user info, path or query. */
+/** The longest host an error line shows of an offending URL. */
+const SHOWN_HOST_MAX = 64;
+
+/**
+ * How an error line shows an offending URL: its scheme and host when the host is short
+ * enough (else as {@linkcode shown}), never its user info, path or query.
+ */
 export function shownUrl(value: unknown): string {
   const text = String(value);
-  const url = /^([a-z][a-z0-9+.-]*:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/is.exec(text);
-  if (!url) return shown(text);
+  const url = /^([a-z][a-z0-9+.-]{0,31}:\/\/)([^@/?#]*@)?([^/?#]*)(.*)$/is.exec(text);
+  if (!url || url[3]!.length > SHOWN_HOST_MAX) return shown(text);
   const [, scheme, userInfo, host, rest] = url;
   return `${scheme}${userInfo ? `${REDACTED}@` : ""}${host}${rest ? "/…" : ""}`;
 }
@@ -63,14 +69,56 @@ export function distinctSecrets(values: readonly (string | null | undefined)[]):
   ];
 }
 
-/** Shapes that are secret whatever their value. */
+/**
+ * Shapes that are secret whatever their value. Each runs in time linear in its input (they
+ * see every string of every log line and answer, and chat members write those strings):
+ * every match starts at a literal (`vk1.a.`, `whsec_`, `?key=`, `://`), so no start
+ * position rescans a run of characters, and what follows a start ends at a character that
+ * a later start needs (`&`, `/`), so no character is scanned by more than a bounded number
+ * of starts. A URL's scheme is checked behind its `://`, at most 32 characters back.
+ */
 const SHAPES: readonly RedactionPattern[] = [
   { pattern: /vk1\.a\.[A-Za-z0-9_-]{10,}/g, replacement: REDACTED },
   { pattern: /whsec_[A-Za-z0-9+/=]{8,}/g, replacement: REDACTED },
   { pattern: /([?&](?:key|access_token|token)=)[^&\s"']+/g, replacement: `$1${REDACTED}` },
   // User info of any URL: `redis://default:pw@host`, `https://user:pw@host`.
-  { pattern: /([a-z][a-z0-9+.-]*:\/\/[^:/@\s"']*:)[^@\s"'/]+@/gi, replacement: `$1${REDACTED}@` },
+  {
+    pattern: /:\/\/(?<=[a-z][a-z0-9+.-]{0,31}:\/\/)([^:/@\s"']*:)[^@\s"'/]+@/gi,
+    replacement: `://$1${REDACTED}@`,
+  },
 ];
+
+/**
+ * The longest text redaction scans; past it a text is cut (and says so). Far above any
+ * string the router shows or logs in one piece (a VK message is at most 4,096 characters),
+ * so that only hostile input is cut, and an answer's cost stays bounded whatever it holds.
+ */
+export const MAX_REDACTED_CHARS = 64 * 1024;
+
+/** How far before the cut a secret's shape may begin and still be cut off whole. */
+const CUT_LOOKBACK = 1024;
+
+/**
+ * The first `MAX_REDACTED_CHARS` of `text`, ended before anything that may be a secret cut
+ * in two (its first part would escape the patterns): the shapes never hold white space or
+ * quotes, so the text ends at the last of those near the cut, or `CUT_LOOKBACK` before it;
+ * and a configured secret whose beginning ends the text goes too.
+ */
+function cut(text: string, secrets: readonly string[]): string {
+  let head = text.slice(0, MAX_REDACTED_CHARS);
+  const tail = head.slice(-CUT_LOOKBACK);
+  const last = /[\s"'][^\s"']*$/.exec(tail);
+  head = head.slice(0, head.length - (last ? tail.length - last.index - 1 : tail.length));
+  for (const secret of secrets) {
+    for (let k = Math.min(secret.length - 1, head.length); k > 0; k--) {
+      if (head.endsWith(secret.slice(0, k))) {
+        head = head.slice(0, head.length - k);
+        break;
+      }
+    }
+  }
+  return `${head}…[${text.length - head.length} more characters not shown]`;
+}
 
 /** Patterns for the given secrets, plus the shapes that are secret whatever their value. */
 export function redactionPatterns(secrets: readonly string[]): RedactionPattern[] {
@@ -90,9 +138,17 @@ export function redactionPatterns(secrets: readonly string[]): RedactionPattern[
   ];
 }
 
-/** Replaces every match of `patterns` in `text`. */
-export function redact(text: string, patterns: readonly RedactionPattern[]): string {
-  return patterns.reduce((t, { pattern, replacement }) => t.replace(pattern, replacement), text);
+/** Replaces every match of `patterns` in `text`; a text longer than `MAX_REDACTED_CHARS` is cut first. */
+export function redact(
+  text: string,
+  patterns: readonly RedactionPattern[],
+  secrets: readonly string[] = [],
+): string {
+  const scanned = text.length > MAX_REDACTED_CHARS ? cut(text, secrets) : text;
+  return patterns.reduce(
+    (t, { pattern, replacement }) => t.replace(pattern, replacement),
+    scanned,
+  );
 }
 
 /** A redactor for text and for JSON-like values (every string inside, keys included). */
@@ -104,7 +160,8 @@ export interface Redactor {
 /** Builds a {@linkcode Redactor} for the given secret values. */
 export function createRedactor(secrets: readonly string[]): Redactor {
   const patterns = redactionPatterns(secrets);
-  const text = (t: string) => redact(t, patterns);
+  const known = distinctSecrets(secrets);
+  const text = (t: string) => redact(t, patterns, known);
   const value = (v: unknown): unknown => {
     if (typeof v === "string") return text(v);
     if (Array.isArray(v)) return v.map(value);

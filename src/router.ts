@@ -27,8 +27,8 @@ import {
 import { allDestinations } from "./config/startup_checks.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { distinctSecrets } from "./redact.ts";
-import { createReplay } from "./deliver/replay.ts";
-import { createWorkbench } from "./deliver/workbench.ts";
+import { createReplay } from "./replay.ts";
+import { createWorkbench } from "./workbench.ts";
 import { createRoutedDeliverer } from "./deliver/sinks.ts";
 import { createVkDirectory } from "./enrich/directory.ts";
 import { createEnricher, type Enricher, type EnricherStats } from "./enrich/enricher.ts";

@@ -9,6 +9,7 @@ import { getLogger } from "@logtape/logtape";
 import type { Community, Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
 import { runRetryWorker } from "./deliver/deliverer.ts";
+import { CONNECTION_SPECS } from "./deliver/kinds/registry.ts";
 import { errorMessage, VkFatalError } from "./errors.ts";
 import { runIngestion } from "./ingest/ingestion.ts";
 import { createLeaseCoordinator } from "./lease/coordinator.ts";
@@ -23,6 +24,7 @@ import { assessHealth, RECENT_DEAD_LETTERS_MS } from "./status/health.ts";
 import { failingNow, recentDeadLetters } from "./status/status.ts";
 import { sleep } from "./util/time.ts";
 import denoJson from "../deno.json" with { type: "json" };
+import { serveBounded } from "./http/server.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
 
 const log = getLogger(["vk-event-router", "service"]);
@@ -66,6 +68,12 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     }),
   });
   const { store, observer, pipeline } = router;
+  for (const spec of CONNECTION_SPECS.filter((spec) => router.connections.has(spec.name))) {
+    log.info("Connection {name}: {where}", {
+      name: spec.name,
+      where: spec.describe(config.connections[spec.name]),
+    });
+  }
   try {
     for (const warning of await verifyDestinations(router)) log.warn("{warning}", { warning });
   } catch (error) {
@@ -172,10 +180,20 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const retries = runRetryWorker(router.deliverer, controller.signal);
   const reporting = router.fleet ? reportToFleet(router, router.fleet, controller.signal) : null;
 
-  const server = Deno.serve(
-    { hostname: config.host, port: config.port, onListen() {} },
-    router.app.fetch,
-  );
+  const { metrics } = router;
+  const server = serveBounded({
+    hostname: config.host,
+    port: config.port,
+    maxConnections: config.http.maxConnections,
+    // Behind a trusted proxy every connection comes from the proxy: only the total is capped.
+    maxPerAddress: config.trustProxy ? null : config.http.maxConnectionsPerAddress,
+    idleTimeoutMs: config.http.idleTimeoutMs,
+    observer: {
+      refused: (reason) => metrics.inc("vk_router_http_connections_refused_total", { reason }),
+      idleClosed: () => metrics.inc("vk_router_http_idle_closed_total"),
+      acceptFailed: () => metrics.inc("vk_router_http_accept_errors_total"),
+    },
+  }, router.app.fetch);
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const url = `http://${host}:${server.addr.port}`;
   log.info(`Status page at ${url}/`, { url });

@@ -19,5 +19,6 @@ await configureLogging(
 warnAboutSecurity(worker.config);
 
 export default {
-  fetch: (request: Request): Promise<Response> => worker.handle(request),
+  fetch: (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> =>
+    worker.handle(request, info),
 } satisfies Deno.ServeDefaultExport;

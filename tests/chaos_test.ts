@@ -7,6 +7,7 @@
  * runs the full version: 50 kills over 10,000 events, a 30 s Redis outage, a webhook down
  * for two minutes.
  */
+import { redisKeys } from "../src/redis/keys.ts";
 import assert from "node:assert/strict";
 import { signWebhook } from "../src/deliver/signing.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
@@ -121,7 +122,7 @@ Deno.test({
       INSTANCE_ID: "chaos",
     };
     const seed = new RespConnection({ url: redis.url, connectTimeoutMs: 2000 });
-    await seed.send([["SET", "vk-router:checkpoint:42", "0"]]);
+    await seed.send([["SET", redisKeys("vk-router:").checkpoint(42), "0"]]);
     seed.close();
 
     let current: ServiceProcess | null = null;
@@ -217,7 +218,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "vk-router-faults-" });
     await chaosSetup(dir, "faults:list", hook.url);
     const seed = new RespConnection({ url: redis.url, connectTimeoutMs: 2000 });
-    await seed.send([["SET", "vk-router:checkpoint:42", "0"]]);
+    await seed.send([["SET", redisKeys("vk-router:").checkpoint(42), "0"]]);
     seed.close();
     await using service = await spawnService({
       VK_TOKEN: "chaos-token",

@@ -3,6 +3,7 @@
  * batch's round trip, beside that batch's pushes, and it only ever names batches that
  * were already handled, so a failing batch never moves it.
  */
+import { redisKeys } from "../src/redis/keys.ts";
 import assert from "node:assert/strict";
 import { redisConnections } from "./support/connections.ts";
 import { parseRoutes } from "../src/config/routes.ts";
@@ -70,7 +71,8 @@ Deno.test("the checkpoint rides with the next batch's pushes and never passes an
   });
   const landed = (n: number) =>
     waitFor(async () => await redis.handle.redis.llen(list) >= n, `${n} events in the list`);
-  const checkpoint = async () => Number(await redis.handle.redis.get(`${prefix}checkpoint:1`));
+  const checkpoint = async () =>
+    Number(await redis.handle.redis.get(redisKeys(prefix).checkpoint(1)));
 
   try {
     await t.step("one request per batch: the checkpoint is carried, not sent", async () => {

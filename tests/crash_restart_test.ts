@@ -5,6 +5,7 @@
  * kind harness that promises it (JetStream); at least once for the others (RabbitMQ), their
  * duplicates counted and bounded by what had arrived past the checkpoint at each kill.
  */
+import { redisKeys } from "../src/redis/keys.ts";
 import assert from "node:assert/strict";
 import type { RedisClient } from "../src/redis/connection.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
@@ -125,7 +126,7 @@ for (const [kind, targetsOf] of targets) {
       ...target.env,
     };
     // The router's first start begins at VK's current ts, so the stream starts after it.
-    const checkpointKey = `${redis.prefix}router:checkpoint:77`;
+    const checkpointKey = redisKeys(`${redis.prefix}router:`).checkpoint(77);
     await redis.handle.redis.set(checkpointKey, "0");
 
     let pushed = 0;

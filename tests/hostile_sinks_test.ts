@@ -17,6 +17,9 @@ import type { StateStore } from "../src/store/state_store.ts";
 import { createVkApi } from "../src/vk/api.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
 import { waitFor } from "./support/wait.ts";
+import { createSink } from "../src/deliver/kinds/registry.ts";
+import { redisConnections } from "./support/connections.ts";
+import { testRedis } from "./support/redis.ts";
 
 const FAST = { minMs: 5, maxMs: 20 };
 
@@ -178,5 +181,57 @@ Deno.test("sinks failing in every way, a throwing dead-letter destination and a 
   } finally {
     globalThis.removeEventListener("unhandledrejection", onUnhandled);
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a sink that rejects beside a Redis list leaves no unhandled rejection; the list gets the event", async () => {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: PromiseRejectionEvent) => {
+    unhandled.push(e.reason);
+    e.preventDefault();
+  };
+  globalThis.addEventListener("unhandledrejection", onUnhandled);
+  try {
+    await using redis = testRedis();
+    const r = redis.handle.redis;
+    const dir = await Deno.makeTempDir();
+    await using store = await openKvStore(dir);
+    const routes = parseRoutes({
+      destinations: { q: { kind: "redis-list", key: `${redis.prefix}x:q` }, bad: { kind: "log" } },
+      rules: [],
+    });
+    const deliverer = createDeliverer({
+      sinks: new Map([
+        [
+          "q",
+          createSink(routes.destinations.get("q")!, {
+            connections: redisConnections(r),
+            prefix: redis.prefix,
+          }),
+        ],
+        ["bad", {
+          name: "bad",
+          kind: "test",
+          deliver: () => Promise.reject(new Error("atob failed")),
+        }],
+      ]),
+      store,
+      deadLetterSink: null,
+      metrics: new Metrics(),
+      attempts: 5,
+      maxAgeS: 60,
+    });
+    const body = '{"event_id":"ev1"}';
+    await deliverer.deliver([
+      { destination: "bad", eventId: "ev1", body },
+      { destination: "q", eventId: "ev1", body },
+    ]);
+    assert.deepEqual(await r.lrange(`${redis.prefix}x:q`, 0, -1), [body]);
+    assert.equal(await store.parkedCount(), 1, "the rejecting sink's event is parked");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(unhandled, []);
+    await Deno.remove(dir, { recursive: true });
+  } finally {
+    globalThis.removeEventListener("unhandledrejection", onUnhandled);
   }
 });

@@ -3,6 +3,7 @@
  * the fake VK): once a newer holder exists, no checkpoint write of the old one lands, by
  * whatever path the pipeline writes checkpoints, and the old one stops.
  */
+import { redisKeys } from "../src/redis/keys.ts";
 import assert from "node:assert/strict";
 import { loadConfig } from "../src/config/config.ts";
 import { parseRoutes } from "../src/config/routes.ts";
@@ -45,7 +46,7 @@ Deno.test("under a lease, no checkpoint write lands once a newer holder exists, 
     rules: [{ to: ["events"] }],
   });
   await using router = await buildRouter({ config, routes });
-  const checkpointKey = `${prefix}checkpoint:${GROUP}`;
+  const checkpointKey = redisKeys(prefix).checkpoint(GROUP);
   await raw.send("SET", checkpointKey, "0");
 
   const client = createLeaseClient({ redis: router.redis!.redis, prefix, ttlMs: 10_000 });

@@ -5,15 +5,13 @@
 import assert from "node:assert/strict";
 import {
   createLeaseClient,
-  FENCED_SET_SCRIPT,
   fenceKey,
   instanceOf,
-  isStaleFence,
   leaseKey,
   ownerToken,
 } from "../src/lease/lease.ts";
 import { connectRedis } from "../src/redis/connection.ts";
-import { createRedisStore } from "../src/store/redis_store.ts";
+import { createRedisStore, FENCED_SET_SCRIPT, isStaleFence } from "../src/store/redis_store.ts";
 import { FenceError } from "../src/store/state_store.ts";
 import { deleteKeys, TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 import { redisCommands } from "./support/redis_commands.ts";

@@ -155,3 +155,27 @@ Deno.test({
   router.metrics.observe("vk_router_delivery_latency_seconds", { destination: "hook" }, 0.02);
   await t.step("after traffic", check);
 });
+
+Deno.test("cardinality stays bounded: 30 random types and a 5,000-character one add no series to /metrics", async () => {
+  await using redis = testRedis();
+  await using router = await freshRouter(redis);
+  const count = async () => {
+    const { series } = parse(await (await router.app.request("/metrics")).text());
+    return [...series.keys()];
+  };
+  const before = await count();
+  const types = [...Array.from({ length: 30 }, () => crypto.randomUUID()), "t".repeat(5000)];
+  await router.pipeline.handle({
+    updates: types.map((type) => ({ type, group_id: 42, object: {} })), // no event_id: rejected
+    receivedAt: Date.now(),
+  });
+  const after = await count();
+  assert.deepEqual(after, before, "the same series, only their values moved");
+  const { series } = parse(await (await router.app.request("/metrics")).text());
+  assert.equal(series.get('vk_router_events_rejected_total{raw_type="other"}'), types.length);
+  for (const name of after) {
+    for (const [, value] of name.matchAll(/="((?:[^"\\]|\\.)*)"/g)) {
+      assert.ok(value!.length <= 64, `a label value of ${value!.length} characters in ${name}`);
+    }
+  }
+});

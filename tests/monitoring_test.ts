@@ -62,7 +62,11 @@ Deno.test("docs/METRICS.md lists every family with its type and labels, and noth
       [m[2]!, m[3]!.trim()],
     ]),
   );
-  assert.deepEqual([...rows.keys()].sort(), Object.keys(FAMILIES).sort());
+  assert.deepEqual(
+    [...rows.keys()].sort(),
+    Object.keys(FAMILIES).sort(),
+    "run scripts/metrics_doc.ts",
+  );
   for (const [name, family] of Object.entries(FAMILIES)) {
     const [type, labels] = rows.get(name)!;
     assert.equal(type, family.type, name);

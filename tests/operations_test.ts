@@ -1,4 +1,5 @@
 /** Operations: structured logs, secrets kept out of every output, graceful stop mid-batch. */
+import { redisKeys } from "../src/redis/keys.ts";
 import assert from "node:assert/strict";
 import { startFakeVk } from "./support/fake_vk.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
@@ -125,7 +126,7 @@ Deno.test("SIGTERM during a batch: the batch is delivered and checkpointed, then
       rules: [{ to: ["q"] }],
     }),
   );
-  await redis.handle.redis.set(`${redis.prefix}router:checkpoint:42`, "0");
+  await redis.handle.redis.set(redisKeys(`${redis.prefix}router:`).checkpoint(42), "0");
   await using service = await spawnService({
     VK_TOKEN: "term-token",
     VK_GROUP_ID: "42",
@@ -144,7 +145,7 @@ Deno.test("SIGTERM during a batch: the batch is delivered and checkpointed, then
   assert.equal(await service.stop("SIGTERM"), 0);
   assert.equal(await redis.handle.redis.llen(list), 10, "delivered before exit");
   assert.equal(
-    await redis.handle.redis.get(`${redis.prefix}router:checkpoint:42`),
+    await redis.handle.redis.get(redisKeys(`${redis.prefix}router:`).checkpoint(42)),
     "10",
     "and checkpointed",
   );

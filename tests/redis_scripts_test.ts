@@ -73,3 +73,11 @@ Deno.test("runScripts() over the native transport loads unknown scripts the same
   ]);
   assert.equal(await runScript(redis.handle.redis, { script, keys: [], args: ["c", "d"] }), "cd");
 });
+
+Deno.test("LuaScript puts each included part in place of its --- @include line", () => {
+  const script = new LuaScript("-- around\n--- @include append\nreturn append()\n", {
+    append: "local function append() return 1 end\n",
+  });
+  assert.equal(script.source, "-- around\nlocal function append() return 1 end\nreturn append()\n");
+  assert.throws(() => new LuaScript("--- @include missing\n"), /includes missing/);
+});

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { parseRoutes, type Routes } from "../src/config/routes.ts";
-import { createReplay, type Replay } from "../src/deliver/replay.ts";
+import { createReplay, type Replay } from "../src/replay.ts";
 import { createRoutedDeliverer } from "../src/deliver/sinks.ts";
 import { createPipeline } from "../src/pipeline.ts";
 import type { RedisClient } from "../src/redis/connection.ts";

@@ -2,7 +2,7 @@ import { redisConnections } from "./support/connections.ts";
 import assert from "node:assert/strict";
 import { parseRoutes } from "../src/config/routes.ts";
 import { createDeliverer } from "../src/deliver/deliverer.ts";
-import { createReplay } from "../src/deliver/replay.ts";
+import { createReplay } from "../src/replay.ts";
 import { createSink } from "../src/deliver/kinds/registry.ts";
 import { createPipeline } from "../src/pipeline.ts";
 import { Metrics } from "../src/status/metrics.ts";

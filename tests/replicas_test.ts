@@ -5,6 +5,7 @@
  * polling when it resumes and cannot move the checkpoint; and the replicas share one VK
  * rate limit per token.
  */
+import { redisKeys } from "../src/redis/keys.ts";
 import assert from "node:assert/strict";
 import { instanceOf, leaseKey } from "../src/lease/lease.ts";
 import type { FakeVk, PollRequest } from "./support/fake_vk.ts";
@@ -47,7 +48,9 @@ async function setup(redis: TestRedis, vk: FakeVk, groupIds: number[], extra = {
     }),
   );
   const routerPrefix = `${redis.prefix}router:`;
-  for (const g of groupIds) await redis.handle.redis.set(`${routerPrefix}checkpoint:${g}`, "0");
+  for (const g of groupIds) {
+    await redis.handle.redis.set(redisKeys(routerPrefix).checkpoint(g), "0");
+  }
   const env = {
     VK_TOKEN: "replica-token",
     VK_GROUP_ID: groupIds.join(","),
@@ -225,7 +228,7 @@ Deno.test({
     await using cluster = await setup(redis, vk, [GROUP], { ENRICH_DEADLINE_MS: "500" });
     await cluster.start("replica-a");
     await cluster.start("replica-b");
-    const checkpointKey = `${cluster.routerPrefix}checkpoint:${GROUP}`;
+    const checkpointKey = redisKeys(cluster.routerPrefix).checkpoint(GROUP);
     const checkpoint = async () => Number(await redis.handle.redis.get(checkpointKey));
     const history: number[] = [];
     const watching = new AbortController();

@@ -129,18 +129,24 @@ async function main(args: readonly string[]): Promise<number> {
   if (server) console.error(`Started a private redis-server for this run: ${server.url}`);
   await using kindServers = new AsyncDisposableStack();
   const env: Record<string, string> = server ? { TEST_REDIS_URL: server.url } : {};
-  for (const harness of await kindHarnesses()) {
-    if (signals.exitCode !== null) break;
-    if (Deno.env.get(harness.testUrlVariable) !== undefined) continue;
+  // All at once: a RabbitMQ node takes seconds to boot, the others should not wait for it.
+  const started = await Promise.allSettled((await kindHarnesses()).map(async (harness) => {
+    if (Deno.env.get(harness.testUrlVariable) !== undefined) return;
     const missing = await harness.missing();
     if (missing) {
       // Its tests fail with this line too: a kind is never skipped unseen.
       console.error(missing);
-      continue;
+      return;
     }
     const kindServer = kindServers.use(await harness.startServer());
     env[harness.testUrlVariable] = kindServer.url;
     console.error(`Started a private ${harness.kind} server for this run: ${kindServer.url}`);
+  }));
+  for (const result of started) {
+    if (result.status === "rejected") {
+      console.error(result.reason instanceof Error ? result.reason.message : result.reason);
+      return 1;
+    }
   }
   if (signals.exitCode !== null) return signals.exitCode;
   signals.child = new Deno.Command(Deno.execPath(), {

@@ -1,4 +1,5 @@
 /** The state store's login sessions, the same cases for every store kind and transport. */
+import { redisKeys } from "../src/redis/keys.ts";
 import assert from "node:assert/strict";
 import { connectRedis } from "../src/redis/connection.ts";
 import { openKvStore } from "../src/store/kv_store.ts";
@@ -57,6 +58,9 @@ Deno.test("Redis sessions live under the prefix and expire in Redis itself", asy
   await using redis = testRedis();
   const store = createRedisStore(redis.handle.redis, redis.prefix);
   await store.putSession("k", 60_000);
-  const ttl = await redis.handle.redis.call(["PTTL", `${redis.prefix}session:k`]) as number;
+  const ttl = await redis.handle.redis.call([
+    "PTTL",
+    redisKeys(redis.prefix).session("k"),
+  ]) as number;
   assert.ok(ttl > 55_000 && ttl <= 60_000, `PTTL ${ttl}`);
 });

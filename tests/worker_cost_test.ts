@@ -3,6 +3,7 @@
  * two commands in the steady state, and parked deliveries still retried by later
  * callbacks and by the cron endpoint.
  */
+import { redisKeys } from "../src/redis/keys.ts";
 import assert from "node:assert/strict";
 import { createWorker } from "../src/worker/worker.ts";
 import { TEST_REDIS_URL, type TestRedis, testRedis } from "./support/redis.ts";
@@ -131,7 +132,7 @@ Deno.test("a parked webhook is retried by the next callbacks and by /tasks/retry
     q: { kind: "redis-list", key: `${redis.prefix}q` },
     hook: { kind: "webhook", url: `http://127.0.0.1:${hook.addr.port}/` },
   });
-  const parked = () => redis.handle.redis.zcard(`${redis.prefix}router:retry:due`);
+  const parked = () => redis.handle.redis.zcard(redisKeys(`${redis.prefix}router:`).parkedDue);
   const due = () => new Promise((r) => setTimeout(r, 100)); // RETRY_SCHEDULE_S is 0.05
 
   await t.step("a failing webhook is parked; the callback still answers ok", async () => {

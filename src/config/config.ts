@@ -75,6 +75,15 @@ export interface Config {
   sessionTtlS: number;
   /** Honour `X-Forwarded-Proto` / `-For` / `-Host`: the service runs behind a reverse proxy. */
   trustProxy: boolean;
+  /** The long-running service's connection bounds (`src/http/server.ts`). */
+  http: {
+    /** `HTTP_MAX_CONNECTIONS`: open client connections at most. */
+    maxConnections: number;
+    /** `HTTP_MAX_CONNECTIONS_PER_ADDRESS`: per client address, unless behind `TRUST_PROXY`. */
+    maxConnectionsPerAddress: number;
+    /** `HTTP_IDLE_TIMEOUT_MS`: a connection without a request in progress is closed after this. */
+    idleTimeoutMs: number;
+  };
   log: { level: LogLevel; format: "pretty" | "json" | null; dir: string | null };
   /** Names this process in leases and on the status page (`INSTANCE_ID`, or host name plus a random suffix). */
   instanceId: string;
@@ -259,6 +268,9 @@ const EnvSchema = v.object({
   ),
   SESSION_TTL_S: intIn("SESSION_TTL_S", 60, 30 * 86_400, 12 * 3600),
   TRUST_PROXY: onOff("TRUST_PROXY", "off"),
+  HTTP_MAX_CONNECTIONS: intIn("HTTP_MAX_CONNECTIONS", 1, 1_000_000, 1024),
+  HTTP_MAX_CONNECTIONS_PER_ADDRESS: intIn("HTTP_MAX_CONNECTIONS_PER_ADDRESS", 1, 1_000_000, 64),
+  HTTP_IDLE_TIMEOUT_MS: intIn("HTTP_IDLE_TIMEOUT_MS", 100, 600_000, 10_000),
   LOG_LEVEL: v.optional(
     v.pipe(
       v.string(),
@@ -289,7 +301,8 @@ const EnvSchema = v.object({
       v.trim(),
       v.regex(
         INSTANCE_ID_PATTERN,
-        (i) => `INSTANCE_ID: expected 1 to 100 letters, digits and . _ : @ -, got ${i.input}`,
+        (i) =>
+          `INSTANCE_ID: expected 1 to 100 letters, digits and . _ : @ -, got ${shown(i.input)}`,
       ),
     ),
   ),
@@ -299,12 +312,12 @@ const EnvSchema = v.object({
       v.trim(),
       v.regex(
         /^\d+(\.\d+)?$/,
-        (i) => `LEASE_TTL_S: expected seconds from 0.5 to 3600, got ${i.input}`,
+        (i) => `LEASE_TTL_S: expected seconds from 0.5 to 3600, got ${shown(i.input)}`,
       ),
       v.transform(Number),
       v.check(
         (s) => s >= 0.5 && s <= 3600,
-        (i) => `LEASE_TTL_S: expected seconds from 0.5 to 3600, got ${i.input}`,
+        (i) => `LEASE_TTL_S: expected seconds from 0.5 to 3600, got ${shown(i.input)}`,
       ),
     ),
     "10",
@@ -313,8 +326,8 @@ const EnvSchema = v.object({
 
 type Env = v.InferOutput<typeof EnvSchema>;
 
-/** Every variable the configuration reads (besides `VK_TOKEN_<id>` and the kinds' own). */
-export const CONFIG_VARIABLES: readonly string[] = [...Object.keys(EnvSchema.entries), "HOSTNAME"];
+/** Every variable the configuration reads, each checked by the same rule for what its errors show. */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.entries);
 
 /**
  * Parses the environment into a {@linkcode Config}.
@@ -408,6 +421,11 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     statusToken: ok.STATUS_TOKEN ?? null,
     sessionTtlS: ok.SESSION_TTL_S,
     trustProxy: ok.TRUST_PROXY,
+    http: {
+      maxConnections: ok.HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerAddress: ok.HTTP_MAX_CONNECTIONS_PER_ADDRESS,
+      idleTimeoutMs: ok.HTTP_IDLE_TIMEOUT_MS,
+    },
     log: { level: ok.LOG_LEVEL, format: ok.LOG_FORMAT ?? null, dir: ok.LOG_DIR ?? null },
     instanceId: ok.INSTANCE_ID ?? defaultInstanceId(present.HOSTNAME),
     leaseTtlMs: Math.round(ok.LEASE_TTL_S * 1000),

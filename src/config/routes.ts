@@ -7,6 +7,7 @@
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
 import { CUSTOM_EVENT_TYPES } from "../events/types.ts";
+import type { Match, Rule } from "../route/rules.ts";
 import { compileTextPattern, type TextPattern } from "../route/text_pattern.ts";
 import { nearest } from "./nearest.ts";
 import {
@@ -66,26 +67,6 @@ export const RoutesSchema = v.strictObject({
 type RawRoutes = v.InferOutput<typeof RoutesSchema>;
 /** A destination with its secret resolved from the environment. */
 export type { Destination };
-
-/** What a rule's `when` tests; every present field must hold. */
-export interface Match {
-  event_type?: string[];
-  group_id?: number[];
-  peer_id?: number[];
-  chat_id?: number[];
-  user_id?: number[];
-  command?: string[];
-  text?: TextPattern;
-  payload?: Record<string, unknown>;
-}
-
-/** One routing rule. */
-export interface Rule {
-  name: string;
-  when: Match;
-  to: string[];
-  continue: boolean;
-}
 
 /** A validated routes file. */
 export interface Routes {

@@ -197,9 +197,20 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     metrics.inc(name, labels);
   }
 
-  function nextDelay(attempts: number, outcome: Outcome & { status: "retry" }): number {
+  /**
+   * The wait before the next attempt: the schedule's, or longer when the receiver asks
+   * (`Retry-After`), but never longer than the schedule's longest step or than what is left
+   * of the letter's maximum age: a receiver cannot park a delivery for ever.
+   */
+  function nextDelay(
+    attempts: number,
+    outcome: Outcome & { status: "retry" },
+    ageMs: number,
+  ): number {
     const scheduled = (schedule[Math.min(attempts - 1, schedule.length - 1)] ?? 60) * 1000;
-    return Math.max(scheduled, outcome.retryAfterMs ?? 0);
+    const longest = Math.max(...schedule, 0) * 1000;
+    const asked = Math.min(outcome.retryAfterMs ?? 0, longest, options.maxAgeS * 1000 - ageMs);
+    return Math.max(scheduled, asked);
   }
 
   function letter(
@@ -382,7 +393,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
           body: item.body,
           attempts: 1,
           firstFailedAt: t,
-          nextAttemptAt: t + nextDelay(1, o),
+          nextAttemptAt: t + nextDelay(1, o, 0),
           lastError: o.error,
           lastStatus: o.httpStatus ?? null,
           lastFailedAt: t,
@@ -453,7 +464,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       again.push({
         ...d,
         attempts,
-        nextAttemptAt: t + nextDelay(attempts, o),
+        nextAttemptAt: t + nextDelay(attempts, o, t - d.firstFailedAt),
         lastError: o.error,
         lastStatus: o.httpStatus ?? null,
         lastFailedAt: t,

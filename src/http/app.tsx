@@ -13,7 +13,6 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
 import { timingSafeEqual } from "hono/utils/buffer";
@@ -31,11 +30,14 @@ import { clientAddress, isHttps, publicOrigin } from "./request_info.ts";
 import { createSessions, SESSION_COOKIE, type SessionStore } from "./sessions.ts";
 import { snapshotGauges, type SnapshotView, type StatusSnapshot } from "./snapshot.ts";
 import { LockBusyError } from "../store/state_store.ts";
-import type { ReplayResult } from "../deliver/replay.ts";
-import type { Workbench } from "../deliver/workbench.ts";
+import type { ReplayResult } from "../replay.ts";
+import type { Workbench } from "../workbench.ts";
 import { createWorkbenchApi } from "./workbench_api.ts";
 
 const log = getLogger(["vk-event-router", "http"]);
+
+/** Why a cookie POST from elsewhere is refused. */
+const CROSS_SITE_MESSAGE = "forbidden: a request with the session cookie must come from this site";
 
 /** Largest Callback API body accepted. */
 export const MAX_CALLBACK_BYTES = 1024 * 1024;
@@ -79,7 +81,7 @@ export interface AppDeps {
   retryTask?: () => Promise<number>;
   /** How long a callback or login body may take to arrive. @default BODY_READ_TIMEOUT_MS */
   bodyTimeoutMs?: number;
-  /** Failed logins per address. @default 5 a minute */
+  /** Failed tries of the status token per address (form, bearer, cookie). @default 5 a minute */
   loginThrottle?: LoginThrottle;
 }
 
@@ -115,14 +117,19 @@ export function createApp(deps: AppDeps): Hono {
   });
   // The page is nobody's frame (its buttons act); no HSTS: TLS is the proxy's business.
   app.use("*", secureHeaders({ strictTransportSecurity: false }));
-  // A POST that carries the session cookie must come from this site (Hono's check of
-  // Origin / Sec-Fetch-Site); SameSite=Strict already keeps the cookie off cross-site
-  // requests, this holds even where a browser does not.
-  const sameSite = csrf({ origin: (origin, c) => origin === publicOrigin(c, trustProxy) });
+  // A POST that carries the session cookie must come from this site, whatever its content
+  // type (Hono's `csrf` looks at form posts only): its Origin must be ours, or without one,
+  // Sec-Fetch-Site must say same-origin. SameSite=Strict already keeps the cookie off
+  // cross-site requests; this holds even where a browser does not.
   app.use("*", async (c, next) => {
     if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
     if (getCookie(c, SESSION_COOKIE) === undefined) return await next();
-    return await sameSite(c, next);
+    const origin = c.req.header("origin");
+    const sameOrigin = origin === undefined
+      ? c.req.header("sec-fetch-site") === "same-origin"
+      : origin === publicOrigin(c, trustProxy);
+    if (!sameOrigin) throw new HTTPException(403, { message: CROSS_SITE_MESSAGE });
+    return await next();
   });
 
   app.get("/healthz", (c) => c.text("ok"));
@@ -184,7 +191,7 @@ export function createApp(deps: AppDeps): Hono {
     async (c) => {
       if (token === null || sessions === null) return c.redirect("/", 303);
       const address = clientAddress(c, trustProxy);
-      const wait = throttle.retryAfterS(address);
+      const wait = throttle.attempt(address);
       if (wait > 0) {
         return c.text(`too many failed logins: try again in ${wait} s`, 429, {
           "retry-after": String(wait),
@@ -196,7 +203,6 @@ export function createApp(deps: AppDeps): Hono {
       });
       const submitted = typeof form.token === "string" ? form.token : "";
       if (!await timingSafeEqual(submitted, token)) {
-        throttle.failed(address);
         log.warn("Refused a status-page login from {address}: wrong token", { address });
         return c.html(<LoginPage failed />, 401);
       }
@@ -224,7 +230,7 @@ export function createApp(deps: AppDeps): Hono {
   });
 
   // Everything below needs a session or the token when one is set.
-  app.use("*", requireViewer(token, sessions));
+  app.use("*", requireViewer(token, sessions, throttle, trustProxy));
 
   app.get("/", async (c) => {
     return c.html(

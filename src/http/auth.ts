@@ -1,15 +1,21 @@
 /**
  * Who may see and do what. With `STATUS_TOKEN`, every guarded route needs a live login
- * session or `Authorization: Bearer <token>` (Hono's `bearerAuth`, which compares in
- * constant time). Without it the guarded routes stay open but show aggregates only, and
- * every action that changes state is refused: an unset token never means an open admin.
+ * session or `Authorization: Bearer <token>` (compared in constant time), each presented
+ * one a try of the login throttle. Without it the guarded routes stay open but show
+ * aggregates only, and every action that changes state is refused: an unset token never
+ * means an open admin.
  * @module
  */
 import type { MiddlewareHandler } from "hono";
-import { bearerAuth } from "hono/bearer-auth";
-import { getCookie } from "hono/cookie";
+import { deleteCookie, getCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
+import { timingSafeEqual } from "hono/utils/buffer";
+import { getLogger } from "@logtape/logtape";
+import type { LoginThrottle } from "./login_throttle.ts";
+import { clientAddress } from "./request_info.ts";
 import { SESSION_COOKIE, type Sessions } from "./sessions.ts";
+
+const log = getLogger(["vk-event-router", "http"]);
 
 const UNAUTHORIZED = { error: "unauthorized: send Authorization: Bearer <STATUS_TOKEN>" };
 
@@ -17,25 +23,54 @@ const UNAUTHORIZED = { error: "unauthorized: send Authorization: Bearer <STATUS_
 export const NO_TOKEN_MESSAGE =
   "forbidden: this action needs STATUS_TOKEN: set it (at least 16 characters) and log in";
 
+/** How a request presented the status token, for the log line of a refusal. */
+type Presented = "a bearer token" | "a session cookie";
+
 /**
  * Lets a request through when no token is configured, or it carries a live session
  * cookie or the Bearer token; sends a browser asking for the page to the login form.
+ * Every presented cookie or token is a try of the `throttle` (the login form's too), so
+ * that no way of guessing is faster than another; a refused one is logged, never its value.
  */
-export function requireViewer(token: string | null, sessions: Sessions | null): MiddlewareHandler {
+export function requireViewer(
+  token: string | null,
+  sessions: Sessions | null,
+  throttle: LoginThrottle,
+  trustProxy: boolean,
+): MiddlewareHandler {
   if (token === null || sessions === null) return async (_, next) => await next();
-  const bearer = bearerAuth({
-    token,
-    noAuthenticationHeader: { message: UNAUTHORIZED },
-    invalidAuthenticationHeader: { message: UNAUTHORIZED },
-    invalidToken: { message: UNAUTHORIZED },
-  });
   return async function requireViewer(c, next) {
-    if (await sessions.isValid(getCookie(c, SESSION_COOKIE))) return await next();
+    const cookie = getCookie(c, SESSION_COOKIE);
     const authorization = c.req.header("authorization");
-    if (authorization === undefined && c.req.method === "GET" && c.req.path === "/") {
-      return c.redirect("/login", 303);
+    const toLogin = authorization === undefined && c.req.method === "GET" && c.req.path === "/";
+    if (cookie === undefined && authorization === undefined) {
+      return toLogin ? c.redirect("/login", 303) : c.json(UNAUTHORIZED, 401);
     }
-    return await bearer(c, next);
+    const address = clientAddress(c, trustProxy);
+    const wait = throttle.attempt(address);
+    if (wait > 0) {
+      return c.json({ error: `too many failed tries: try again in ${wait} s` }, 429, {
+        "retry-after": String(wait),
+      });
+    }
+    let presented: Presented = "a session cookie";
+    if (cookie !== undefined && await sessions.isValid(cookie)) {
+      throttle.succeeded(address);
+      return await next();
+    }
+    if (authorization !== undefined) {
+      presented = "a bearer token";
+      const bearer = /^Bearer +([^ ]+) *$/i.exec(authorization)?.[1] ?? "";
+      if (await timingSafeEqual(bearer, token)) {
+        throttle.succeeded(address);
+        return await next();
+      }
+    }
+    log.warn("Refused {presented} from {address}", { presented, address });
+    // A stale cookie is sent once: the browser forgets it, and a login starts afresh.
+    if (cookie !== undefined) deleteCookie(c, SESSION_COOKIE, { path: "/" });
+    if (toLogin) return c.redirect("/login", 303);
+    return c.json(UNAUTHORIZED, 401, { "www-authenticate": 'Bearer error="invalid_token"' });
   };
 }
 

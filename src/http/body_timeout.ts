@@ -4,7 +4,8 @@
  *
  * Hand-written because nothing else bounds it: Hono's `timeout` middleware bounds the
  * whole handler (a callback legitimately waits for its delivery), `bodyLimit` bounds only
- * the size, and `Deno.serve` has no read timeouts at all (denoland/deno#3515).
+ * the size, and `Deno.serve` has no read timeouts at all (denoland/deno#3515); the
+ * service's idle timeout (`server.ts`) spares a request in progress, as it must.
  * @module
  */
 import type { MiddlewareHandler } from "hono";
@@ -45,7 +46,15 @@ export function bodyReadTimeout(ms: number = BODY_READ_TIMEOUT_MS): MiddlewareHa
         return reader.cancel(reason);
       },
     });
-    c.req.raw = new Request(c.req.raw, { body: source });
+    // A new request from the parts, not from the request itself: copying a served request
+    // copies its signal, and reading that makes Deno print a warning line into the log stream.
+    const raw = c.req.raw;
+    c.req.raw = new Request(raw.url, {
+      method: raw.method,
+      headers: raw.headers,
+      body: source,
+      duplex: "half",
+    } as RequestInit);
     try {
       await next();
     } finally {
@@ -55,10 +64,9 @@ export function bodyReadTimeout(ms: number = BODY_READ_TIMEOUT_MS): MiddlewareHa
 }
 
 /**
- * The 408 for a slow sender. The handler and its body buffer are done with at once; the
- * socket itself closes when the client finishes or gives up, because a `Deno.serve`
- * handler cannot close a connection whose body read is pending (`Connection: close`
- * tells a well-behaved client to). A reverse proxy's client body timeout closes it for sure.
+ * The 408 for a slow sender. The handler and its body buffer are done with at once;
+ * `Connection: close` tells a well-behaved client to go, and the service's server
+ * (`server.ts`) closes the socket once no request is in progress on it for its idle timeout.
  */
 function tooSlow(ms: number): HTTPException {
   const res = new Response(`request body not received within ${ms} ms\n`, {

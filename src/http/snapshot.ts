@@ -10,6 +10,7 @@ import { withTimeout } from "../util/time.ts";
 import { type BacklogView, type BacklogWatch, createGrowthWatch } from "../status/backlog_watch.ts";
 import {
   assessHealth,
+  type DestinationHealth,
   type DestinationState,
   type Health,
   RECENT_DEAD_LETTERS_MS,
@@ -19,10 +20,9 @@ import type { Routes } from "../config/routes.ts";
 import type { ConsumerGroup } from "../deliver/kinds/kind.ts";
 import type { EnricherStats } from "../enrich/enricher.ts";
 import type { FleetView } from "../status/fleet.ts";
-import type { LetterItem, ParkedItem, Workbench } from "../deliver/workbench.ts";
+import type { LetterItem, ParkedItem, Workbench } from "../workbench.ts";
 import type { Metrics, Sample } from "../status/metrics.ts";
 import {
-  type DestinationHealth,
   failingNow,
   mergeDestinationHealth,
   recentDeadLetters,

@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import type { Context, MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { Workbench } from "../deliver/workbench.ts";
+import type { Workbench } from "../workbench.ts";
 import type { DeadLetter } from "../store/state_store.ts";
 
 const REASONS: readonly DeadLetter["reason"][] = ["rejected", "delivery_failed", "redirect"];

@@ -3,7 +3,7 @@
  * with a TTL (`SET NX PX`), renewed by a script that checks the owner, and released (only
  * by its owner) on a graceful stop. Every acquisition takes a fencing token from a
  * per-community counter, so writes made under a lease can be refused once a newer holder
- * exists (see {@linkcode FENCED_SET_SCRIPT}). Heartbeats tell how many replicas are alive
+ * exists (the state store's fenced checkpoint write). Heartbeats tell how many replicas are alive
  * and how many leases each holds, so that leases can be spread among them.
  *
  * Keys, under `REDIS_PREFIX`: `lease:<group>` (the owner, with a TTL), `lease:<group>:fence`
@@ -77,30 +77,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 `);
-
-/** The error code a fenced write is refused with. */
-export const STALE_FENCE = "STALE_FENCE";
-
-/**
- * A write under a lease: KEYS[1] the key to set, KEYS[2] the fence hash; ARGV[1] the value,
- * ARGV[2] the writer's token. Sets the key only when the token is the last one issued;
- * once a newer holder took the lease it writes nothing and fails with a
- * {@linkcode STALE_FENCE} error, so that a refusal looks like a failed write wherever the
- * call travels (alone, or in a batch's pipeline), never like a success.
- */
-export const FENCED_SET_SCRIPT = new LuaScript(`
-local token = tonumber(redis.call('HGET', KEYS[2], 'token') or '0')
-if tonumber(ARGV[2]) ~= token then
-  return redis.error_reply('${STALE_FENCE} fence ' .. ARGV[2] .. ', last issued ' .. token)
-end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1
-`);
-
-/** Whether `error` is Redis refusing a write fenced by a stale token. */
-export function isStaleFence(error: unknown): boolean {
-  return error instanceof Error && error.message.includes(STALE_FENCE);
-}
 
 /**
  * KEYS[1] the instances (by last heartbeat), KEYS[2] their lease counts; ARGV[1] instance

@@ -11,13 +11,25 @@ import { errorMessage } from "../errors.ts";
 import type { Transport } from "../util/unit_of_work.ts";
 import type { RedisClient } from "./connection.ts";
 
-/** A Lua script and its SHA-1, computed once. */
+/**
+ * A Lua script and its SHA-1, computed once. Scripts are `.lua` files beside the module
+ * that runs them, imported as text (`import source from "./x.lua" with { type: "text" }`),
+ * so they are part of the module graph (the image and `deno serve` carry them) and an
+ * editor shows them as Lua. A line `--- @include name` is replaced by `parts[name]`: a
+ * shared script around a part each user gives (the Redis kinds' append).
+ */
 export class LuaScript {
   readonly source: string;
   #sha: Promise<string> | null = null;
 
-  constructor(source: string) {
-    this.source = source;
+  constructor(source: string, parts: Readonly<Record<string, string>> = {}) {
+    this.source = source.replace(/^--- @include (\S+).*$/gm, (_, name: string) => {
+      const part = parts[name];
+      if (part === undefined) {
+        throw new Error(`The Lua script includes ${name}, which is not given`);
+      }
+      return part.trimEnd();
+    });
   }
 
   /** The hex SHA-1 that `EVALSHA` names the script by. */

@@ -2,14 +2,14 @@
  * The routing decision: which destinations an event goes to. Pure and table-tested.
  * @module
  */
-import type { Match, Routes } from "../config/routes.ts";
+import type { Match, RuleSet } from "./rules.ts";
 import type { CustomEvent } from "../events/types.ts";
 
 /** Messages longer than VK allows are cut before matching: with a linear-time engine, that caps its time. */
 const MAX_MATCHED_TEXT = 4096;
 
 /** The destination names for `event`, in rule order, without repeats; empty when unrouted. */
-export function route(event: CustomEvent, routes: Routes): string[] {
+export function route(event: CustomEvent, routes: RuleSet): string[] {
   return explainRoute(event, routes).destinations;
 }
 
@@ -19,7 +19,7 @@ export function route(event: CustomEvent, routes: Routes): string[] {
  */
 export function explainRoute(
   event: CustomEvent,
-  routes: Routes,
+  routes: RuleSet,
 ): { destinations: string[]; rules: string[] } {
   const to = new Set<string>();
   const rules: string[] = [];

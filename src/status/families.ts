@@ -5,9 +5,8 @@
  * or on an absent series never fires for a counter that simply has not moved yet.
  * @module
  */
-import { TRANSFORMED_TYPES } from "../events/transform.ts";
+import { VK_EVENT_TYPES } from "../events/vk_types.ts";
 import { CUSTOM_EVENT_TYPES } from "../events/types.ts";
-import { LOSS_REASONS } from "../lease/hold.ts";
 import { POLL_FAULTS } from "../vk/long_poll.ts";
 import { HISTOGRAM_BUCKETS_S, type Sample } from "./metrics.ts";
 
@@ -26,7 +25,12 @@ export interface Family {
   )[];
   /** Rendered from the snapshot at every scrape (always present), not counted. */
   computed?: true;
+  /** The known values of a label when they are this family's own (else the shared ones). */
+  values?: Partial<Record<Family["labels"][number], readonly string[]>>;
 }
+
+/** Every reason a lease is lost for, the labels of `vk_router_lease_lost_total`. */
+export const LOSS_REASONS = ["expired", "taken", "fenced"] as const;
 
 /** The VK API methods the router calls. */
 export const VK_METHODS = [
@@ -38,7 +42,7 @@ export const VK_METHODS = [
 ] as const;
 
 /** The `raw_type` values of rejected events counted as themselves. */
-export const KNOWN_RAW_TYPES: readonly string[] = [...TRANSFORMED_TYPES, "(none)"];
+export const KNOWN_RAW_TYPES: readonly string[] = [...VK_EVENT_TYPES, "other", "(none)"];
 
 /** The `destination` of a rejected raw event's dead letter. */
 export const REJECTED = "(rejected)";
@@ -139,6 +143,24 @@ export const FAMILIES: Readonly<Record<string, Family>> = {
     help:
       "Batches that kept failing past the stuck limit, holding back the checkpoint, by community.",
     labels: ["group_id"],
+  },
+  vk_router_http_connections_refused_total: {
+    type: "counter",
+    help:
+      "Connections closed on accept, by reason (connections: HTTP_MAX_CONNECTIONS; address: HTTP_MAX_CONNECTIONS_PER_ADDRESS).",
+    labels: ["reason"],
+    values: { reason: ["connections", "address"] },
+  },
+  vk_router_http_idle_closed_total: {
+    type: "counter",
+    help: "Connections closed after HTTP_IDLE_TIMEOUT_MS without a request in progress.",
+    labels: [],
+  },
+  vk_router_http_accept_errors_total: {
+    type: "counter",
+    help:
+      "Failed accepts of connections (e.g. too many open files); the server pauses and goes on.",
+    labels: [],
   },
   vk_router_enrich_cache_hits_total: {
     type: "counter",
@@ -241,9 +263,10 @@ export function zeroSamples(known: KnownLabels): Sample[] {
     if (family.computed) continue;
     let labelSets: Record<string, string | number>[] = [{}];
     for (const label of family.labels) {
-      const options = name === "vk_router_dead_lettered_total" && label === "destination"
-        ? [...values[label], REJECTED]
-        : values[label];
+      const options = family.values?.[label] ??
+        (name === "vk_router_dead_lettered_total" && label === "destination"
+          ? [...values[label], REJECTED]
+          : values[label]);
       labelSets = labelSets.flatMap((set) => options.map((v) => ({ ...set, [label]: v })));
     }
     for (const labels of labelSets) {

@@ -7,9 +7,9 @@
  * @module
  */
 import type { RedisClient } from "../redis/connection.ts";
+import { redisKeys } from "../redis/keys.ts";
 import { evalScript, LuaScript } from "../redis/scripts.ts";
-import type { HealthReason } from "./health.ts";
-import type { DestinationHealth } from "./status.ts";
+import type { DestinationHealth, HealthReason } from "./health.ts";
 
 /** What one replica says of itself. */
 export interface ReplicaReport {
@@ -53,11 +53,6 @@ export interface FleetView {
   };
 }
 
-/** The hash of the replicas' reports, under `REDIS_PREFIX`. */
-export function fleetKey(prefix: string): string {
-  return `${prefix}fleet`;
-}
-
 /** How often a replica reports. */
 export const REPORT_EVERY_MS = 5_000;
 /** A replica whose last report is older than this is gone. */
@@ -93,7 +88,7 @@ export interface Fleet {
 
 /** The fleet over one Redis client. */
 export function createFleet(redis: RedisClient, prefix: string): Fleet {
-  const key = fleetKey(prefix);
+  const key = redisKeys(prefix).fleet;
   return {
     async report(report) {
       await evalScript(redis, REPORT_SCRIPT, [key], [

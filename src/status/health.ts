@@ -5,6 +5,15 @@
  * @module
  */
 
+/** How one destination fared lately, as this process saw its attempts. */
+export interface DestinationHealth {
+  lastDeliveredAt: number | null;
+  lastFailedAt: number | null;
+  lastError: { at: number; message: string } | null;
+  /** When this process added its dead letters (ms since epoch), the recent ones only. */
+  deadLetteredAt: number[];
+}
+
 /** Why the service is not `ok`; `destination` or `group_id` names what is affected. */
 export interface HealthReason {
   code:

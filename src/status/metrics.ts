@@ -45,6 +45,26 @@ export const HISTOGRAM_BUCKETS_S: readonly number[] = [
   60,
 ];
 
+/**
+ * The longest label value kept: values past it are cut. Label values name things the
+ * configuration names (destinations) or small fixed sets (types), so only hostile input
+ * reaches this, and each series' memory (and `/metrics`) stays bounded whatever it sends.
+ */
+export const MAX_LABEL_VALUE_CHARS = 64;
+
+/** `labels` with every value cut to {@linkcode MAX_LABEL_VALUE_CHARS}; the same object when none is longer. */
+export function boundedLabels(labels: Labels): Labels {
+  let bounded: Record<string, string | number> | null = null;
+  for (const k in labels) {
+    const value = labels[k]!;
+    if (typeof value === "string" && value.length > MAX_LABEL_VALUE_CHARS) {
+      bounded ??= { ...labels };
+      bounded[k] = value.slice(0, MAX_LABEL_VALUE_CHARS);
+    }
+  }
+  return bounded ?? labels;
+}
+
 interface Histogram {
   name: string;
   labels: Labels;
@@ -65,15 +85,17 @@ export class Metrics {
   }
 
   /** Adds `by` (default 1) to a counter. */
-  inc(name: string, labels: Labels = {}, by = 1): void {
+  inc(name: string, unbounded: Labels = {}, by = 1): void {
+    const labels = boundedLabels(unbounded);
     const sample = this.#sample(name, labels);
     sample.value += by;
     this.#observer?.inc(name, labels, by);
   }
 
   /** Adds one observation (in seconds, by Prometheus convention) to a histogram. */
-  observe(name: string, labels: Labels, value: number): void {
+  observe(name: string, unbounded: Labels, value: number): void {
     if (!Number.isFinite(value)) return;
+    const labels = boundedLabels(unbounded);
     const k = key(name, labels);
     let h = this.#histograms.get(k);
     if (!h) {
@@ -95,7 +117,7 @@ export class Metrics {
 
   /** Sets a gauge. */
   set(name: string, labels: Labels, value: number): void {
-    this.#sample(name, labels).value = value;
+    this.#sample(name, boundedLabels(labels)).value = value;
   }
 
   /** The value of one series (0 when never touched). */

@@ -6,6 +6,7 @@
  */
 import type { CustomEvent } from "../events/types.ts";
 import type { StuckBatch } from "../ingest/ingestion.ts";
+import type { DestinationHealth } from "./health.ts";
 import type { ConnectionState, PollFault, PollObserver } from "../vk/long_poll.ts";
 
 /** One community as the status page shows it. */
@@ -31,15 +32,6 @@ export interface CommunityStatus {
   stuckSince: number | null;
   /** The stuck batch's event ids (the first 20) and last error; null while none is stuck. */
   stuckBatch: { eventIds: string[]; events: number; error: string } | null;
-}
-
-/** How one destination fared lately, as this process saw its attempts. */
-export interface DestinationHealth {
-  lastDeliveredAt: number | null;
-  lastFailedAt: number | null;
-  lastError: { at: number; message: string } | null;
-  /** When this process added its dead letters (ms since epoch), the recent ones only. */
-  deadLetteredAt: number[];
 }
 
 /** Failing while its latest attempt failed (no delivery since); paused is the store's to say. */

@@ -8,10 +8,13 @@
  * ever releases its own.
  * @module
  */
-import { FENCED_SET_SCRIPT, fenceKey, isStaleFence } from "../lease/lease.ts";
 import type { RedisClient } from "../redis/connection.ts";
+import { redisKeys } from "../redis/keys.ts";
 import { LuaScript, runScript, type ScriptCall, scriptsOn } from "../redis/scripts.ts";
 import { sleep } from "../util/time.ts";
+import CHECKPOINT_SOURCE from "./checkpoint.lua" with { type: "text" };
+import DUE_SOURCE from "./due.lua" with { type: "text" };
+import FENCED_SET_SOURCE from "./fenced_set.lua" with { type: "text" };
 import {
   type DeadLetter,
   type DeadLetterFilter,
@@ -23,7 +26,6 @@ import {
   type SetAside,
   type StateStore,
 } from "./state_store.ts";
-import { dedupKey } from "../deliver/kinds/redis_once.ts";
 import takeSource from "./dead_take.lua" with { type: "text" };
 import pageSource from "./dead_page.lua" with { type: "text" };
 import upgradeSource from "./dead_upgrade.lua" with { type: "text" };
@@ -43,20 +45,23 @@ const LOCK_TTL_MS = 30_000;
 /** Letters per step of a listing, or of the move from the older layout. */
 const PAGE = 100;
 
-/** The keys of parked deliveries: ids by due time (ms), and their bodies by id. */
-export function parkedKeys(prefix: string): { due: string; items: string } {
-  return { due: `${prefix}retry:due`, items: `${prefix}retry:items` };
-}
-
 /** Up to ARGV[2] ids due by ARGV[1] and their bodies, in one command. */
-const DUE_SCRIPT = new LuaScript(
-  `local ids = redis.call('ZRANGE', KEYS[1], '-inf', ARGV[1], 'BYSCORE', 'LIMIT', 0, ARGV[2])
-if #ids == 0 then return {{}, {}} end
-return {ids, redis.call('HMGET', KEYS[2], unpack(ids))}`,
-);
+const DUE_SCRIPT = new LuaScript(DUE_SOURCE);
 
 /** Writes a checkpoint; a script, so that the write can travel with a batch's pushes. */
-const CHECKPOINT_SCRIPT = new LuaScript("return redis.call('SET', KEYS[1], ARGV[1])");
+const CHECKPOINT_SCRIPT = new LuaScript(CHECKPOINT_SOURCE);
+
+/**
+ * A write under a lease, fenced by the writer's token (`fenced_set.lua`): it fails with
+ * `STALE_FENCE` once a newer holder took the lease, so that a refusal looks like a failed
+ * write wherever the call travels (alone, or in a batch's round trip), never like a success.
+ */
+export const FENCED_SET_SCRIPT: LuaScript = new LuaScript(FENCED_SET_SOURCE);
+
+/** Whether `error` is Redis refusing a write fenced by a stale token. */
+export function isStaleFence(error: unknown): boolean {
+  return error instanceof Error && error.message.includes("STALE_FENCE");
+}
 
 /** A failed checkpoint write; a {@linkcode FenceError} when a newer lease holder exists. */
 function checkpointError(error: unknown, groupId: number, fence: number | undefined): unknown {
@@ -68,25 +73,25 @@ function checkpointError(error: unknown, groupId: number, fence: number | undefi
 
 /** A store over an open Redis client; closing it leaves the connection to its owner. */
 export function createRedisStore(redis: RedisClient, prefix: string): StateStore {
-  const { due: dueKey, items: itemsKey } = parkedKeys(prefix);
-  const dead = { ids: `${prefix}dead:ids`, items: `${prefix}dead:items` };
+  const keys = redisKeys(prefix);
+  const { parkedDue: dueKey, parkedItems: itemsKey } = keys;
+  const dead = { ids: keys.deadLetterIds, items: keys.deadLetterItems };
   /** Where letters were kept before they had ids (a list); emptied into `dead` once. */
-  const legacyDeadKey = `${prefix}dead`;
-  const asideKey = `${prefix}dead:aside`;
+  const legacyDeadKey = keys.deadLetters;
+  const asideKey = keys.deadLetterAside;
   /** The paused destinations: a hash of name to when it was paused (ms). */
-  const pausedKey = `${prefix}paused`;
+  const pausedKey = keys.pausedDestinations;
   const token = crypto.randomUUID();
-  const sessionKey = (key: string) => `${prefix}session:${key}`;
   const close = () => Promise.resolve();
   /**
    * The one checkpoint write, alone or carried in a batch's round trip; with the fencing
    * token of the writer's lease it fails (STALE_FENCE) once a newer holder exists.
    */
   const checkpointWrite = (groupId: number, ts: string, fence?: number): ScriptCall => {
-    const key = `${prefix}checkpoint:${groupId}`;
+    const key = keys.checkpoint(groupId);
     return fence === undefined ? { script: CHECKPOINT_SCRIPT, keys: [key], args: [ts] } : {
       script: FENCED_SET_SCRIPT,
-      keys: [key, fenceKey(prefix, groupId)],
+      keys: [key, keys.fence(groupId)],
       args: [ts, String(fence)],
     };
   };
@@ -124,7 +129,7 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
   return {
     kind: "redis",
     async getCheckpoint(groupId) {
-      return await redis.get(`${prefix}checkpoint:${groupId}`);
+      return await redis.get(keys.checkpoint(groupId));
     },
     async setCheckpoint(groupId, ts, fence) {
       try {
@@ -264,7 +269,7 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
       return (await redis.lrange(asideKey, 0, limit - 1)).map((s) => JSON.parse(s) as SetAside);
     },
     async withLock(name, waitMs, work) {
-      const key = `${prefix}lock:${name}`;
+      const key = keys.lock(name);
       const holder = crypto.randomUUID(); // one per holding: another call here waits too
       const lock = (action: "take" | "renew" | "release") =>
         runScript(redis, {
@@ -291,7 +296,7 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
       if (eventIds.length === 0) return [];
       return await runScript(redis, {
         script: CLAIM_SCRIPT,
-        keys: eventIds.map((id) => dedupKey(prefix, destination, id)),
+        keys: eventIds.map((id) => keys.dedup(destination, id)),
         args: [String(Math.max(1, Math.ceil(ttlMs))), token],
       }) as DeliveryClaim[];
     },
@@ -299,18 +304,18 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
       if (settled.length === 0) return;
       await runScript(redis, {
         script: SETTLE_SCRIPT,
-        keys: settled.map((s) => dedupKey(prefix, destination, s.eventId)),
+        keys: settled.map((s) => keys.dedup(destination, s.eventId)),
         args: [String(dedupTtlS), token, ...settled.map((s) => s.delivered ? "1" : "0")],
       });
     },
     async putSession(key, ttlMs) {
-      await redis.set(sessionKey(key), "1", { px: Math.max(1, Math.ceil(ttlMs)) });
+      await redis.set(keys.session(key), "1", { px: Math.max(1, Math.ceil(ttlMs)) });
     },
     async hasSession(key) {
-      return await redis.exists(sessionKey(key)) === 1;
+      return await redis.exists(keys.session(key)) === 1;
     },
     async deleteSession(key) {
-      await redis.del(sessionKey(key));
+      await redis.del(keys.session(key));
     },
     async ping() {
       await redis.ping();

@@ -28,7 +28,9 @@ import {
   type RecentEvent,
   ServiceStatus,
 } from "../status/status.ts";
-import { parkedKeys } from "../store/redis_store.ts";
+import { redisKeys } from "../redis/keys.ts";
+import SHARED_SOURCE from "./shared.lua" with { type: "text" };
+import TIMELINE_READ_SOURCE from "./timeline_read.lua" with { type: "text" };
 import { getLogger } from "@logtape/logtape";
 
 const log = getLogger(["vk-event-router", "worker"]);
@@ -44,7 +46,7 @@ const TIMELINE_KEY_PART: Record<Resolution, string> = { last_hour: "m", last_5_m
 
 /** The hash of one timeline bucket. */
 export function timelineKey(prefix: string, resolution: Resolution, start: number): string {
-  return `${prefix}timeline:${TIMELINE_KEY_PART[resolution]}:${start}`;
+  return redisKeys(prefix).timeline(TIMELINE_KEY_PART[resolution], start);
 }
 
 /**
@@ -83,15 +85,6 @@ export function bucketOfFields(start: number, hash: Record<string, string>): Tim
   return bucket;
 }
 
-function keys(prefix: string) {
-  return {
-    metrics: `${prefix}metrics`,
-    events: `${prefix}recent:events`,
-    errors: `${prefix}recent:errors`,
-    startedAt: `${prefix}started_at`,
-  };
-}
-
 /** A counter's field in the shared hash. */
 function counterField(name: string, labels: Record<string, string | number>): string {
   return JSON.stringify([name, labels]);
@@ -103,7 +96,7 @@ export function tallyOf(prefix: string, destination: string): Tally {
     const { name, labels } = deliveredCounter(destination, duplicate);
     return counterField(name, labels);
   };
-  return { key: keys(prefix).metrics, delivered: field(false), duplicates: field(true) };
+  return { key: redisKeys(prefix).metrics, delivered: field(false), duplicates: field(true) };
 }
 
 /**
@@ -113,38 +106,7 @@ export function tallyOf(prefix: string, destination: string): Tally {
  * bucket its time to live (ms), its slowest delivery (ms), a count and (field, increment)
  * pairs. Answers the first parked delivery's due time.
  */
-const SHARED_SCRIPT = new LuaScript(`redis.call('SET', KEYS[4], ARGV[1], 'NX')
-local a = 3
-local function count()
-  a = a + 1
-  return tonumber(ARGV[a - 1])
-end
-for _ = 1, count() do
-  redis.call('HINCRBY', KEYS[1], ARGV[a], ARGV[a + 1])
-  a = a + 2
-end
-for list = 2, 3 do
-  local n = count()
-  for _ = 1, n do
-    redis.call('LPUSH', KEYS[list], ARGV[a])
-    a = a + 1
-  end
-  if n > 0 then redis.call('LTRIM', KEYS[list], 0, tonumber(ARGV[2]) - 1) end
-end
-for bucket = 6, #KEYS do
-  local ttl, max = ARGV[a], ARGV[a + 1]
-  a = a + 3
-  for _ = 1, tonumber(ARGV[a - 1]) do
-    redis.call('HINCRBY', KEYS[bucket], ARGV[a], ARGV[a + 1])
-    a = a + 2
-  end
-  if tonumber(max) > tonumber(redis.call('HGET', KEYS[bucket], 'max') or '0') then
-    redis.call('HSET', KEYS[bucket], 'max', max)
-  end
-  redis.call('PEXPIRE', KEYS[bucket], ttl)
-end
-local first = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
-return first[2] or false`);
+const SHARED_SCRIPT = new LuaScript(SHARED_SOURCE);
 
 /** The timeline buckets of a request's part, with the resolution each belongs to. */
 function timelineBuckets(timeline: TimelineJSON | null) {
@@ -166,7 +128,7 @@ export function sharedCall(
   timeline: TimelineJSON | null = null,
   now = Date.now(),
 ): ScriptCall {
-  const k = keys(prefix);
+  const k = redisKeys(prefix);
   const samples = counters.filter((s) => s.value !== 0);
   const newestLast = (items: readonly unknown[]) =>
     [...items].reverse().map((e) => JSON.stringify(e));
@@ -175,10 +137,10 @@ export function sharedCall(
     script: SHARED_SCRIPT,
     keys: [
       k.metrics,
-      k.events,
-      k.errors,
+      k.recentEvents,
+      k.recentErrors,
       k.startedAt,
-      parkedKeys(prefix).due,
+      redisKeys(prefix).parkedDue,
       ...buckets.map(({ resolution, bucket }) => timelineKey(prefix, resolution, bucket.start)),
     ],
     args: [
@@ -229,9 +191,7 @@ export async function flushShared(
 }
 
 /** KEYS: timeline bucket hashes. Answers each one's fields and values, flat. */
-const TIMELINE_READ_SCRIPT = new LuaScript(`local out = {}
-for i = 1, #KEYS do out[i] = redis.call('HGETALL', KEYS[i]) end
-return out`);
+const TIMELINE_READ_SCRIPT = new LuaScript(TIMELINE_READ_SOURCE);
 
 /**
  * The timeline of every instance together, as of `now`: the hashes of both windows'
@@ -275,11 +235,11 @@ export async function loadShared(
   prefix: string,
   groupIds: readonly number[],
 ): Promise<{ metrics: Metrics; status: ServiceStatus }> {
-  const k = keys(prefix);
+  const k = redisKeys(prefix);
   const [hash, events, errors, startedAt] = await Promise.all([
     redis.hgetall(k.metrics),
-    redis.lrange(k.events, 0, KEEP - 1),
-    redis.lrange(k.errors, 0, KEEP - 1),
+    redis.lrange(k.recentEvents, 0, KEEP - 1),
+    redis.lrange(k.recentErrors, 0, KEEP - 1),
     redis.get(k.startedAt),
   ]);
   const metrics = new Metrics();

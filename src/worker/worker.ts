@@ -21,7 +21,7 @@ import { BUILT_IN_ROUTES, loadRoutesFile, parseRoutes, type Routes } from "../co
 import { checkRoutesAgainstConfig } from "../config/startup_checks.ts";
 import { ConfigError, errorMessage } from "../errors.ts";
 import { createSnapshots } from "../http/snapshot.ts";
-import { buildRouter, type RouterProfile } from "../router.ts";
+import { buildRouter, type RouterProfile, storeReadiness } from "../router.ts";
 import { createBacklogWatch } from "../status/backlog_watch.ts";
 import { scriptsOn } from "../redis/scripts.ts";
 import { UnitOfWork } from "../util/unit_of_work.ts";
@@ -59,7 +59,24 @@ function workerProfile(config: Config): RouterProfile {
 export interface Worker {
   config: Config;
   routes: Routes;
-  handle(request: Request): Promise<Response>;
+  /**
+   * Answers one request; `info` is what the platform knows of the connection (its
+   * `remoteAddr` is the client address the login throttle counts by, unless `TRUST_PROXY`).
+   */
+  handle(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
+}
+
+/** How often the open `/readyz` may ask Upstash at most: it bills every request. */
+export const READINESS_CACHE_MS = 1_000;
+
+/** `work`'s answer, asked at most once per `ms`: callers in between (concurrent ones too) share it. */
+function atMostEvery<T>(ms: number, work: () => Promise<T>): () => Promise<T> {
+  let last: { at: number; answer: Promise<T> } | null = null;
+  return () => {
+    const now = Date.now();
+    if (last === null || now - last.at >= ms) last = { at: now, answer: work() };
+    return last.answer;
+  };
 }
 
 /** What the worker is built with; tests count or replace the builder. */
@@ -143,6 +160,7 @@ export async function createWorker(
           })(view);
         },
         samples: async () => (await shared()).metrics.samples(),
+        readiness: atMostEvery(READINESS_CACHE_MS, () => storeReadiness(store)),
         retryTask: () => deliverer.retryDue(100),
       };
     },
@@ -150,9 +168,9 @@ export async function createWorker(
   const { metrics, timeline, status } = router;
   const redis = router.redis!.redis;
 
-  function handle(request: Request): Promise<Response> {
+  function handle(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {
     return RequestScope.run(async () => {
-      const response = await router.app.fetch(request);
+      const response = await router.app.fetch(request, info);
       // What the callback's round trip could not carry: failures, parking, retries, cron runs.
       await flushShared(redis, prefix, metrics.drain(), status.drainRecent(), timeline)
         .catch((error) =>

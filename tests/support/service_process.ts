@@ -65,21 +65,31 @@ export interface ServiceProcess extends AsyncDisposable {
   url(): Promise<string>;
 }
 
-/** Spawns the service with `env` (nothing inherited but what Deno itself needs). */
+/**
+ * Spawns the service with `env` (nothing inherited but what Deno itself needs); with
+ * `maxOpenFiles`, under that file descriptor limit (`ulimit -n`, through bash).
+ */
 export async function spawnService(
   env: Record<string, string>,
   cwd?: string,
+  maxOpenFiles?: number,
 ): Promise<ServiceProcess> {
   const dir = cwd ?? await Deno.makeTempDir({ prefix: "vk-router-test-" });
-  const fullEnv = { ...denoEnv(), NO_COLOR: "1", LOG_FORMAT: "json", ...env };
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...await startTaskFlags(fullEnv, dir),
-      "--config",
-      `${ROOT_PATH}deno.json`,
-      `${ROOT_PATH}src/main.ts`,
-    ],
+  // PORT 0 unless a test asks for one: a free port, never whatever else listens on 8080.
+  const fullEnv = { ...denoEnv(), NO_COLOR: "1", LOG_FORMAT: "json", PORT: "0", ...env };
+  const deno = [
+    Deno.execPath(),
+    "run",
+    ...await startTaskFlags(fullEnv, dir),
+    "--config",
+    `${ROOT_PATH}deno.json`,
+    `${ROOT_PATH}src/main.ts`,
+  ];
+  const [program, ...args] = maxOpenFiles === undefined
+    ? deno
+    : ["bash", "-c", `ulimit -n ${maxOpenFiles} && exec "$@"`, "bash", ...deno];
+  const child = new Deno.Command(program!, {
+    args,
     cwd: dir,
     env: fullEnv,
     clearEnv: true,

@@ -14,7 +14,7 @@
 import type * as v from "valibot";
 import type { TimeoutSignal } from "../../util/timeouts.ts";
 import type { Sink } from "../types.ts";
-import type { DeliveryMarkers } from "./webhook.ts";
+import type { StateStore } from "../../store/state_store.ts";
 
 /** What a kind's start-up check may consult: the parts of the configuration kinds care about. */
 export interface CheckContext {
@@ -83,6 +83,9 @@ export interface Tally {
   /** Its field for events already there. */
   duplicates: string;
 }
+
+/** Where a sink marks the events it delivered, to send each once (the state store). */
+export type DeliveryMarkers = Pick<StateStore, "claimDeliveries" | "settleDeliveries">;
 
 /** What sinks are built from: the kind's open connection and the router's I/O. */
 export interface SinkContext<Conn = unknown> {

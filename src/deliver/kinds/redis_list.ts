@@ -4,6 +4,7 @@
  * @module
  */
 import * as v from "valibot";
+import APPEND_SOURCE from "./redis_list_append.lua" with { type: "text" };
 import type { Sink } from "../types.ts";
 import type { RedisHandle } from "../../redis/connection.ts";
 import { type BaseDestination, defineKind } from "./kind.ts";
@@ -17,9 +18,7 @@ import {
 } from "./redis_once.ts";
 
 /** Pushes each event once (`redis_once.ts`); the setting is `lpush` or `rpush`, the event its JSON. */
-export const PUSH_ONCE_SCRIPT = onceScript(`local function append(key, push, a)
-  redis.call(push, key, ARGV[a + 1])
-end`);
+export const PUSH_ONCE_SCRIPT = onceScript(APPEND_SOURCE);
 
 /** Options for {@linkcode createRedisListSink}. */
 export interface RedisListSinkOptions extends RedisSinkBase {

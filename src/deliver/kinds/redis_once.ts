@@ -21,7 +21,9 @@
  */
 import type { RedisClient, RedisHandle } from "../../redis/connection.ts";
 import { LuaScript, type ScriptCall, type ScriptResult, scriptsOn } from "../../redis/scripts.ts";
+import { redisKeys } from "../../redis/keys.ts";
 import { UnitOfWork } from "../../util/unit_of_work.ts";
+import ONCE_SOURCE from "./redis_once.lua" with { type: "text" };
 import type { Delivery, Outcome, Sink } from "../types.ts";
 import type { BaseDestination, CheckContext, SinkContext, Tally } from "./kind.ts";
 
@@ -31,37 +33,12 @@ const CHUNK = 200;
 /** How long a delivered event id is remembered per destination. */
 export const DEDUP_TTL_S = 3 * 86_400;
 
-/** The dedup marker key of an event for a destination. */
-export function dedupKey(prefix: string, destination: string, eventId: string): string {
-  return `${prefix}dedup:${destination}:${eventId}`;
-}
-
 /**
  * The effectively-once script of a kind, around its Lua `append(key, setting, a)` function
  * (the event's arguments are ARGV[a + 1 ..]).
  */
 export function onceScript(append: string): LuaScript {
-  return new LuaScript(`${append}
-local tallied = ARGV[3] ~= ''
-local first = tallied and 3 or 2
-local per = tonumber(ARGV[5])
-local done, appended = {}, 0
-for i = first, #KEYS do
-  local n = i - first
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    done[n + 1] = 0
-  else
-    append(KEYS[1], ARGV[1], 5 + n * per)
-    redis.call('SET', KEYS[i], '1', 'EX', ARGV[2])
-    done[n + 1] = 1
-    appended = appended + 1
-  end
-end
-if tallied then
-  if appended > 0 then redis.call('HINCRBY', KEYS[2], ARGV[3], appended) end
-  if #done > appended then redis.call('HINCRBY', KEYS[2], ARGV[4], #done - appended) end
-end
-return done`);
+  return new LuaScript(ONCE_SOURCE, { append });
 }
 
 /** What every Redis kind's sink is built with, whatever its kind. */
@@ -101,6 +78,7 @@ interface Plan {
 function appendPlan(items: readonly Delivery[], options: AppendOnceOptions): Plan {
   const ttl = String(options.dedupTtlS ?? DEDUP_TTL_S);
   const tally = options.tally;
+  const keys = redisKeys(options.prefix);
   const chunks: Delivery[][] = [];
   for (let i = 0; i < items.length; i += CHUNK) chunks.push(items.slice(i, i + CHUNK));
   const calls = chunks.map((chunk): ScriptCall => {
@@ -110,7 +88,7 @@ function appendPlan(items: readonly Delivery[], options: AppendOnceOptions): Pla
       keys: [
         options.key,
         ...(tally ? [tally.key] : []),
-        ...chunk.map((item) => dedupKey(options.prefix, options.name, item.eventId)),
+        ...chunk.map((item) => keys.dedup(options.name, item.eventId)),
       ],
       args: [
         options.setting,

@@ -7,6 +7,7 @@
  */
 import * as v from "valibot";
 import { evalScript, LuaScript } from "../../redis/scripts.ts";
+import APPEND_SOURCE from "./redis_stream_append.lua" with { type: "text" };
 import takeSource from "./stream_take.lua" with { type: "text" };
 import type { Delivery, Sink } from "../types.ts";
 import type { RedisHandle } from "../../redis/connection.ts";
@@ -24,13 +25,7 @@ import {
  * Appends each event once (`redis_once.ts`); the setting is the approximate MAXLEN or ""
  * for none, an event is (type, id, JSON).
  */
-export const XADD_ONCE_SCRIPT = onceScript(`local function append(key, maxlen, a)
-  if maxlen == '' then
-    redis.call('XADD', key, '*', 'event_type', ARGV[a + 1], 'event_id', ARGV[a + 2], 'event', ARGV[a + 3])
-  else
-    redis.call('XADD', key, 'MAXLEN', '~', maxlen, '*', 'event_type', ARGV[a + 1], 'event_id', ARGV[a + 2], 'event', ARGV[a + 3])
-  end
-end`);
+export const XADD_ONCE_SCRIPT = onceScript(APPEND_SOURCE);
 
 const TAKE_SCRIPT = new LuaScript(takeSource);
 

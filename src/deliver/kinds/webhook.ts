@@ -11,9 +11,8 @@ import * as v from "valibot";
 import { shownUrl } from "../../redact.ts";
 import { describeFetchError } from "../../vk/api.ts";
 import { errorMessage } from "../../errors.ts";
-import { type BaseDestination, defineKind } from "./kind.ts";
+import { type BaseDestination, defineKind, type DeliveryMarkers } from "./kind.ts";
 import { signWebhook, webhookId, webhookSecretKey } from "../signing.ts";
-import type { StateStore } from "../../store/state_store.ts";
 import { DEDUP_TTL_S } from "./redis_once.ts";
 import type { Delivery, Outcome, Sink } from "../types.ts";
 import { defaultTimeoutSignal, type TimeoutSignal } from "../../util/timeouts.ts";
@@ -34,9 +33,6 @@ export interface WebhookSinkOptions {
   /** Where delivered events are marked, so that none is posted twice; absent: no markers. */
   markers?: DeliveryMarkers;
 }
-
-/** The part of the state store that remembers which events a webhook has had. */
-export type DeliveryMarkers = Pick<StateStore, "claimDeliveries" | "settleDeliveries">;
 
 /** Creates a webhook sink. */
 export function createWebhookSink(options: WebhookSinkOptions): Sink {

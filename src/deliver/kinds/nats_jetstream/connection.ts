@@ -8,7 +8,10 @@
  */
 import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { errorMessage } from "../../../errors.ts";
+import { getLogger } from "@logtape/logtape";
+import { ConfigError, errorMessage } from "../../../errors.ts";
+
+const log = getLogger(["vk-event-router", "nats"]);
 
 /**
  * The client, loaded when a connection is first opened: a router without JetStream
@@ -126,9 +129,17 @@ const FIRST_CONNECT_MAX_WAIT_MS = 5_000;
 export async function openNats(config: NatsConfig): Promise<NatsConn> {
   const [{ connect, credsAuthenticator, headers }, { jetstream, jetstreamManager }] =
     await loadClient();
-  const authenticator = config.credsFile
-    ? credsAuthenticator(await Deno.readFile(config.credsFile))
-    : undefined;
+  let authenticator;
+  if (config.credsFile) {
+    try {
+      authenticator = credsAuthenticator(await Deno.readFile(config.credsFile));
+    } catch (error) {
+      // The path is not a secret; the file's content is, and is never shown.
+      throw new ConfigError([
+        `NATS_CREDS: cannot read ${JSON.stringify(config.credsFile)}: ${errorMessage(error)}`,
+      ], { cause: error });
+    }
+  }
   const options = {
     servers: config.servers,
     name: "vk-event-router",
@@ -160,9 +171,11 @@ export async function openNats(config: NatsConfig): Promise<NatsConn> {
     try {
       for await (const s of conn.status()) {
         if (s.type === "disconnect" || s.type === "reconnecting") {
+          if (up) log.warn("NATS: disconnected from {where}, reconnecting", { where });
           up = false;
           why = `disconnected from ${where}, reconnecting`;
         } else if (s.type === "reconnect") {
+          log.info("NATS: reconnected to {where}", { where });
           up = true;
           wake();
         }
@@ -179,6 +192,7 @@ export async function openNats(config: NatsConfig): Promise<NatsConn> {
           await conn.close().catch(() => {});
           return;
         }
+        log.info("NATS: connected to {where}", { where });
         nc = conn;
         js = jetstream(conn);
         jsm = null;
@@ -193,7 +207,10 @@ export async function openNats(config: NatsConfig): Promise<NatsConn> {
         if (closing) return;
         why = `connection to ${where} closed${closed ? `: ${errorMessage(closed)}` : ""}`;
       } catch (error) {
+        const first = !why.startsWith("cannot connect");
         why = `cannot connect to ${where}: ${errorMessage(error)}`;
+        // Once per outage, not once per attempt.
+        if (first) log.warn("NATS: {why}; retrying in the background", { why });
       }
       await new Promise<void>((resolve) => {
         pause = { timer: setTimeout(resolve, delay), resolve };

@@ -70,9 +70,21 @@ export const natsJetStreamKind = defineKind<
   async verify(d, conn) {
     if (!await conn.connected(VERIFY_CONNECT_MS)) throw new Error(`NATS: ${conn.state()}`);
     const pattern = subjectPattern(d.subject);
-    return await streamCapturing(await conn.manager(), pattern)
-      ? []
-      : [missingStreamProblem(d.name, pattern)];
+    try {
+      return await streamCapturing(await conn.manager(), pattern)
+        ? []
+        : [missingStreamProblem(d.name, pattern)];
+    } catch (error) {
+      // A server that answers but has no JetStream will never take an event: a stop, not a warning.
+      if (error instanceof Error && error.name === "JetStreamNotEnabled") {
+        return [
+          `NATS_URL: destination ${
+            JSON.stringify(d.name)
+          }: the server has JetStream disabled: start nats-server with -js (or jetstream {} in its configuration)`,
+        ];
+      }
+      throw error;
+    }
   },
   createSink: (d, context) =>
     createNatsSink({ name: d.name, subject: d.subject, conn: context.connection }),

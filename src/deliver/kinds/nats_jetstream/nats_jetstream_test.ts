@@ -8,6 +8,7 @@ import { startFakeVk } from "../../../../tests/support/fake_vk.ts";
 import { harnessUrl } from "../../../../tests/support/kind_harness.ts";
 import { spawnService } from "../../../../tests/support/service_process.ts";
 import { waitFor } from "../../../../tests/support/wait.ts";
+import { ConfigError } from "../../../errors.ts";
 import type { Delivery } from "../../types.ts";
 import { configureNats, describeNats, natsSecrets, openNats } from "./connection.ts";
 import { createNatsSink } from "./sink.ts";
@@ -19,7 +20,7 @@ import {
   subjectPattern,
   subjectProblem,
 } from "./subject.ts";
-import { harness } from "./testing.ts";
+import { harness, NATS_SERVER_MISSING, startNatsServer } from "./testing.ts";
 
 const url = harnessUrl(harness);
 
@@ -157,14 +158,29 @@ Deno.test("an event whose subject is invalid is dead at once; its neighbours are
       ...events(1, 1, "odd.type"),
       ...events(2, 1, "has space"),
       { eventId: "raw", body: "not json" },
+      // A dead letter: its type is dead_letter, its community that of the event it holds.
+      {
+        eventId: "letter",
+        eventType: "dead_letter",
+        body: JSON.stringify({ reason: "failed", event: { group_id: 9 } }),
+      },
     ]);
-    assert.deepEqual(outcomes.map((o) => o.status), ["delivered", "dead", "dead", "dead"]);
+    assert.deepEqual(outcomes.map((o) => o.status), [
+      "delivered",
+      "dead",
+      "dead",
+      "dead",
+      "delivered",
+    ]);
     assert.match(
       (outcomes[1] as { error: string }).error,
       /^The event's event_type "odd\.type" cannot be a NATS subject token: it contains a dot$/,
     );
     assert.match((outcomes[3] as { error: string }).error, /no event_type/);
-    assert.deepEqual((await target.read()).map((a) => a.eventId), ["ev0"]);
+    assert.deepEqual((await target.read()).map((a) => [a.eventId, a.eventType]), [
+      ["ev0", "message_new"],
+      ["letter", "dead_letter"],
+    ]);
   } finally {
     await conn.close();
   }
@@ -357,6 +373,15 @@ Deno.test("deno task start: exit 2 for a subject no stream captures or a bad NAT
       assert.match(service.output(), /NATS_URL: expected the nats:\/\/ or tls:\/\/ scheme/);
       assert.doesNotMatch(service.output(), /pa55word-x/);
     });
+    await t.step("a server without JetStream", async () => {
+      await using plain = await startNatsServer([], { jetstream: false });
+      await using service = await start("vk.{event_type}", { NATS_URL: plain.url });
+      assert.equal(await service.exited, 2);
+      assert.match(
+        service.output(),
+        /^error: NATS_URL: destination "events": the server has JetStream disabled: start nats-server with -js/m,
+      );
+    });
     await t.step("an unreachable server: a warning, and the service runs", async () => {
       const port = (() => {
         const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -378,5 +403,60 @@ Deno.test("deno task start: exit 2 for a subject no stream captures or a bad NAT
     });
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("credentials reach the server: user and password, a token; a wrong one is a readiness reason", async (t) => {
+  const publishOne = async (env: Record<string, string>, waitMs = 3_000) => {
+    const conn = await openNats(configureNats(env, [])!);
+    try {
+      if (!await conn.connected(waitMs)) return conn.state();
+      const jsm = await conn.manager();
+      await jsm.streams.add({ name: "AUTH", subjects: ["auth.>"] });
+      const sink = createNatsSink({ name: "auth", subject: template("auth.{event_type}"), conn });
+      return (await sink.deliver(events(0, 1)))[0]!.status;
+    } finally {
+      await conn.close();
+    }
+  };
+  await t.step("user and password in NATS_URL", async () => {
+    await using server = await startNatsServer(["--user", "router", "--pass", "s3cret-pw"]);
+    const port = new URL(server.url).port;
+    assert.equal(
+      await publishOne({ NATS_URL: `nats://router:s3cret-pw@127.0.0.1:${port}` }),
+      "delivered",
+    );
+    const refused = await publishOne({ NATS_URL: `nats://router:wrong-pw@127.0.0.1:${port}` }, 500);
+    assert.match(String(refused), /authorization/i);
+    assert.doesNotMatch(String(refused), /wrong-pw/);
+  });
+  await t.step("NATS_TOKEN", async () => {
+    await using server = await startNatsServer(["--auth", "t0ken-value"]);
+    assert.equal(
+      await publishOne({ NATS_URL: server.url, NATS_TOKEN: "t0ken-value" }),
+      "delivered",
+    );
+    assert.match(String(await publishOne({ NATS_URL: server.url }, 500)), /authorization/i);
+  });
+});
+
+Deno.test("an unreadable NATS_CREDS file is a configuration error naming the variable", async () => {
+  const config = configureNats({ NATS_URL: url, NATS_CREDS: "/nonexistent/router.creds" }, [])!;
+  await assert.rejects(
+    () => openNats(config),
+    (error: Error) =>
+      error instanceof ConfigError &&
+      /^NATS_CREDS: cannot read "\/nonexistent\/router\.creds": /.test(error.issues[0]!),
+  );
+});
+
+Deno.test("the harness names the install line when nats-server is missing", async () => {
+  const path = Deno.env.get("PATH")!;
+  Deno.env.set("PATH", "/nonexistent");
+  try {
+    assert.equal(await harness.missing(), NATS_SERVER_MISSING);
+    assert.match(NATS_SERVER_MISSING, /apt-get install nats-server/);
+  } finally {
+    Deno.env.set("PATH", path);
   }
 });

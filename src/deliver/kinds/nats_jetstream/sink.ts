@@ -29,15 +29,22 @@ export interface NatsSinkOptions {
 
 const encoder = new TextEncoder();
 
-/** The placeholder values of one event: from the delivery, else from its JSON body. */
+type Fields = { event_type?: unknown; group_id?: unknown; event?: Fields };
+
+/**
+ * The placeholder values of one event: from the delivery, else from its JSON body (a parked
+ * delivery from before deliveries carried them), or for a dead letter (`event_type`
+ * `dead_letter`) from the event it holds.
+ */
 function valuesOf(item: Delivery): SubjectValues | string {
   let eventType = item.eventType;
   let groupId = item.groupId;
   if (eventType === undefined || groupId === undefined) {
     try {
-      const event = JSON.parse(item.body) as { event_type?: unknown; group_id?: unknown };
-      if (typeof event.event_type === "string") eventType ??= event.event_type;
-      if (typeof event.group_id === "number") groupId ??= event.group_id;
+      const body = JSON.parse(item.body) as Fields;
+      if (typeof body.event_type === "string") eventType ??= body.event_type;
+      const group = body.group_id ?? body.event?.group_id;
+      if (typeof group === "number") groupId ??= group;
     } catch { /* not JSON: the checks below say what is missing */ }
   }
   if (eventType === undefined) return "the event has no event_type";

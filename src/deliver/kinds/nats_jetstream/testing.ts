@@ -13,7 +13,8 @@ import type {
   TestServer,
 } from "../../../../tests/support/kind_harness.ts";
 
-const INSTALL =
+/** The line that says how to install nats-server. */
+export const NATS_SERVER_MISSING =
   "Cannot find nats-server on PATH: install it (Debian/Ubuntu: apt-get install nats-server; " +
   "macOS: brew install nats-server) or set TEST_NATS_URL to a server started with -js";
 
@@ -24,14 +25,15 @@ function freePort(): number {
   return port;
 }
 
-/** Waits for the server's INFO line announcing JetStream. */
-async function ready(port: number): Promise<boolean> {
+/** Whether the server sent its INFO line (announcing JetStream when it should). */
+async function ready(port: number, jetstream: boolean): Promise<boolean> {
   try {
     const conn = await Deno.connect({ hostname: "127.0.0.1", port });
     try {
       const buf = new Uint8Array(4096);
       const n = await conn.read(buf);
-      return !!n && /^INFO .*"jetstream":true/.test(new TextDecoder().decode(buf.subarray(0, n)));
+      const info = n ? new TextDecoder().decode(buf.subarray(0, n)) : "";
+      return info.startsWith("INFO ") && (!jetstream || info.includes('"jetstream":true'));
     } finally {
       conn.close();
     }
@@ -40,23 +42,39 @@ async function ready(port: number): Promise<boolean> {
   }
 }
 
-async function startNatsServer(): Promise<TestServer> {
+/**
+ * A private `nats-server -js`; `args` add options (authentication, for the kind's tests),
+ * `jetstream: false` leaves JetStream off.
+ */
+export async function startNatsServer(
+  args: readonly string[] = [],
+  { jetstream = true } = {},
+): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "vk-router-nats-" });
   const port = freePort();
   let child: Deno.ChildProcess | null = null;
   const start = async () => {
     try {
       child = new Deno.Command("nats-server", {
-        args: ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", dir],
+        args: [
+          ...(jetstream ? ["-js"] : []),
+          "-a",
+          "127.0.0.1",
+          "-p",
+          String(port),
+          "-sd",
+          dir,
+          ...args,
+        ],
         stdout: "null",
         stderr: "null",
       }).spawn();
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw new Error(INSTALL);
+      if (error instanceof Deno.errors.NotFound) throw new Error(NATS_SERVER_MISSING);
       throw error;
     }
     for (let i = 0; i < 400; i++) {
-      if (await ready(port)) return;
+      if (await ready(port, jetstream)) return;
       await new Promise((r) => setTimeout(r, 25));
     }
     throw new Error(`Cannot start nats-server on port ${port}: no JetStream within 10 s`);
@@ -101,13 +119,13 @@ export const harness: KindHarness = {
         stdout: "null",
         stderr: "null",
       }).output();
-      return success ? null : INSTALL;
+      return success ? null : NATS_SERVER_MISSING;
     } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return INSTALL;
+      if (error instanceof Deno.errors.NotFound) return NATS_SERVER_MISSING;
       throw error;
     }
   },
-  startServer: startNatsServer,
+  startServer: () => startNatsServer(),
   async provision(url, id) {
     const token = id.replace(/[^A-Za-z0-9_-]/g, "_");
     const stream = `T_${token}`;

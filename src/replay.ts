@@ -16,17 +16,17 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import { errorMessage } from "../errors.ts";
-import type { Pipeline } from "../pipeline.ts";
-import { SILENT_TRACER, type Tracer } from "../status/trace.ts";
+import { errorMessage } from "./errors.ts";
+import type { Pipeline } from "./pipeline.ts";
+import { SILENT_TRACER, type Tracer } from "./status/trace.ts";
 import {
   type DeadLetter,
   newLetterId,
   type SetAside,
   type StateStore,
-} from "../store/state_store.ts";
-import type { Deliverer } from "./deliverer.ts";
-import { type Connections, deadLetterAccess, type Destination } from "./kinds/registry.ts";
+} from "./store/state_store.ts";
+import type { Deliverer } from "./deliver/deliverer.ts";
+import { type Connections, deadLetterAccess, type Destination } from "./deliver/kinds/registry.ts";
 
 const log = getLogger(["vk-event-router", "deliver"]);
 

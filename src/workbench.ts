@@ -7,8 +7,8 @@
  * @module
  */
 import { getLogger } from "@logtape/logtape";
-import type { DeadLetter, ParkedDelivery, StateStore } from "../store/state_store.ts";
-import type { Deliverer } from "./deliverer.ts";
+import type { DeadLetter, ParkedDelivery, StateStore } from "./store/state_store.ts";
+import type { Deliverer } from "./deliver/deliverer.ts";
 import type { Replay, ReplayResult } from "./replay.ts";
 
 const log = getLogger(["vk-event-router", "workbench"]);

@@ -1,0 +1,35 @@
+/**
+ * A small run of the callback-path benchmark (`bench/callback_http.ts`), so that it cannot
+ * rot: every figure is produced, not how fast (machines are noisy).
+ */
+import assert from "node:assert/strict";
+
+Deno.test("the callback-path benchmark runs (smoke size) and writes its ratios", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "vk-router-callback-bench-" });
+  const out = `${dir}/out.json`;
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("../bench/callback_http.ts", import.meta.url).pathname,
+      "--smoke",
+      "--out",
+      out,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const results = JSON.parse(await Deno.readTextFile(out));
+  for (
+    const key of [
+      "throughput_after_vs_before",
+      "p99_after_vs_before",
+      "healthz_throughput_after_vs_before",
+      "healthz_p99_after_vs_before",
+    ]
+  ) {
+    assert.ok(Number.isFinite(results[key]) && results[key] > 0, `${key} is ${results[key]}`);
+  }
+  await Deno.remove(dir, { recursive: true });
+});
