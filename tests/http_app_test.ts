@@ -411,10 +411,17 @@ Deno.test("a POST that carries the session cookie must come from this site", asy
   assert.equal((await from({ origin: "https://evil.example" })).status, 403);
   assert.equal((await from({ "sec-fetch-site": "cross-site" })).status, 403);
   assert.equal((await from({})).status, 403, "no Origin at all");
+  assert.equal(
+    (await from({ origin: "null", "sec-fetch-site": "cross-site" })).status,
+    403,
+    "a hidden Origin from another site",
+  );
   assert.equal(s.replays(), 0);
   assert.equal((await from({ origin: "http://localhost" })).status, 200);
   assert.equal((await from({ "sec-fetch-site": "same-origin" })).status, 200);
-  assert.equal(s.replays(), 2);
+  // The page's own forms: no-referrer makes the browser send Origin: null.
+  assert.equal((await from({ origin: "null", "sec-fetch-site": "same-origin" })).status, 200);
+  assert.equal(s.replays(), 3);
   const logout = await s.app.request("/logout", {
     method: "POST",
     headers: { ...form, origin: "https://evil.example" },

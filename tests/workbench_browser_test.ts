@@ -203,3 +203,37 @@ Deno.test("the workbench in a browser at 1280 and 390 px: health, fleet, dead le
   assert.equal(await a.stop(), 0);
   assert.equal(await b.stop(), 0);
 });
+
+Deno.test("without a token the page fits 390 px: the counts-only banner wraps", async () => {
+  const noChromium = await missingChromium(CHROMIUM);
+  if (noChromium) throw new Error(noChromium);
+  await using vk = await startFakeVk({ tokens: { 42: "open-token" } });
+  await using service = await spawnService({
+    VK_TOKEN: "open-token",
+    VK_GROUP_ID: "42",
+    VK_API_URL: vk.apiUrl,
+    VK_LONGPOLL_WAIT: "1",
+    HOST: "127.0.0.1",
+    PORT: "0",
+  });
+  const url = await service.url();
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run"],
+  });
+  try {
+    for (const width of [390, 1280]) {
+      const page = await browser.newPage({ viewport: { width, height: 844 } });
+      await page.goto(`${url}/`);
+      const notice = page.locator("#aggregates-notice");
+      assert.match(await notice.textContent() ?? "", /set STATUS_TOKEN/);
+      const box = (await notice.boundingBox())!;
+      assert.ok(box.x >= 0 && box.x + box.width <= width, `${width} px: the banner stays inside`);
+      assert.ok(await fits(page), `${width} px: the page fits without a token`);
+      assert.equal(await page.locator("#dead-letters").count(), 0, "no letters without a token");
+      await page.close();
+    }
+  } finally {
+    await browser.close();
+  }
+});

@@ -124,8 +124,10 @@ export function createApp(deps: AppDeps): Hono {
   app.use("*", async (c, next) => {
     if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
     if (getCookie(c, SESSION_COOKIE) === undefined) return await next();
+    // The page's own forms carry `Origin: null`: its `Referrer-Policy: no-referrer` makes
+    // browsers hide it. Then Sec-Fetch-Site decides (a cross-site request says so there too).
     const origin = c.req.header("origin");
-    const sameOrigin = origin === undefined
+    const sameOrigin = origin === undefined || origin === "null"
       ? c.req.header("sec-fetch-site") === "same-origin"
       : origin === publicOrigin(c, trustProxy);
     if (!sameOrigin) throw new HTTPException(403, { message: CROSS_SITE_MESSAGE });
