@@ -67,6 +67,11 @@ export interface RouterProfile {
   maxHttpTimeoutMs: number | null;
   /** Retry failed Upstash requests inside the client. */
   redisRetry: boolean;
+  /**
+   * Deliveries look paused destinations up (a store read at most once a second); the
+   * worker, which pays per request, leaves that out. @default true
+   */
+  honourPauses?: boolean;
 }
 
 /** The long-running service: patient, with retries everywhere. */
@@ -176,6 +181,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     metrics,
     scheduleS: config.retryScheduleS,
     observer: status,
+    ...(profile.honourPauses === false ? { honourPauses: false } : {}),
     context: {
       connections,
       prefix: config.redisPrefix,

@@ -77,6 +77,12 @@ export interface DelivererOptions {
   observer?: DeliveryObserver;
   /** Where each delivery's steps are logged: delivered, parked, dead-lettered. */
   tracer?: Tracer;
+  /**
+   * Look the paused destinations up in the store (at most once a
+   * {@linkcode PAUSED_CACHE_MS}); false where a lookup would cost each request a round trip
+   * (the serverless worker). @default true
+   */
+  honourPauses?: boolean;
   /** @default {@linkcode DEFAULT_SINK_DEADLINE_MS} */
   sinkDeadlineMs?: number;
   now?: () => number;
@@ -318,7 +324,9 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
    */
   let pausedRead: { at: number; names: Promise<ReadonlySet<string>> } | null = null;
   let lastPaused: ReadonlySet<string> = new Set();
+  const noPauses: Promise<ReadonlySet<string>> = Promise.resolve(new Set());
   const pausedNow = (): Promise<ReadonlySet<string>> => {
+    if (options.honourPauses === false) return noPauses;
     if (!pausedRead || now() - pausedRead.at >= PAUSED_CACHE_MS) {
       pausedRead = {
         at: now(),

@@ -20,6 +20,7 @@ export function createRoutedDeliverer(
     context: RouterSinkContext;
     observer?: DeliveryObserver;
     tracer?: Tracer;
+    honourPauses?: boolean;
   },
 ): Deliverer {
   const context: RouterSinkContext = { markers: options.store, ...options.context };
@@ -33,5 +34,6 @@ export function createRoutedDeliverer(
     scheduleS: options.scheduleS,
     ...(options.observer ? { observer: options.observer } : {}),
     ...(options.tracer ? { tracer: options.tracer } : {}),
+    ...(options.honourPauses === false ? { honourPauses: false } : {}),
   });
 }

@@ -52,6 +52,7 @@ function workerProfile(config: Config): RouterProfile {
     enrichSlackMs: 50,
     maxHttpTimeoutMs: WORKER_WEBHOOK_TIMEOUT_MS,
     redisRetry: false,
+    honourPauses: false,
   };
 }
 
