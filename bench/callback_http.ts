@@ -24,8 +24,8 @@ const { values } = parseArgs({
 });
 const ROOT_PATH = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const OUT = values.out ?? `${ROOT_PATH}bench/callback_http.json`;
-const ROUNDS = values.smoke ? 1 : 5;
-const REQUESTS = values.smoke ? 200 : 3_000;
+const ROUNDS = values.smoke ? 1 : 9;
+const REQUESTS = values.smoke ? 200 : 5_000;
 const CLIENTS = 8;
 const SECRET = "callback-http-bench-secret";
 const PREFIX = "bench-callback-http:";

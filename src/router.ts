@@ -218,21 +218,27 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       ...fetchOption,
     });
   };
-  // A cache per community: chat peer ids (2000000001, ...) are numbered per community.
+  // A cache per token, shared by the communities it serves: a user's name is the same in
+  // each, and chat titles are kept per community inside it (chat peer ids are per community).
   const enrichers = new Map<number, Enricher>();
+  const byToken = new Map<string, Enricher>();
   for (const c of config.communities) {
     if (!c.token) continue;
-    enrichers.set(
-      c.groupId,
-      createEnricher({
-        directory: createVkDirectory(apiFor(c.token)),
-        deadlineMs: config.enrichDeadlineMs + profile.enrichSlackMs,
-      }),
-    );
+    let enricher = byToken.get(c.token);
+    if (!enricher) {
+      byToken.set(
+        c.token,
+        enricher = createEnricher({
+          directory: createVkDirectory(apiFor(c.token)),
+          deadlineMs: config.enrichDeadlineMs + profile.enrichSlackMs,
+        }),
+      );
+    }
+    enrichers.set(c.groupId, enricher);
   }
   const enrichStats = (): EnricherStats => {
     const total: EnricherStats = { hits: 0, misses: 0, lookupsFailed: 0, deadlinesMissed: 0 };
-    for (const e of enrichers.values()) {
+    for (const e of byToken.values()) {
       for (const k of Object.keys(total) as (keyof EnricherStats)[]) total[k] += e.stats[k];
     }
     return total;

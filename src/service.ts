@@ -17,7 +17,7 @@ import { leasedApi, leasedFetch, leasedStore } from "./lease/fencing.ts";
 import type { HeldLease } from "./lease/hold.ts";
 import { createLeaseClient } from "./lease/lease.ts";
 import { buildRouter, type Router, type RouterCore, verifyDestinations } from "./router.ts";
-import { checkSettings } from "./vk/settings_check.ts";
+import { checkSettings, createSharedSettings } from "./vk/settings_check.ts";
 import { configSummary } from "./config/summary.ts";
 import { type Fleet, type ReplicaReport, REPORT_EVERY_MS } from "./status/fleet.ts";
 import { assessHealth, RECENT_DEAD_LETTERS_MS } from "./status/health.ts";
@@ -86,24 +86,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     instanceId: config.instanceId,
   });
 
-  if (config.vk.longPoll) {
-    for (const c of config.communities) {
-      checkSettings(router.apiFor(c.token!), c.groupId, routes).then(
-        (warnings) => {
-          for (const warning of warnings) {
-            log.warn("{warning}", { warning });
-            router.status.warn(c.groupId, warning);
-          }
-        },
-        (error) =>
-          log.warn("Cannot check the long-poll settings of community {groupId}: {error}", {
-            groupId: c.groupId,
-            error: errorMessage(error),
-          }),
-      );
-    }
-  }
-
   // With the state in Redis, several replicas may run: each community is polled by the
   // holder of its lease only. The embedded store serves one process (it refuses a second).
   const leases = config.vk.longPoll && store.kind === "redis" && router.redis
@@ -114,7 +96,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         ttlMs: config.leaseTtlMs,
       }),
       instanceId: config.instanceId,
-      communities: config.communities.length,
+      communities: config.communities.map((c) => c.groupId),
       ttlMs: config.leaseTtlMs,
       observer,
     })
@@ -127,6 +109,45 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       },
     );
   }
+
+  // The settings check: with leases, by each community's owner, once per fleet (the result
+  // is shared in Redis and every replica shows it); otherwise by this process at start.
+  const shownSettings = new Set<number>();
+  const showSettings = (groupId: number, warnings: readonly string[]) => {
+    if (shownSettings.has(groupId)) return;
+    shownSettings.add(groupId);
+    for (const warning of warnings) {
+      log.warn("{warning}", { warning });
+      router.status.warn(groupId, warning);
+    }
+  };
+  const checkFailed = (groupId: number) => (error: unknown) =>
+    log.warn("Cannot check the long-poll settings of community {groupId}: {error}", {
+      groupId,
+      error: errorMessage(error),
+    });
+  const sharedSettings = leases
+    ? createSharedSettings(router.redis!.redis, config.redisPrefix, routes)
+    : null;
+  if (config.vk.longPoll && !sharedSettings) {
+    for (const c of config.communities) {
+      checkSettings(router.apiFor(c.token!), c.groupId, routes).then(
+        (warnings) => showSettings(c.groupId, warnings),
+        checkFailed(c.groupId),
+      );
+    }
+  }
+  /** On a standby, what the owners found, read once per TTL until every community is known. */
+  const learning = sharedSettings && (async () => {
+    while (!controller.signal.aborted) {
+      const unknown = config.communities.map((c) => c.groupId).filter((g) => !shownSettings.has(g));
+      if (unknown.length === 0) return;
+      try {
+        for (const [g, warnings] of await sharedSettings.read(unknown)) showSettings(g, warnings);
+      } catch { /* Redis is down: the leases say so; the next round asks again */ }
+      await sleep(config.leaseTtlMs, controller.signal).catch(() => {});
+    }
+  })();
 
   /** One community's ingestion; under a lease, its polls and checkpoints are gated by it. */
   const ingest = (community: Community, signal: AbortSignal, lease: HeldLease | null) => {
@@ -156,7 +177,15 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       if (leases) {
         await leases.run(
           community.groupId,
-          (lease, signal) => ingest(community, signal, lease),
+          (lease, signal) => {
+            if (!shownSettings.has(community.groupId)) {
+              sharedSettings!.check(router.apiFor(community.token!), community.groupId).then(
+                (warnings) => warnings && showSettings(community.groupId, warnings),
+                checkFailed(community.groupId),
+              );
+            }
+            return ingest(community, signal, lease);
+          },
           controller.signal,
         );
       } else {
@@ -206,6 +235,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       controller.abort(new DOMException("The service is stopping", "AbortError"));
       await done;
       await leases?.close();
+      await learning;
       await reporting;
       await router.fleet?.leave(config.instanceId).catch(() => {});
       await retries;

@@ -179,7 +179,7 @@ export function createWorkbench(
     },
     async pause(destination) {
       const changed = await store.setPaused(destination, true);
-      deliverer.pausedChanged();
+      deliverer.pausedChanged(destination, true);
       log.info("Paused destination {destination}: its deliveries are parked until resumed", {
         destination,
         changed,
@@ -188,7 +188,7 @@ export function createWorkbench(
     },
     async resume(destination) {
       const changed = await store.setPaused(destination, false);
-      deliverer.pausedChanged();
+      deliverer.pausedChanged(destination, false);
       const { tried, delivered } = await deliverer.retryNow(destination);
       log.info(
         "Resumed destination {destination}: {retried} parked deliveries retried, {delivered} delivered",

@@ -76,7 +76,13 @@ Deno.test("createBacklogWatch() warns of a backlog that rose for a minute withou
     return (await watch.read()).get("q");
   };
   await r.lpush(key, "{}");
-  assert.deepEqual(await read(0), { depth: 1, oldest_age_s: null, growing: false, groups: null });
+  assert.deepEqual(await read(0), {
+    depth: 1,
+    oldest_age_s: null,
+    consumers: null,
+    growing: false,
+    groups: null,
+  });
   await r.lpush(key, "{}");
   assert.equal((await read(30_000))!.growing, false, "half a minute is not yet a trend");
   await r.lpush(key, "{}");
@@ -84,6 +90,22 @@ Deno.test("createBacklogWatch() warns of a backlog that rose for a minute withou
   await r.rpop(key); // the consumer is back
   assert.equal((await read(70_000))!.growing, false, "a dip clears the warning");
   assert.equal((await watch.read()).has("console"), false, "a log destination has no backlog");
+});
+
+Deno.test("createBacklogWatch() keeps the consumers a kind reports and leaves out a destination with none", async () => {
+  const watch = createBacklogWatch([
+    { name: "queue", read: () => Promise.resolve({ depth: 4, oldestAgeS: null, consumers: 0 }) },
+    { name: "unwatched", read: () => Promise.resolve(null) },
+  ]);
+  const views = await watch.read();
+  assert.deepEqual(views.get("queue"), {
+    depth: 4,
+    oldest_age_s: null,
+    consumers: 0,
+    growing: false,
+    groups: null,
+  });
+  assert.equal(views.has("unwatched"), false);
 });
 
 Deno.test("/api/status, the page and /metrics show each queueing destination's backlog", async () => {
@@ -178,6 +200,7 @@ Deno.test("a stream its consumer group reads to the end shows lag 0 and never wa
   assert.deepEqual(views.get("read"), {
     depth: 0,
     oldest_age_s: null,
+    consumers: null,
     growing: false,
     groups: [{ name: "workers", consumers: 1, pending: 0, lag: 0 }],
   });

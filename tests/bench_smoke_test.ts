@@ -27,12 +27,17 @@ Deno.test("the end-to-end benchmark runs (smoke size) and writes its results", a
       "api_calls_per_event",
       "p99_added_latency_ms",
       "peak_rss_mb",
+      "idle_rss_mb",
     ]
   ) {
     assert.equal(typeof results[key], "number", key);
     assert.ok(Number.isFinite(results[key]), `${key} is ${results[key]}`);
   }
   assert.equal(results.table.length, 9, "three contenders at three batch sizes");
+  for (const batch of [100, 10, 1]) {
+    const ratio = results.router_vs_floor_by_batch[batch];
+    assert.ok(Number.isFinite(ratio) && ratio > 0, `router / floor at batch ${batch} is ${ratio}`);
+  }
   assert.ok(
     results.router_vs_naive > 1,
     "batched enrichment beats per-event lookups even in a smoke run",

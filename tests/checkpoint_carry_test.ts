@@ -93,13 +93,34 @@ Deno.test("the checkpoint rides with the next batch's pushes and never passes an
 
     await t.step("while a batch fails, the checkpoint stays behind it", async () => {
       const before = await checkpoint();
-      gateway.setFailing(true);
-      vk.push([event(11)]);
-      await new Promise((r) => setTimeout(r, 400)); // the batch is retried meanwhile
-      assert.ok(await checkpoint() <= 11, "not past the failing batch (ts 12)");
-      assert.equal(await redis.handle.redis.llen(list), 11);
-      gateway.setFailing(false);
+      // The batch fails for whole attempts: its push (the list is in the way: WRONGTYPE, while
+      // the checkpoint beside it in the round trip lands), then its park (refused by the
+      // gateway until the step ends, so that however the list's return falls between an
+      // attempt's push and its park, the event is pushed by the next attempt, never parked).
+      const parkedDue = redisKeys(prefix).parkedDue;
+      let refusedParks = 0;
+      gateway.setFailing((commands) => {
+        const park = commands.some(([name, key]) =>
+          name!.toUpperCase() === "ZADD" && key === parkedDue
+        );
+        if (park) refusedParks++;
+        return park;
+      });
+      const aside = `${list}:aside`;
+      const swap = (script: string) =>
+        redis.handle.redis.call(["EVAL", script, "2", list, aside, "in the way"]);
+      await swap("redis.call('RENAME', KEYS[1], KEYS[2]); redis.call('SET', KEYS[1], ARGV[1])");
+      try {
+        vk.push([event(11)]);
+        await waitFor(() => refusedParks >= 2, "two attempts of the batch refused");
+        assert.equal(await checkpoint(), 11, "up to the batch before it, not past it (ts 12)");
+        assert.equal(await redis.handle.redis.llen(aside), 11);
+      } finally {
+        await swap("redis.call('DEL', KEYS[1]); redis.call('RENAME', KEYS[2], KEYS[1])");
+      }
       await landed(12);
+      gateway.setFailing(false);
+      assert.equal(await store.parkedCount(), 0, "pushed by a later attempt, not parked");
       assert.ok(await checkpoint() >= before);
     });
   } finally {

@@ -175,3 +175,20 @@ Deno.test("TtlCache expires entries and evicts the least recently used", () => {
   assert.equal(cache.get("a"), undefined, "expired");
   assert.equal(cache.has("c"), false);
 });
+
+Deno.test("one enricher per token: its communities share the names, and keep their chats apart", async () => {
+  await using vk = await startFakeVk({ tokens: { 1: "shared-token", 2: "shared-token" } });
+  populate(vk, 5, 1);
+  const api = createVkApi({ token: "shared-token", apiUrl: vk.apiUrl });
+  const enricher = createEnricher({ directory: createVkDirectory(api) });
+  const inGroup = (groupId: number, n: number) => {
+    const event = message(n, 1 + (n % 5), 2e9 + 1);
+    return { ...event, group_id: groupId } as CustomEvent;
+  };
+  await enricher.enrich(Array.from({ length: 10 }, (_, n) => inGroup(1, n)));
+  const second = Array.from({ length: 10 }, (_, n) => inGroup(2, 10 + n));
+  await enricher.enrich(second);
+  assert.equal(vk.calls.get("users.get"), 1, "the second community's users were known");
+  assert.equal(vk.calls.get("messages.getConversationsById"), 2, "a chat title per community");
+  for (const e of second) assert.ok("user_name" in e && e.user_name?.startsWith("User"));
+});

@@ -193,7 +193,8 @@ for (const harness of await kindHarnesses()) {
           ...routerEnv(harness, server.url, prefix, vk.apiUrl),
           VK_GROUP_ID: "1",
         }),
-        routes: routesTo(target.destination),
+        // Retries outlast the outage and the server's start (a RabbitMQ node boots in seconds).
+        routes: routesTo(target.destination, 200),
       });
       try {
         for (let n = 0; n < 300; n++) {

@@ -7,10 +7,12 @@ import assert from "node:assert/strict";
 import { createLeaseCoordinator, type LeaseObserver } from "../src/lease/coordinator.ts";
 import { leasedStore } from "../src/lease/fencing.ts";
 import { holdLease, LeaseLostError, type LossReason } from "../src/lease/hold.ts";
-import { createLeaseClient, fenceKey, type LeaseClient } from "../src/lease/lease.ts";
+import { createLeaseClient, instanceOf, type LeaseClient } from "../src/lease/lease.ts";
 import { connectRedis } from "../src/redis/connection.ts";
+import { redisKeys } from "../src/redis/keys.ts";
 import { createRedisStore } from "../src/store/redis_store.ts";
-import { testRedis } from "./support/redis.ts";
+import { startFreezingProxy } from "./support/freezing_proxy.ts";
+import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 import { redisCommands } from "./support/redis_commands.ts";
 import { waitFor } from "./support/wait.ts";
 
@@ -23,56 +25,47 @@ const aborted = (signal: AbortSignal) =>
       : signal.addEventListener("abort", () => resolve(signal.reason), { once: true })
   );
 
-/** A client that answers like a healthy Redis, records releases, and renews as told. */
-function fakeClient(renew: () => Promise<boolean>) {
+/** A client that only records releases (the watchdog tests need nothing else). */
+function releasingClient() {
   const released: string[] = [];
-  const client: LeaseClient = {
-    acquire: () => Promise.reject(new Error("not used")),
-    renew,
-    release: (_, owner) => (released.push(owner), Promise.resolve(true)),
-    holder: () => Promise.resolve(null),
-    heartbeat: () => Promise.resolve({ live: 1, fewestLeases: 0 }),
-    leave: () => Promise.resolve(),
+  const client = {
+    release: (_: number, owner: string) => (released.push(owner), Promise.resolve(true)),
   };
   return { client, released };
 }
 
-Deno.test("holdLease() gives the lease up on its own timer when Redis hangs, before the TTL runs out", async () => {
-  // A server that takes connections and never answers: every renewal hangs.
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const connections: Deno.Conn[] = [];
-  const accepting = (async () => {
-    for await (const conn of listener) connections.push(conn);
-  })();
-  const hanging = connectRedis({
-    kind: "native",
-    url: `redis://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-  }, { timeoutMs: 60_000 });
+Deno.test("batched renewal under a Redis that hangs: every held lease's watchdog stops its work before the TTL", async () => {
+  await using redis = testRedis();
+  await using proxy = startFreezingProxy(TEST_REDIS_URL);
+  const through = connectRedis({ kind: "native", url: proxy.url }, { timeoutMs: 60_000 });
   const ttlMs = 600;
-  const start = performance.now();
-  const lease = holdLease({
-    client: createLeaseClient({ redis: hanging.redis, prefix: "hang:", ttlMs }),
-    groupId: 1,
-    owner: "a#1",
-    fence: 1,
-    ttlMs,
-    acquiredAt: start,
-  });
-  const reason = await aborted(lease.signal);
-  const after = performance.now() - start;
-  assert.ok(reason instanceof LeaseLostError && reason.reason === "expired", String(reason));
-  assert.ok(after >= ttlMs * 0.8 - 2, `not before TTL - margin: ${after} ms`);
-  assert.throws(() => lease.check(), LeaseLostError);
-  await lease.end();
-  await hanging.close();
-  listener.close();
-  await accepting;
-  for (const conn of connections) conn.close();
+  const client = createLeaseClient({ redis: through.redis, prefix: redis.prefix, ttlMs });
+  const a = replica("replica-a", client, [1, 2, 3], ttlMs);
+  const done = [1, 2, 3].map((g) => a.run(g));
+  await waitFor(() => a.coordinator.held.size === 3, "replica-a to hold all three");
+  await new Promise((r) => setTimeout(r, 2 * ttlMs));
+  assert.equal(a.events.lost.length, 0, "renewed in batches past two TTLs");
+  const frozenAt = performance.now();
+  proxy.freeze(true);
+  await waitFor(() => a.runs.every((r) => r.end !== null), "every work to stop", 5_000);
+  const stopped = a.runs.map((r) => r.end! - frozenAt);
+  report(
+    `Redis hangs: the works stopped after ${
+      stopped.map(Math.round).join(", ")
+    } ms (TTL ${ttlMs} ms)`,
+  );
+  assert.deepEqual(a.events.lost, ["expired", "expired", "expired"]);
+  for (const ms of stopped) assert.ok(ms < ttlMs, `stopped before the TTL ran out: ${ms} ms`);
+  a.stop.abort();
+  await Promise.all(done);
+  proxy.freeze(false);
+  await a.coordinator.close();
+  await through.close();
 });
 
 Deno.test("HeldLease.check() refuses as soon as the last renewal is older than TTL - margin", async () => {
   let now = 0;
-  const { client, released } = fakeClient(() => Promise.resolve(true));
+  const { client, released } = releasingClient();
   const lease = holdLease({
     client,
     groupId: 1,
@@ -82,59 +75,47 @@ Deno.test("HeldLease.check() refuses as soon as the last renewal is older than T
     acquiredAt: 0,
     now: () => now,
   });
-  now = 8_000; // the limit: 10 s - 2 s margin
+  now = 5_000;
+  lease.renewed(3_000);
+  now = 11_000; // the limit: 3 s + 10 s - 2 s margin
   lease.check();
   assert.equal(lease.signal.aborted, false);
-  now = 8_001;
+  now = 11_001;
   assert.throws(() => lease.check(), (e) => e instanceof LeaseLostError && e.reason === "expired");
   assert.equal(lease.signal.aborted, true);
   await lease.end();
   assert.deepEqual(released, [], "a lost lease is not released: it may be another's by now");
 });
 
-Deno.test("holdLease() loses the lease when a renewal finds another owner", async () => {
-  const { client } = fakeClient(() => Promise.resolve(false));
-  const lost: LeaseLostError[] = [];
-  const lease = holdLease({
-    client,
-    groupId: 4,
-    owner: "a#1",
-    fence: 1,
-    ttlMs: 300,
-    acquiredAt: performance.now(),
-    onLost: (e) => lost.push(e),
-  });
-  const reason = await aborted(lease.signal);
-  assert.ok(reason instanceof LeaseLostError && reason.reason === "taken");
-  assert.equal(lost.length, 1);
-  await lease.end();
-});
-
-Deno.test("holdLease() keeps the lease in Redis past its TTL, and end() releases it", async () => {
+Deno.test("a tick that finds another owner loses the lease; held ones stay past their TTL, and a stop releases them", async () => {
   await using redis = testRedis();
-  const client = createLeaseClient({ redis: redis.handle.redis, prefix: redis.prefix, ttlMs: 600 });
-  const got = await client.acquire(5, "a#1");
-  assert.ok(got.acquired);
-  const lease = holdLease({
-    client,
-    groupId: 5,
-    owner: "a#1",
-    fence: got.fence,
-    ttlMs: 600,
-    acquiredAt: performance.now(),
-  });
+  using raw = redisCommands();
+  const ttlMs = 600;
+  const client = createLeaseClient({ redis: redis.handle.redis, prefix: redis.prefix, ttlMs });
+  const a = replica("replica-a", client, [4, 5], ttlMs);
+  const done = [4, 5].map((g) => a.run(g));
+  await waitFor(() => a.coordinator.held.size === 2, "replica-a to hold both");
+  await raw.send("SET", redisKeys(redis.prefix).lease(4), "intruder#1", "PX", "60000");
+  await waitFor(() => a.events.lost.length === 1, "the loss");
+  assert.deepEqual(a.events.lost, ["taken"]);
   await new Promise((r) => setTimeout(r, 1500));
-  assert.equal(lease.signal.aborted, false);
-  assert.equal(await client.holder(5), "a#1");
-  await lease.end();
-  assert.equal(await client.holder(5), null);
+  const owner = String(await raw.send("GET", redisKeys(redis.prefix).lease(5)));
+  assert.equal(instanceOf(owner), "replica-a", "held 1.5 s on a 600 ms TTL");
+  a.stop.abort();
+  await Promise.all(done);
+  assert.equal(
+    await raw.send("GET", redisKeys(redis.prefix).lease(5)),
+    null,
+    "released at the stop",
+  );
+  await a.coordinator.close();
 });
 
 /** A replica: a coordinator plus a log of when its work ran, per community. */
 function replica(
   id: string,
   client: LeaseClient,
-  communities: number,
+  communities: readonly number[],
   ttlMs: number,
 ) {
   const events = { acquired: [] as boolean[], lost: [] as LossReason[], standby: [] as string[] };
@@ -171,11 +152,8 @@ function cuttable(client: LeaseClient) {
   const guard = <T>(call: () => Promise<T>) =>
     state.cut ? Promise.reject(new Error("partitioned")) : call();
   const wrapped: LeaseClient = {
-    acquire: (...a) => guard(() => client.acquire(...a)),
-    renew: (...a) => guard(() => client.renew(...a)),
+    tick: (...a) => guard(() => client.tick(...a)),
     release: (...a) => guard(() => client.release(...a)),
-    holder: (...a) => guard(() => client.holder(...a)),
-    heartbeat: (...a) => guard(() => client.heartbeat(...a)),
     leave: (...a) => guard(() => client.leave(...a)),
   };
   return { client: wrapped, state };
@@ -186,9 +164,10 @@ Deno.test("a graceful stop hands the lease over at once; a crash after the TTL, 
   const ttlMs = 1000;
   const client = createLeaseClient({ redis: redis.handle.redis, prefix: redis.prefix, ttlMs });
   const partition = cuttable(client);
-  const a = replica("replica-a", client, 1, ttlMs);
-  const b = replica("replica-b", partition.client, 1, ttlMs);
-  const c = replica("replica-c", client, 1, ttlMs);
+  const a = replica("replica-a", client, [1], ttlMs);
+  const b = replica("replica-b", partition.client, [1], ttlMs);
+  // Community 1 ranks replica-b above replica-z, so that only a crash moves it to replica-z.
+  const c = replica("replica-z", client, [1], ttlMs);
 
   const aDone = a.run(1);
   await waitFor(() => a.runs.length === 1, "replica-a to hold the lease");
@@ -198,20 +177,20 @@ Deno.test("a graceful stop hands the lease over at once; a crash after the TTL, 
   await t.step("graceful: B takes over within its standby interval, not a takeover", async () => {
     a.stop.abort();
     await aDone;
+    await a.coordinator.close(); // as the service does: its leases released, it leaves
     await waitFor(() => b.runs.length === 1, "replica-b to take over");
     const handover = b.runs[0]!.start - a.runs[0]!.end!;
     report(`graceful handover: ${Math.round(handover)} ms`);
     assert.ok(handover >= 0, "B started after A stopped");
     assert.deepEqual(b.events.acquired, [false]);
     assert.deepEqual(a.events.lost, []);
-    await a.coordinator.close();
   });
 
   await t.step("crash: B, cut off from Redis, stops before C can take over", async () => {
     const cDone = c.run(1);
-    await waitFor(() => c.events.standby.includes("replica-b"), "replica-c to stand by");
+    await waitFor(() => c.events.standby.includes("replica-b"), "replica-z to stand by");
     partition.state.cut = true;
-    await waitFor(() => c.runs.length === 1, "replica-c to take over", 20_000);
+    await waitFor(() => c.runs.length === 1, "replica-z to take over", 20_000);
     assert.deepEqual(b.events.lost, ["expired"]);
     assert.ok(b.runs[0]!.end !== null && b.runs[0]!.end <= c.runs[0]!.start, "no overlap");
     assert.deepEqual(c.events.acquired, [true], "a takeover: B did not release");
@@ -229,13 +208,13 @@ Deno.test("a refused fenced checkpoint write is a lost lease: the work stops, th
   const ttlMs = 1000;
   const client = createLeaseClient({ redis: redis.handle.redis, prefix: redis.prefix, ttlMs });
   const store = createRedisStore(redis.handle.redis, redis.prefix);
-  const a = replica("replica-a", client, 1, ttlMs);
+  const a = replica("replica-a", client, [3], ttlMs);
   let refused: unknown = null;
   const done = a.coordinator.run(3, async (lease, signal) => {
     const fenced = leasedStore(store, lease);
     await fenced.setCheckpoint(3, "10");
     // Another holder appears (as after a pause): its acquisition bumped the token.
-    await raw.send("HINCRBY", fenceKey(redis.prefix, 3), "token", "1");
+    await raw.send("HINCRBY", redisKeys(redis.prefix).fence(3), "token", "1");
     refused = await fenced.setCheckpoint(3, "5").catch((e) => e);
     assert.equal(signal.aborted, true, "the lease's signal aborted at once");
   }, a.stop.signal);
@@ -248,22 +227,22 @@ Deno.test("a refused fenced checkpoint write is a lost lease: the work stops, th
   assert.equal(await store.getCheckpoint(3), "10");
 });
 
-Deno.test("leases spread over replicas: a replica above its fair share hands leases over", async () => {
+Deno.test("leases spread over replicas: the assignment moves leases to a joining replica", async () => {
   await using redis = testRedis();
   const ttlMs = 600;
   const client = createLeaseClient({ redis: redis.handle.redis, prefix: redis.prefix, ttlMs });
   const groups = [1, 2, 3, 4];
-  const a = replica("replica-a", client, groups.length, ttlMs);
+  const a = replica("replica-a", client, groups, ttlMs);
   const aDone = groups.map((g) => a.run(g));
   await waitFor(() => a.coordinator.held.size === 4, "replica-a alone to take all four");
-  const b = replica("replica-b", client, groups.length, ttlMs);
+  const b = replica("replica-b", client, groups, ttlMs);
   const bDone = groups.map((g) => b.run(g));
   await waitFor(
     () => a.coordinator.held.size === 2 && b.coordinator.held.size === 2,
     "two leases each",
     30_000,
   );
-  const c = replica("replica-c", client, groups.length, ttlMs);
+  const c = replica("replica-c", client, groups, ttlMs);
   const cDone = groups.map((g) => c.run(g));
   const counts = () => [a, b, c].map((r) => r.coordinator.held.size).sort();
   await waitFor(

@@ -10,7 +10,7 @@ import { parseRoutes } from "../src/config/routes.ts";
 import { runIngestion } from "../src/ingest/ingestion.ts";
 import { leasedApi, leasedFetch, leasedStore } from "../src/lease/fencing.ts";
 import { holdLease, LeaseLostError } from "../src/lease/hold.ts";
-import { createLeaseClient, fenceKey } from "../src/lease/lease.ts";
+import { createLeaseClient } from "../src/lease/lease.ts";
 import { buildRouter } from "../src/router.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
@@ -50,15 +50,16 @@ Deno.test("under a lease, no checkpoint write lands once a newer holder exists, 
   await raw.send("SET", checkpointKey, "0");
 
   const client = createLeaseClient({ redis: router.redis!.redis, prefix, ttlMs: 10_000 });
-  const got = await client.acquire(GROUP, "old#1");
-  assert.ok(got.acquired);
+  const acquiredAt = performance.now();
+  const [got] = (await client.tick("old", "old#1", [[GROUP, "acquire"]])).leases;
+  assert.ok(got!.fence !== null);
   const lease = holdLease({
     client,
     groupId: GROUP,
     owner: "old#1",
-    fence: got.fence,
+    fence: got!.fence,
     ttlMs: 10_000,
-    acquiredAt: performance.now(),
+    acquiredAt,
   });
   const stop = new AbortController();
   const running = runIngestion({
@@ -82,7 +83,7 @@ Deno.test("under a lease, no checkpoint write lands once a newer holder exists, 
     await waitFor(async () => (await raw.send("GET", checkpointKey)) === "10", "checkpoint 10");
 
     // A newer holder appears (its acquisition takes the next token) while events keep coming.
-    await raw.send("HINCRBY", fenceKey(prefix, GROUP), "token", "1");
+    await raw.send("HINCRBY", redisKeys(prefix).fence(GROUP), "token", "1");
     for (let i = 0; i < 20 && !lease.signal.aborted; i++) {
       push(3);
       await new Promise((r) => setTimeout(r, 30));

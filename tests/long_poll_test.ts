@@ -4,6 +4,8 @@ import { createVkApi } from "../src/vk/api.ts";
 import {
   type Batch,
   createPoller,
+  decodePollServer,
+  encodePollServer,
   type PollFault,
   type PollObserver,
 } from "../src/vk/long_poll.ts";
@@ -231,4 +233,42 @@ Deno.test("createPoller() retries getLongPollServer on API errors 6 and 10", asy
   const { updates } = await collect(vk, (u) => u.length >= 1);
   assert.deepEqual(updates.map((u) => u.n), [0]);
   assert.equal(vk.calls.get("groups.getLongPollServer"), 4);
+});
+
+Deno.test("createPoller() continues with a handed-over key, and fetches a new one only when VK says so", async () => {
+  await using vk = await startFakeVk();
+  const api = createVkApi({ token: "test-token", apiUrl: vk.apiUrl, backoff: FAST });
+  // The previous holder's key, as it kept it in the store.
+  const kept = decodePollServer(
+    encodePollServer(await api.call("groups.getLongPollServer", { group_id: 1 }), Date.now()),
+    Date.now(),
+  );
+  vk.push(numberedEvents(0, 3));
+  vk.pollFault([{ failed: 2 }]);
+  const controller = new AbortController();
+  const fetched: string[] = [];
+  const seen: unknown[] = [];
+  for await (
+    const batch of createPoller({
+      groupId: 1,
+      api,
+      wait: 1,
+      backoff: FAST,
+      initialTs: "0",
+      initialServer: kept,
+      onServer: (server) => (fetched.push(server.key), Promise.resolve()),
+      signal: controller.signal,
+    })
+  ) {
+    seen.push(...batch.updates);
+    if (seen.length >= 3) break;
+  }
+  controller.abort();
+  const [first, second] = vk.pollRequests;
+  assert.equal(first!.key, kept!.key, "the first poll used the handed-over key");
+  assert.equal(second!.ts, "0", "after failed: 2, the same ts with a new key");
+  assert.deepEqual(fetched, [second!.key], "one new key, handed on");
+  assert.equal(vk.keysIssued(), 2);
+  assert.equal(seen.length, 3);
+  assert.equal(decodePollServer(encodePollServer(kept!, Date.now() - 3_600_001), Date.now()), null);
 });

@@ -5,7 +5,9 @@
  * aside, not dropped and not fatal.
  */
 import assert from "node:assert/strict";
+import { loadConfig } from "../src/config/config.ts";
 import { parseRoutes, type Routes } from "../src/config/routes.ts";
+import { buildRouter } from "../src/router.ts";
 import { createReplay, type Replay } from "../src/replay.ts";
 import { createRoutedDeliverer } from "../src/deliver/sinks.ts";
 import { createPipeline } from "../src/pipeline.ts";
@@ -20,6 +22,7 @@ import {
   type StateStore,
 } from "../src/store/state_store.ts";
 import { redisConnections } from "./support/connections.ts";
+import { redisKeys } from "../src/redis/keys.ts";
 import { testRedis } from "./support/redis.ts";
 
 /** A webhook that refuses everything (so a replayed letter is dead again) and counts posts. */
@@ -142,7 +145,7 @@ for (const where of ["Redis state store", "redis-stream", "redis-list"] as const
       ? await r.llen(deadKey)
       : await r.xlen(deadKey);
     assert.equal(left, 20, "dead again, once each");
-    assert.equal(await r.get(`${prefix}lock:replay`), null, "the lock is released");
+    assert.equal(await r.get(redisKeys(prefix).lock("replay")), null, "the lock is released");
   });
 }
 
@@ -187,4 +190,40 @@ Deno.test("replay by id takes only those letters from the state store", async ()
   assert.deepEqual(hook.posted.sort(), ["ev-1", "ev-3"]);
   assert.equal(await store.deadLetterCount(), 5, "3 untouched, 2 dead again");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("five concurrent POST /dead-letters/replay: one replays the 20 letters, the others answer 409", async () => {
+  await using hook = refusingHook();
+  const dir = await Deno.makeTempDir();
+  const token = "status-token-0123456789";
+  const config = loadConfig({
+    VK_GROUP_ID: "42",
+    VK_LONGPOLL: "off",
+    VK_CALLBACK_CONFIRMATION: "conf-abc",
+    VK_CALLBACK_INSECURE_NO_SECRET: "1",
+    STATUS_TOKEN: token,
+    DATA_DIR: dir,
+  });
+  const routes = parseRoutes({
+    destinations: { w: { kind: "webhook", url: hook.url } },
+    rules: [{ to: ["w"] }],
+  });
+  const router = await buildRouter({ config, routes });
+  try {
+    await router.store.addDeadLetters(letters(20));
+    const answers = await Promise.all(Array.from({ length: 5 }, async () => {
+      const res = await router.app.request("/dead-letters/replay", {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+      });
+      return [res.status, await res.json()] as const;
+    }));
+    assert.deepEqual(answers.filter(([s]) => s === 200).map(([, b]) => b), [{ replayed: 20 }]);
+    assert.deepEqual(answers.filter(([s]) => s !== 200).map(([s]) => s), [409, 409, 409, 409]);
+    assert.equal(hook.posted.length, 20, "each letter posted once");
+    assert.equal(await router.store.deadLetterCount(), 20);
+  } finally {
+    await router.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

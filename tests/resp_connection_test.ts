@@ -3,7 +3,12 @@
  * byte at a time, silence) and against the real test Redis with large values.
  */
 import assert from "node:assert/strict";
-import { RespConnection, RespError } from "../src/redis/resp_connection.ts";
+import {
+  encodeCommands,
+  RespConnection,
+  RespError,
+  utf8Length,
+} from "../src/redis/resp_connection.ts";
 import { TEST_REDIS_URL } from "./support/redis.ts";
 
 const encoder = new TextEncoder();
@@ -168,4 +173,25 @@ Deno.test("RespConnection closed while connecting leaves no socket open", async 
   redis.close();
   await assert.rejects(sent, /The Redis connection was closed/);
   assert.equal(redis.connected, false);
+});
+
+Deno.test("RESP commands are encoded with the UTF-8 length TextEncoder writes, surrogates included", () => {
+  const tricky = [
+    "",
+    "plain ascii",
+    "Привет, мир",
+    "é€👍",
+    "\ud83d", // a lone high surrogate at the end
+    "a\ud83db", // a high surrogate before a non-surrogate
+    "\ude00x", // a lone low surrogate
+    "\ud83d\ud83d\ude00", // a lone high surrogate, then a pair
+    "\u007f\u0080\u07ff\u0800\uffff",
+  ];
+  for (const text of tricky) assert.equal(utf8Length(text), encoder.encode(text).length, text);
+  const commands = [["SET", "k", ...tricky], ["GET", "Привет"]];
+  const reference = commands.map((args) =>
+    `*${args.length}\r\n` +
+    args.map((a) => `$${encoder.encode(a).length}\r\n${a}\r\n`).join("")
+  ).join("");
+  assert.deepEqual(encodeCommands(commands), encoder.encode(reference));
 });

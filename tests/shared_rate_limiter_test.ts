@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { connectRedis } from "../src/redis/connection.ts";
-import type { RateLimiter } from "../src/vk/rate_limiter.ts";
+import { createRateLimiter, PRIORITY, type RateLimiter } from "../src/vk/rate_limiter.ts";
 import { createSharedRateLimiter, rateLimitKey } from "../src/vk/shared_rate_limiter.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 import { redisCommands } from "./support/redis_commands.ts";
@@ -130,4 +130,52 @@ Deno.test("the shared limiter falls back to the process's own when Redis fails, 
     await accepting;
     for (const conn of connections) conn.close();
   });
+});
+
+Deno.test("both limiters give a freed slot to the most urgent waiter: long polls before names, names before checks", async () => {
+  await using redis = testRedis();
+  const limiters = {
+    local: createRateLimiter({ perSecond: 1, windowMs: 150 }),
+    shared: createSharedRateLimiter({
+      redis: redis.handle.redis,
+      key: `${redis.prefix}vk-rate:priority`,
+      perSecond: 1,
+      windowMs: 150,
+      fallback: countingFallback().limiter,
+    }),
+  };
+  for (const [name, limiter] of Object.entries(limiters)) {
+    const order: string[] = [];
+    const take = (label: string, priority: number) =>
+      limiter.acquire(undefined, priority).then(() => order.push(label));
+    await Promise.all([
+      take("check", PRIORITY.background),
+      take("name 1", PRIORITY.enrich),
+      take("name 2", PRIORITY.enrich),
+      take("poll", PRIORITY.poll),
+    ]);
+    // The first caller found the slot free; the others waited and were served by urgency.
+    assert.deepEqual(order, ["check", "poll", "name 1", "name 2"], name);
+  }
+});
+
+Deno.test("a start that comes too late past its reservation (a busy process) reserves again", async () => {
+  await using redis = testRedis();
+  using raw = redisCommands();
+  const key = `${redis.prefix}vk-rate:late`;
+  let clock = 0;
+  let late = 1;
+  const limiter = createSharedRateLimiter({
+    redis: redis.handle.redis,
+    key,
+    perSecond: 20,
+    fallback: countingFallback().limiter,
+    now: () => clock,
+    // The first start's timer fires 100 ms late; the next on time.
+    sleep: (ms) => (clock += ms + (late-- > 0 ? 100 : 0), Promise.resolve()),
+  });
+  for (let i = 0; i < 20; i++) await limiter.acquire(); // fills the window: the next ones wait
+  clock = 0;
+  await limiter.acquire();
+  assert.equal(Number(await raw.send("ZCARD", key)), 22, "the late reservation was replaced");
 });

@@ -65,6 +65,11 @@ Deno.test("Retry-After cannot park a delivery past the schedule's longest step o
   }
 });
 
+Deno.test("the README names every variable the configuration reads", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  assert.deepEqual(CONFIG_VARIABLES.filter((name) => !readme.includes(`\`${name}\``)), []);
+});
+
 Deno.test("config errors follow one rule for every variable: no long value is echoed", () => {
   const base = { VK_TOKEN: "t".repeat(20), VK_GROUP_ID: "42" };
   const long = (core: string) => core.repeat(Math.ceil(300 / core.length));
@@ -179,6 +184,12 @@ Deno.test("one throttle for every way of presenting the status token, atomic und
     }
     {
       await using router = await insecureRouter({ STATUS_TOKEN });
+      const right = { authorization: `Bearer ${STATUS_TOKEN}` };
+      const many = await statuses(Array.from({ length: 20 }, () => status(router, right)));
+      assert.deepEqual(new Set(many), new Set([200]), "concurrent right tokens all pass");
+    }
+    {
+      await using router = await insecureRouter({ STATUS_TOKEN });
       const tries = [];
       for (let i = 0; i < 8; i++) {
         tries.push(...await statuses([status(router, { authorization: `Bearer wrong-${i}` })]));
@@ -234,6 +245,12 @@ Deno.test("every POST with the session cookie must come from this site, whatever
   assert.equal((await replay({})).status, 403, "no content type at all");
   assert.equal((await replay({ origin: "http://localhost" })).status, 200, "this site");
   assert.equal((await replay({ "sec-fetch-site": "same-origin" })).status, 200, "this site");
+  // A browser's own form post under `Referrer-Policy: no-referrer` (the page's) says
+  // `Origin: null`; Sec-Fetch-Site tells it from a sandboxed frame elsewhere.
+  const own = { origin: "null", "sec-fetch-site": "same-origin" };
+  assert.equal((await replay(own)).status, 200, "this site's form under no-referrer");
+  const sandboxed = { origin: "null", "sec-fetch-site": "cross-site" };
+  assert.equal((await replay(sandboxed)).status, 403, "an opaque origin elsewhere");
 });
 
 Deno.test("the worker: /readyz asks Upstash at most once a second, and logins are throttled per client address", async () => {

@@ -16,6 +16,7 @@ import {
   type ParkedDelivery,
   type StateStore,
 } from "../src/store/state_store.ts";
+import { redisKeys } from "../src/redis/keys.ts";
 import { testRedis } from "./support/redis.ts";
 
 /** Runs `body` once with each store, fresh and cleaned up after. */
@@ -245,12 +246,15 @@ Deno.test("dead letters of the older layouts are kept, with ids, oldest first", 
   await t.step("Redis", async () => {
     await using redis = testRedis();
     const r = redis.handle.redis;
-    await r.rpush(`${redis.prefix}dead`, ...["first", "second"].map((e) => JSON.stringify(old(e))));
+    await r.rpush(
+      redisKeys(redis.prefix).deadLetters,
+      ...["first", "second"].map((e) => JSON.stringify(old(e))),
+    );
     const store = createRedisStore(r, redis.prefix);
     assert.equal(await store.deadLetterCount(), 2);
     const taken = await store.takeDeadLetters(10);
     assert.deepEqual(taken.map((l) => l.event_id), ["first", "second"]);
-    assert.equal(await r.llen(`${redis.prefix}dead`), 0);
+    assert.equal(await r.llen(redisKeys(redis.prefix).deadLetters), 0);
   });
 });
 

@@ -46,6 +46,9 @@ Deno.test("the Upstash gateway speaks Upstash's REST protocol", async (t) => {
   await t.step("500 while failing", async () => {
     gateway.setFailing(true);
     assert.equal((await post("/", ["PING"]))[0], 500);
+    gateway.setFailing((commands) => commands.some(([name]) => name === "PING"));
+    assert.equal((await post("/pipeline", [["GET", key], ["PING"]]))[0], 500);
+    assert.equal((await post("/", ["GET", key]))[0], 200, "a request the function lets pass");
     gateway.setFailing(false);
   });
   await post("/", ["DEL", key]);

@@ -14,6 +14,9 @@ import { createRedisStore } from "../src/store/redis_store.ts";
 import type { StateStore } from "../src/store/state_store.ts";
 import { testRedis } from "./support/redis.ts";
 import { spawnService } from "./support/service_process.ts";
+import { waitFor } from "./support/wait.ts";
+import { UnitOfWork } from "../src/util/unit_of_work.ts";
+import { LuaScript, scriptsOn } from "../src/redis/scripts.ts";
 
 /** A real receiver on 127.0.0.1 that answers from a script and records every request. */
 function receiver(answer: (req: Request) => Response | Promise<Response>) {
@@ -220,4 +223,44 @@ Deno.test("one event reaches one webhook once: VK redelivering, long poll plus c
     assert.equal((await other.deliver([item]))[0]!.status, "retry");
     assert.equal(down.received.length, 2);
   });
+});
+
+Deno.test("a webhook's markers travel in a unit that waits for it, else alone", async () => {
+  await using redis = testRedis();
+  const r = redis.handle.redis;
+  const store = createRedisStore(r, redis.prefix);
+  await using hook = receiver(() => new Response("ok"));
+  const sink = createWebhookSink({
+    name: "w",
+    url: hook.url,
+    secret: null,
+    timeoutMs: 2000,
+    markers: store,
+  });
+  const waiting = new UnitOfWork();
+  const late = waiting.channel(scriptsOn(r)).add(() => ({
+    script: new LuaScript("return 1"),
+    keys: [],
+    args: [],
+  }));
+  assert.ok(waiting.late);
+  await sink.deliver([{ eventId: "in-unit", body: "{}" }], waiting);
+  assert.deepEqual(await store.claimDeliveries("w", ["in-unit"], 1000), ["busy"], "not sent yet");
+  await waiting.send();
+  await late;
+  assert.deepEqual(await store.claimDeliveries("w", ["in-unit"], 1000), ["delivered"]);
+
+  const sent = new UnitOfWork(); // late, but sent already: the markers go alone
+  const sentLate = sent.channel(scriptsOn(r)).add(() => ({
+    script: new LuaScript("return 1"),
+    keys: [],
+    args: [],
+  }));
+  await sent.send();
+  await sentLate;
+  await sink.deliver([{ eventId: "alone", body: "{}" }], sent);
+  await waitFor(
+    async () => (await store.claimDeliveries("w", ["alone"], 1000))[0] === "delivered",
+    "the marker, alone",
+  );
 });

@@ -196,6 +196,7 @@ Deno.test("a paused destination parks its deliveries untried, stays paused acros
   assert.equal(await again.deliverer.retryDue(), 0, "still paused after the restart");
   assert.deepEqual(h.received, []);
   const [, resumed] = await call(again, "POST", "/api/destinations/hook/resume");
+
   assert.deepEqual(resumed, {
     destination: "hook",
     paused: false,

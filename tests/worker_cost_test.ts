@@ -1,7 +1,9 @@
 /**
  * What a worker callback costs on Upstash, counted by the gateway: one request and at most
- * two commands in the steady state, and parked deliveries still retried by later
- * callbacks and by the cron endpoint.
+ * two commands in the steady state; with a webhook route two, the claim that makes it
+ * "posted once" and one round trip carrying everything else (the settle of that claim
+ * included); and parked deliveries still retried by later callbacks and by the cron
+ * endpoint.
  */
 import { redisKeys } from "../src/redis/keys.ts";
 import assert from "node:assert/strict";
@@ -94,28 +96,78 @@ Deno.test("a worker callback costs one Upstash request and two commands in the s
   assert.equal(status.recent_events.length, 12);
 });
 
-Deno.test("a worker callback with a webhook too: still one request when the webhook answers", async () => {
-  await using redis = testRedis();
-  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
-    await req.body?.cancel();
-    return new Response("ok");
+/** A webhook receiver on a free port that keeps the event ids it was posted. */
+function receiver(answer: () => Response = () => new Response("ok")) {
+  const received: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    received.push((await req.json()).event_id);
+    return answer();
   });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}/`,
+    received,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+Deno.test("a worker callback with a webhook too: two requests, the claim and one round trip with its settle", async () => {
+  await using redis = testRedis();
+  await using hook = receiver();
   await using w = await setup(redis, {
     q: { kind: "redis-list", key: `${redis.prefix}q` },
-    hook: { kind: "webhook", url: `http://127.0.0.1:${hook.addr.port}/` },
+    hook: { kind: "webhook", url: hook.url },
   });
+  const marker = (id: string) =>
+    redis.handle.redis.get(redisKeys(`${redis.prefix}router:`).dedup("hook", id));
   await w.send(callback("warm-up"));
+  for (let n = 1; n <= 5; n++) {
+    w.gateway.resetCounts();
+    assert.deepEqual(await w.send(callback(`h-${n}`)), [200, "ok"]);
+    // The claim must be read before the POST (so that VK redelivering the callback does not
+    // reach the webhook twice); the settle then travels in the unit: sent alone, this is 3.
+    assert.equal(w.gateway.counts.requests, 2, `callback ${n}: REST requests`);
+    // The claim; then the push, the settle and the shared counters.
+    assert.equal(w.gateway.counts.commands, 4, `callback ${n}: commands`);
+    assert.deepEqual([...w.gateway.counts.byCommand.keys()], ["EVALSHA"]);
+    assert.equal(await marker(`h-${n}`), "1", "the carried settle marked it delivered");
+  }
   w.gateway.resetCounts();
-  assert.deepEqual(await w.send(callback("h-1")), [200, "ok"]);
-  assert.equal(w.gateway.counts.requests, 1, JSON.stringify([...w.gateway.counts.byCommand]));
-  assert.ok(w.gateway.counts.commands <= 2);
+  assert.deepEqual(await w.send(callback("h-2")), [200, "ok"], "a redelivery");
+  assert.equal(w.gateway.counts.requests, 2, "a redelivery: the claim finds the marker");
+  assert.equal(w.gateway.counts.commands, 3, "and nothing is left to settle");
+  assert.deepEqual(hook.received, ["warm-up", "h-1", "h-2", "h-3", "h-4", "h-5"], "posted once");
   const status = await w.status();
-  assert.equal(
-    status.destinations.find((d: { name: string }) => d.name === "hook").delivered,
-    2,
-    "the webhook's deliveries were counted in the same round trip",
+  const hookStatus = status.destinations.find((d: { name: string }) => d.name === "hook");
+  assert.equal(hookStatus.delivered, 6, "the webhook's deliveries were counted in the round trip");
+  assert.equal(hookStatus.duplicates, 1);
+});
+
+Deno.test("a carried settle that does not land leaves the claim to expire: a later attempt posts again", async () => {
+  await using redis = testRedis();
+  await using hook = receiver();
+  await using w = await setup(redis, {
+    q: { kind: "redis-list", key: `${redis.prefix}q` },
+    hook: { kind: "webhook", url: hook.url },
+  });
+  const marker = redisKeys(`${redis.prefix}router:`).dedup("hook", "s-1");
+  let refused = 0;
+  // Upstash fails the one round trip that carries the settle (the claim travels alone).
+  w.gateway.setFailing((commands) =>
+    refused === 0 && commands.length > 1 && commands.flat().includes(marker) && ++refused > 0
   );
-  await hook.shutdown();
+  assert.deepEqual(await w.send(callback("s-1")), [200, "ok"]);
+  assert.equal(refused, 1);
+  assert.deepEqual(hook.received, ["s-1"]);
+  assert.match(await redis.handle.redis.get(marker) ?? "", /^claim:/, "still a claim");
+  const ttl = Number(await redis.handle.redis.call(["PTTL", marker]));
+  assert.ok(ttl > 0 && ttl <= 5_000 + 30_000, `the claim expires on its own (${ttl} ms)`);
+  assert.deepEqual(await w.send(callback("s-1")), [200, "ok"], "a redelivery within the claim");
+  assert.deepEqual(hook.received, ["s-1"], "not posted while the claim holds");
+  await redis.handle.redis.call(["PEXPIRE", marker, "1"]); // as if its time had passed
+  await new Promise((r) => setTimeout(r, 100)); // and the parked retry is due
+  assert.deepEqual(await w.send(callback("s-2")), [200, "ok"]);
+  assert.deepEqual(hook.received.sort(), ["s-1", "s-1", "s-2"], "posted again, never lost");
+  assert.equal(await redis.handle.redis.get(marker), "1");
 });
 
 Deno.test("a parked webhook is retried by the next callbacks and by /tasks/retry", async (t) => {
@@ -149,7 +201,7 @@ Deno.test("a parked webhook is retried by the next callbacks and by /tasks/retry
   await t.step("a callback that finds nothing due sends no retry command", async () => {
     w.gateway.resetCounts();
     assert.deepEqual(await w.send(callback("p-3")), [200, "ok"]);
-    assert.equal(w.gateway.counts.requests, 1);
+    assert.equal(w.gateway.counts.requests, 2, "the webhook's claim, then the round trip");
   });
   await t.step("the cron endpoint retries what is parked and due", async () => {
     up = false;

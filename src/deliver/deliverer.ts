@@ -114,8 +114,11 @@ export interface Deliverer {
    * operator's "retry now"): how many were tried and delivered. None while it is paused.
    */
   retryNow(destination: string, limit?: number): Promise<{ tried: number; delivered: number }>;
-  /** This process paused or resumed a destination: look the paused ones up again now. */
-  pausedChanged(): void;
+  /**
+   * This process paused or resumed a destination: look the paused ones up again now (and
+   * leave the retry of a resumed one's deliveries to the caller).
+   */
+  pausedChanged(destination: string, paused: boolean): void;
   /** When the next parked delivery falls due (ms since epoch); null when none is parked. */
   nextDueAt(): Promise<number | null>;
   /** How many times this deliverer has parked deliveries: a local signal, no Redis. */
@@ -427,7 +430,11 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       return await retryParked(destination, limit);
     },
 
-    pausedChanged() {
+    pausedChanged(destination, paused) {
+      const names = new Set(lastPaused);
+      if (paused) names.add(destination);
+      else names.delete(destination);
+      lastPaused = names;
       pausedRead = null;
     },
   };
@@ -500,7 +507,9 @@ async function guarded(
   let answer: Outcome[];
   try {
     // Called at once, not in a later tick: a sink that joins the unit adds its calls now.
-    const delivering = unit && sink.deliverIn ? sink.deliverIn(batch, unit) : sink.deliver(batch);
+    const delivering = unit && sink.deliverIn
+      ? sink.deliverIn(batch, unit)
+      : sink.deliver(batch, unit);
     answer = await withTimeout(delivering, deadlineMs, "no answer");
   } catch (error) {
     return failAll(sink.name, batch.length, errorMessage(error));

@@ -44,7 +44,12 @@ export interface Sink {
   readonly name: string;
   /** The destination kind, e.g. `redis-list`. */
   readonly kind: string;
-  deliver(items: readonly Delivery[]): Promise<Outcome[]>;
+  /**
+   * `unit`, when given, is the commit's unit of work: a sink that does not join it may still
+   * add a call that needs no answer while the unit waits for the direct sinks
+   * ({@linkcode UnitOfWork.late}), as a webhook adds its delivery markers.
+   */
+  deliver(items: readonly Delivery[], unit?: UnitOfWork): Promise<Outcome[]>;
   /**
    * The same delivery as part of a commit's unit of work, for a sink whose calls can share
    * its round trip (the Redis kinds): it adds its calls to `unit` before its first `await`

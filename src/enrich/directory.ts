@@ -20,7 +20,12 @@ export interface Profile {
 export interface Directory {
   users(ids: readonly number[], signal?: AbortSignal): Promise<Map<number, Profile | null>>;
   communities(ids: readonly number[], signal?: AbortSignal): Promise<Map<number, Profile | null>>;
-  chatTitles(peerIds: readonly number[], signal?: AbortSignal): Promise<Map<number, string | null>>;
+  /** Titles of group chats of community `groupId` (its token may serve others too). */
+  chatTitles(
+    peerIds: readonly number[],
+    signal?: AbortSignal,
+    groupId?: number,
+  ): Promise<Map<number, string | null>>;
 }
 
 /** VK errors meaning "no access to this user or chat": the answer is null, not a failure. */
@@ -66,13 +71,11 @@ export function createVkDirectory(api: VkApi): Directory {
         const groups = Array.isArray(answer) ? answer : answer?.groups ?? [];
         return groups.map((g) => [g.id, profile(g.name ?? "", g.screen_name)]);
       }),
-    chatTitles: (peerIds, signal) =>
+    chatTitles: (peerIds, signal, groupId) =>
       lookup(peerIds, 100, async (chunk) => {
         const answer = await api.call<{ items?: VkConversation[] }>(
           "messages.getConversationsById",
-          {
-            peer_ids: chunk,
-          },
+          { peer_ids: chunk, group_id: groupId },
           signal,
         );
         return (answer?.items ?? []).flatMap((c) =>

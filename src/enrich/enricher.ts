@@ -46,8 +46,16 @@ export interface Enricher {
   readonly stats: Readonly<EnricherStats>;
 }
 
-type Kind = "user" | "community" | "chat";
-type Key = `${Kind}:${number}`;
+/** What a lookup asks: users and communities are one lane each; chats one per community. */
+type Lane = "user" | "community" | `chat:${number}`;
+type Key = `${Lane}:${number}`;
+
+interface LaneState {
+  queued: Set<number>;
+  next: Promise<void> | null;
+  release: () => void;
+  busy: boolean;
+}
 type Value = Profile | string | null;
 
 /** Creates an enricher over a {@linkcode Directory}. */
@@ -65,21 +73,21 @@ export function createEnricher(options: EnricherOptions): Enricher {
   let pauseMs = basePauseMs;
 
   /**
-   * Lookups coalesce per kind: at most one call in flight, and ids asked for meanwhile wait
+   * Lookups coalesce per lane: at most one call in flight, and ids asked for meanwhile wait
    * for the next call, which carries all of them. Under load this turns many small calls
    * (and waits on the rate limiter) into few large ones.
    */
-  const lanes: Record<
-    Kind,
-    { queued: Set<number>; next: Promise<void> | null; release: () => void; busy: boolean }
-  > = {
-    user: { queued: new Set(), next: null, release: () => {}, busy: false },
-    community: { queued: new Set(), next: null, release: () => {}, busy: false },
-    chat: { queued: new Set(), next: null, release: () => {}, busy: false },
+  const lanes = new Map<Lane, LaneState>();
+  const laneOf = (lane: Lane): LaneState => {
+    let state = lanes.get(lane);
+    if (!state) {
+      lanes.set(lane, state = { queued: new Set(), next: null, release: () => {}, busy: false });
+    }
+    return state;
   };
 
-  function request(kind: Kind, ids: readonly number[]): void {
-    const lane = lanes[kind];
+  function request(kind: Lane, ids: readonly number[]): void {
+    const lane = laneOf(kind);
     for (const id of ids) lane.queued.add(id);
     lane.next ??= new Promise<void>((resolve) => lane.release = resolve);
     for (const id of ids) inflight.set(`${kind}:${id}`, lane.next);
@@ -87,8 +95,8 @@ export function createEnricher(options: EnricherOptions): Enricher {
   }
 
   /** Sends one call for every id queued in the lane; the ids queued meanwhile wait for the next. */
-  function startLookup(kind: Kind): void {
-    const lane = lanes[kind];
+  function startLookup(kind: Lane): void {
+    const lane = laneOf(kind);
     const ids = [...lane.queued];
     const release = lane.release;
     const done = lane.next!;
@@ -105,12 +113,12 @@ export function createEnricher(options: EnricherOptions): Enricher {
     });
   }
 
-  function lookup(kind: Kind, ids: number[]): Promise<void> {
+  function lookup(kind: Lane, ids: number[]): Promise<void> {
     const ask = kind === "user"
       ? directory.users(ids)
       : kind === "community"
       ? directory.communities(ids)
-      : directory.chatTitles(ids);
+      : directory.chatTitles(ids, undefined, Number(kind.slice(5)));
     return ask.then(
       (answers: Map<number, Value>) => {
         pauseMs = basePauseMs;
@@ -143,15 +151,15 @@ export function createEnricher(options: EnricherOptions): Enricher {
         if (
           e.event_type === "chat_action" && e.action.type === "chat_title_update" && e.action.text
         ) {
-          cache.set(`chat:${e.peer_id}`, e.action.text, ttlMs);
+          cache.set(`chat:${e.group_id}:${e.peer_id}`, e.action.text, ttlMs);
         }
       }
       const needed = new Set<Key>();
       for (const e of events) {
         if ("user_id" in e) needed.add(actorKey(e.user_id));
-        if ("peer_id" in e) needed.add(peerKey(e.peer_id));
+        if ("peer_id" in e) needed.add(peerKey(e.group_id, e.peer_id));
       }
-      const missing: Record<Kind, number[]> = { user: [], community: [], chat: [] };
+      const missing = new Map<Lane, number[]>();
       const waits = new Set<Promise<void>>();
       for (const key of needed) {
         if (cache.has(key)) {
@@ -162,13 +170,12 @@ export function createEnricher(options: EnricherOptions): Enricher {
         const pending = inflight.get(key);
         if (pending) waits.add(pending);
         else if (now() >= pausedUntil) {
-          const [kind, id] = key.split(":") as [Kind, string];
-          missing[kind].push(Number(id));
+          const at = key.lastIndexOf(":");
+          const lane = key.slice(0, at) as Lane;
+          missing.set(lane, [...(missing.get(lane) ?? []), Number(key.slice(at + 1))]);
         }
       }
-      for (const kind of ["user", "community", "chat"] as const) {
-        if (missing[kind].length > 0) request(kind, missing[kind]);
-      }
+      for (const [lane, ids] of missing) request(lane, ids);
       for (const key of needed) {
         const pending = inflight.get(key);
         if (pending) waits.add(pending);
@@ -188,7 +195,7 @@ export function createEnricher(options: EnricherOptions): Enricher {
       e.user_nick = p?.nick ?? null;
     }
     if ("peer_id" in e) {
-      const key = peerKey(e.peer_id);
+      const key = peerKey(e.group_id, e.peer_id);
       const value = cache.get(key);
       e.peer_name = typeof value === "string"
         ? value
@@ -202,7 +209,10 @@ function actorKey(id: number): Key {
   return id < 0 ? `community:${-id}` : `user:${id}`;
 }
 
-/** Group chats have titles; a private dialog's name is its user's (or community's). */
-function peerKey(peerId: number): Key {
-  return peerId > CHAT_PEER_BASE ? `chat:${peerId}` : actorKey(peerId);
+/**
+ * Group chats have titles, numbered per community (one token may serve several); a
+ * private dialog's name is its user's (or community's).
+ */
+function peerKey(groupId: number, peerId: number): Key {
+  return peerId > CHAT_PEER_BASE ? `chat:${groupId}:${peerId}` : actorKey(peerId);
 }

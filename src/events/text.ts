@@ -35,14 +35,37 @@ export function parseCommand(
   groupId: number,
 ): Command | null {
   let rest = text.trimStart();
-  const self = new RegExp(`^\\[(?:club|public)${groupId}\\|[^\\]\\n]*\\][\\s,:]*`).exec(rest);
+  const self = selfMention(groupId).exec(rest);
   if (self) rest = rest.slice(self[0].length);
-  const prefix = [...prefixes].sort((a, b) => b.length - a.length).find((p) => rest.startsWith(p));
+  const prefix = longestFirst(prefixes).find((p) => rest.startsWith(p));
   if (prefix === undefined) return null;
   const words = splitArgs(rest.slice(prefix.length));
   const first = words.shift();
   if (first === undefined || /^\s/.test(rest.slice(prefix.length))) return null;
   return { command: first.toLowerCase(), args: words };
+}
+
+/**
+ * The last community's leading self-mention pattern and the last prefix list sorted longest
+ * first: a batch's messages share both, so each is built once, not per message (one entry
+ * each, so nothing grows).
+ */
+let lastMention: { groupId: number; pattern: RegExp } | null = null;
+let lastPrefixes: { given: readonly string[]; sorted: readonly string[] } | null = null;
+
+function selfMention(groupId: number): RegExp {
+  if (lastMention?.groupId !== groupId) {
+    const pattern = new RegExp(`^\\[(?:club|public)${groupId}\\|[^\\]\\n]*\\][\\s,:]*`);
+    lastMention = { groupId, pattern };
+  }
+  return lastMention.pattern;
+}
+
+function longestFirst(prefixes: readonly string[]): readonly string[] {
+  if (lastPrefixes?.given !== prefixes) {
+    lastPrefixes = { given: prefixes, sorted: [...prefixes].sort((a, b) => b.length - a.length) };
+  }
+  return lastPrefixes.sorted;
 }
 
 /** Splits on white space, keeping quoted strings ("…", '…', «…») and mention markup whole. */

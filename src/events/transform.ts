@@ -52,14 +52,23 @@ export type TransformResult = { ok: true; event: CustomEvent } | {
 /** Deepest nesting accepted; VK's own events stay far below it. */
 export const MAX_DEPTH = 64;
 
-/** Whether `value` nests at most `max` levels, checked without recursion. */
+/**
+ * Whether `value` nests at most `max` levels, checked without recursion; only objects and
+ * arrays are stacked, so an event's scalars cost no allocation.
+ */
 function nestedWithin(value: unknown, max: number): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (node === null || typeof node !== "object") continue;
+  if (value === null || typeof value !== "object") return true;
+  const nodes: object[] = [value];
+  const depths: number[] = [0];
+  while (nodes.length > 0) {
+    const node = nodes.pop()!;
+    const depth = depths.pop()!;
     if (depth >= max) return false;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
+    for (const child of Object.values(node)) {
+      if (child === null || typeof child !== "object") continue;
+      nodes.push(child);
+      depths.push(depth + 1);
+    }
   }
   return true;
 }

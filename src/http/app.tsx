@@ -22,15 +22,15 @@ import { createRedactor } from "../redact.ts";
 import type { Sample } from "../status/metrics.ts";
 import { withZeros } from "../status/families.ts";
 import { renderPrometheus } from "../status/prometheus.ts";
-import { requireToken, requireViewer } from "./auth.ts";
+import { refusal, requireToken, requireViewer, sameSecret } from "./auth.ts";
 import { BODY_READ_TIMEOUT_MS, bodyReadTimeout } from "./body_timeout.ts";
 import { createLoginThrottle, type LoginThrottle } from "./login_throttle.ts";
 import { LoginPage, StatusPage } from "./page.tsx";
 import { clientAddress, isHttps, publicOrigin } from "./request_info.ts";
 import { createSessions, SESSION_COOKIE, type SessionStore } from "./sessions.ts";
 import { snapshotGauges, type SnapshotView, type StatusSnapshot } from "./snapshot.ts";
+import type { Replay } from "../replay.ts";
 import { LockBusyError } from "../store/state_store.ts";
-import type { ReplayResult } from "../replay.ts";
 import type { Workbench } from "../workbench.ts";
 import { createWorkbenchApi } from "./workbench_api.ts";
 
@@ -66,11 +66,8 @@ export interface AppDeps {
   callback: { confirmation: string | null; secret: string | null; groupIds: readonly number[] };
   /** Takes one raw event through the pipeline; resolves once it is delivered or durably parked. */
   accept: (update: unknown) => Promise<void>;
-  /**
-   * Re-queues the oldest dead letters through the pipeline; resolves with what it did;
-   * rejects with `LockBusyError` while another replay runs.
-   */
-  replayDeadLetters: () => Promise<ReplayResult>;
+  /** Re-queues dead letters through the pipeline; resolves with what it did; rejects with `LockBusyError` while one runs. */
+  replayDeadLetters: Replay;
   /** Dead letters one by one, parked deliveries, retry-now, pause and resume (`/api/...`). */
   workbench?: Workbench;
   /** The routes file's destination names, for the workbench's routes. */
@@ -118,18 +115,16 @@ export function createApp(deps: AppDeps): Hono {
   // The page is nobody's frame (its buttons act); no HSTS: TLS is the proxy's business.
   app.use("*", secureHeaders({ strictTransportSecurity: false }));
   // A POST that carries the session cookie must come from this site, whatever its content
-  // type (Hono's `csrf` looks at form posts only): its Origin must be ours, or without one,
-  // Sec-Fetch-Site must say same-origin. SameSite=Strict already keeps the cookie off
-  // cross-site requests; this holds even where a browser does not.
+  // type (Hono's `csrf` looks at form posts only): its Origin must be ours, or Sec-Fetch-Site
+  // must say same-origin (as in Hono's check: under `Referrer-Policy: no-referrer` a browser
+  // sends `Origin: null` with its own same-origin form posts). SameSite=Strict already keeps
+  // the cookie off cross-site requests; this holds even where a browser does not.
   app.use("*", async (c, next) => {
     if (c.req.method === "GET" || c.req.method === "HEAD") return await next();
     if (getCookie(c, SESSION_COOKIE) === undefined) return await next();
-    // The page's own forms carry `Origin: null`: its `Referrer-Policy: no-referrer` makes
-    // browsers hide it. Then Sec-Fetch-Site decides (a cross-site request says so there too).
     const origin = c.req.header("origin");
-    const sameOrigin = origin === undefined || origin === "null"
-      ? c.req.header("sec-fetch-site") === "same-origin"
-      : origin === publicOrigin(c, trustProxy);
+    const sameOrigin = origin === publicOrigin(c, trustProxy) ||
+      c.req.header("sec-fetch-site") === "same-origin";
     if (!sameOrigin) throw new HTTPException(403, { message: CROSS_SITE_MESSAGE });
     return await next();
   });
@@ -193,18 +188,18 @@ export function createApp(deps: AppDeps): Hono {
     async (c) => {
       if (token === null || sessions === null) return c.redirect("/", 303);
       const address = clientAddress(c, trustProxy);
-      const wait = throttle.attempt(address);
-      if (wait > 0) {
-        return c.text(`too many failed logins: try again in ${wait} s`, 429, {
-          "retry-after": String(wait),
-        });
-      }
+      const early = refusal(c, throttle, address);
+      if (early) return early;
       const form: Record<string, unknown> = await c.req.parseBody().catch((error) => {
         if (error instanceof HTTPException) throw error; // too slow: 408
         return {}; // not a form: no token
       });
+      // From here to the verdict nothing awaits: the check and the failure are one step.
+      const refused = refusal(c, throttle, address);
+      if (refused) return refused;
       const submitted = typeof form.token === "string" ? form.token : "";
-      if (!await timingSafeEqual(submitted, token)) {
+      if (!sameSecret(submitted, token)) {
+        throttle.failed(address);
         log.warn("Refused a status-page login from {address}: wrong token", { address });
         return c.html(<LoginPage failed />, 401);
       }

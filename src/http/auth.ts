@@ -6,10 +6,10 @@
  * means an open admin.
  * @module
  */
-import type { MiddlewareHandler } from "hono";
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { Context, MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
-import { timingSafeEqual } from "hono/utils/buffer";
 import { getLogger } from "@logtape/logtape";
 import type { LoginThrottle } from "./login_throttle.ts";
 import { clientAddress } from "./request_info.ts";
@@ -23,8 +23,25 @@ const UNAUTHORIZED = { error: "unauthorized: send Authorization: Bearer <STATUS_
 export const NO_TOKEN_MESSAGE =
   "forbidden: this action needs STATUS_TOKEN: set it (at least 16 characters) and log in";
 
-/** How a request presented the status token, for the log line of a refusal. */
-type Presented = "a bearer token" | "a session cookie";
+/**
+ * Whether `presented` is `secret`, in time independent of where they differ (both are
+ * hashed first, so their lengths do not show either). Synchronous, unlike Hono's
+ * `timingSafeEqual`: a throttle's check, the comparison and the failure it records must be
+ * one step, with no await in between for a concurrent try to slip through.
+ */
+export function sameSecret(presented: string, secret: string): boolean {
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(digest(presented), digest(secret));
+}
+
+/** The 429 when `throttle` refuses `address` now, else null. */
+export function refusal(c: Context, throttle: LoginThrottle, address: string): Response | null {
+  const seconds = throttle.retryAfterS(address);
+  if (seconds === 0) return null;
+  return c.text(`too many failed tries: try again in ${seconds} s`, 429, {
+    "retry-after": String(seconds),
+  });
+}
 
 /**
  * Lets a request through when no token is configured, or it carries a live session
@@ -47,26 +64,19 @@ export function requireViewer(
       return toLogin ? c.redirect("/login", 303) : c.json(UNAUTHORIZED, 401);
     }
     const address = clientAddress(c, trustProxy);
-    const wait = throttle.attempt(address);
-    if (wait > 0) {
-      return c.json({ error: `too many failed tries: try again in ${wait} s` }, 429, {
-        "retry-after": String(wait),
-      });
-    }
-    let presented: Presented = "a session cookie";
-    if (cookie !== undefined && await sessions.isValid(cookie)) {
-      throttle.succeeded(address);
-      return await next();
-    }
-    if (authorization !== undefined) {
-      presented = "a bearer token";
-      const bearer = /^Bearer +([^ ]+) *$/i.exec(authorization)?.[1] ?? "";
-      if (await timingSafeEqual(bearer, token)) {
-        throttle.succeeded(address);
-        return await next();
-      }
-    }
-    log.warn("Refused {presented} from {address}", { presented, address });
+    const early = refusal(c, throttle, address);
+    if (early) return early;
+    const live = cookie !== undefined && await sessions.isValid(cookie);
+    // From here to the verdict nothing awaits: the check and the failure are one step.
+    const refused = refusal(c, throttle, address);
+    if (refused) return refused;
+    const bearer = /^Bearer +([^ ]+) *$/i.exec(authorization ?? "")?.[1];
+    if (live || (bearer !== undefined && sameSecret(bearer, token))) return await next();
+    throttle.failed(address);
+    log.warn("Refused {presented} from {address}", {
+      presented: authorization === undefined ? "a session cookie" : "a bearer token",
+      address,
+    });
     // A stale cookie is sent once: the browser forgets it, and a login starts afresh.
     if (cookie !== undefined) deleteCookie(c, SESSION_COOKIE, { path: "/" });
     if (toLogin) return c.redirect("/login", 303);

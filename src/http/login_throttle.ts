@@ -1,11 +1,11 @@
 /**
- * Tries of the status token per client address, whichever way it is presented (the login
- * form, `Authorization: Bearer`, a session cookie): after `limit` failures within a window,
- * that address may not try again until the window ends. A try is counted as a failure the
- * moment it starts (synchronously, before any await), and forgiven when it succeeds, so
- * that concurrent wrong tries cannot all pass the check before the first is counted.
- * Hand-written because Hono has no rate limiter of its own; in memory, since one process
- * serves the page (a serverless worker's isolates each count their own).
+ * Failed tries of the status token per client address, whichever way it is presented (the
+ * login form, `Authorization: Bearer`, a session cookie): after `limit` failures within a
+ * window, that address may not try again until the window ends. Callers check and record
+ * in one synchronous step after their last await (`auth.ts`), so that concurrent wrong
+ * tries cannot all pass the check before the first failure is counted. Hand-written
+ * because Hono has no rate limiter of its own; in memory, since one process serves the
+ * page (a serverless worker's isolates each count their own).
  * @module
  */
 import { getLogger } from "@logtape/logtape";
@@ -25,12 +25,11 @@ export interface LoginThrottleOptions {
 
 /** Counts failed tries per address. */
 export interface LoginThrottle {
-  /**
-   * Starts a try from `address`: 0 when it may go on (counted as failed until
-   * {@linkcode succeeded}), else the seconds until the address may try again.
-   */
-  attempt(address: string): number;
-  /** Forgets an address's failures after a try that succeeded. */
+  /** Seconds until `address` may try again; 0 when it may now. */
+  retryAfterS(address: string): number;
+  /** Records a failed try. */
+  failed(address: string): void;
+  /** Forgets an address's failures after a successful login. */
   succeeded(address: string): void;
 }
 
@@ -41,7 +40,7 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginTh
   const maxTracked = options.maxTracked ?? 10_000;
   const now = options.now ?? Date.now;
   /** Failures per address in the window that began at `since`; insertion order is age. */
-  const failures = new Map<string, { since: number; count: number; told: boolean }>();
+  const failures = new Map<string, { since: number; count: number }>();
   const current = (address: string) => {
     const entry = failures.get(address);
     if (entry && now() - entry.since >= windowMs) {
@@ -50,26 +49,24 @@ export function createLoginThrottle(options: LoginThrottleOptions = {}): LoginTh
     }
     return entry;
   };
-  const secondsLeft = (entry: { since: number }) =>
-    Math.max(1, Math.ceil((entry.since + windowMs - now()) / 1000));
   return {
-    attempt(address) {
-      const entry = current(address) ?? { since: now(), count: 0, told: false };
-      if (entry.count >= limit) {
-        if (!entry.told) {
-          entry.told = true;
-          log.warn(
-            "Refusing status-page logins from {address} for {seconds} s: {count} failed tries (login form, bearer token or session cookie)",
-            { address, seconds: secondsLeft(entry), count: limit },
-          );
-        }
-        return secondsLeft(entry);
-      }
+    retryAfterS(address) {
+      const entry = current(address);
+      if (!entry || entry.count < limit) return 0;
+      return Math.max(1, Math.ceil((entry.since + windowMs - now()) / 1000));
+    },
+    failed(address) {
+      const entry = current(address) ?? { since: now(), count: 0 };
       entry.count++;
       failures.delete(address);
       failures.set(address, entry);
       while (failures.size > maxTracked) failures.delete(failures.keys().next().value!);
-      return 0;
+      if (entry.count === limit) {
+        log.warn(
+          "Refusing status-page logins from {address} for {seconds} s: {count} failed tries (login form, bearer token or session cookie)",
+          { address, seconds: Math.ceil((entry.since + windowMs - now()) / 1000), count: limit },
+        );
+      }
     },
     succeeded(address) {
       failures.delete(address);

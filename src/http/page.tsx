@@ -550,6 +550,15 @@ export function StatusPage(
                       {d.oldest_age_s !== null && d.depth !== null && d.depth > 0
                         ? <div class="muted">oldest {duration(d.oldest_age_s)}</div>
                         : null}
+                      {d.consumers !== null
+                        ? (
+                          <div class={d.consumers === 0 ? "muted warn" : "muted"}>
+                            {d.consumers === 1
+                              ? "1 consumer"
+                              : `${formatCount(d.consumers)} consumers`}
+                          </div>
+                        )
+                        : null}
                       {d.consumer_groups?.length === 0
                         ? <div class="muted consumer-groups">no consumer group</div>
                         : null}
@@ -575,8 +584,9 @@ export function StatusPage(
             {s.destinations.filter((d) => d.backlog_growing).map((d) => (
               <p class="warn backlog-warning">
                 The backlog of {d.name} keeps growing ({formatCount(d.depth ?? 0)} not taken
-                {d.oldest_age_s !== null ? `, the oldest for ${duration(d.oldest_age_s)}` : ""}): is
-                its consumer running?
+                {d.oldest_age_s !== null ? `, the oldest for ${duration(d.oldest_age_s)}` : ""}):
+                {" "}
+                {d.consumers === 0 ? "no consumer reads it." : "is its consumer running?"}
               </p>
             ))}
             {s.destinations.filter((d) => d.state === "paused").map((d) => (

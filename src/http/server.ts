@@ -215,19 +215,21 @@ export function serveBounded(options: BoundedServeOptions, handler: Handler): Bo
   })();
 
   async function relay(c: Relayed): Promise<void> {
+    if (!inner) return close(c); // restarting: refused, as when full
+    let upstream: Deno.TcpConn;
     try {
-      if (!inner) return; // restarting: refused, as when full
-      c.upstream = await Deno.connect({ hostname: "127.0.0.1", port: inner.addr.port });
-      if (c.closed) return close(c);
-      c.upstream.setNoDelay(true);
-      c.client.setNoDelay(true);
-      byRelayPort.set((c.upstream.localAddr as Deno.NetAddr).port, c);
-      await Promise.all([pump(c.client, c.upstream), pump(c.upstream, c.client)]);
+      upstream = await Deno.connect({ hostname: "127.0.0.1", port: inner.addr.port });
     } catch (error) {
-      if (!c.closed) log.debug("Relay ended: {error}", { error: errorMessage(error) });
-    } finally {
-      close(c);
+      acceptFailed(error); // out of descriptors, most likely: the connection cannot be taken
+      return close(c);
     }
+    if (c.closed) return upstream.close(); // timed out meanwhile
+    c.upstream = upstream;
+    byRelayPort.set((upstream.localAddr as Deno.NetAddr).port, c);
+    upstream.setNoDelay(true);
+    c.client.setNoDelay(true);
+    await Promise.all([pump(c.client, upstream), pump(upstream, c.client)]);
+    close(c);
   }
 
   return {

@@ -113,6 +113,8 @@ export interface StatusSnapshot {
     depth: number | null;
     /** Age of the oldest waiting item in seconds; null when empty or unknown. */
     oldest_age_s: number | null;
+    /** Consumers reading it, where the server tells (a RabbitMQ queue); else null. */
+    consumers: number | null;
     /** What consumers have not taken rose for over a minute without a dip: is a consumer alive? */
     backlog_growing: boolean;
     /**
@@ -307,6 +309,7 @@ function backlogFields(b: BacklogView | undefined) {
   return {
     depth: b?.depth ?? null,
     oldest_age_s: b?.oldest_age_s ?? null,
+    consumers: b?.consumers ?? null,
     backlog_growing: b?.growing ?? false,
     consumer_groups: b?.groups ?? null,
   };
@@ -337,6 +340,11 @@ export function snapshotGauges(s: StatusSnapshot): Sample[] {
           labels: { destination: d.name },
           value: d.oldest_age_s ?? 0,
         },
+        ...(d.consumers === null ? [] : [{
+          name: "vk_router_backlog_consumers",
+          labels: { destination: d.name },
+          value: d.consumers,
+        }]),
       ]
     ),
     ...s.communities.flatMap((c) => [

@@ -25,6 +25,8 @@ export interface CheckpointerOptions {
    * run stops first.
    */
   persist: (write: () => Promise<void>) => Promise<void>;
+  /** The checkpoint in the store already (read at start): an empty poll at it writes nothing. */
+  stored?: string | null;
   /** Told after each write. */
   onSaved?: (groupId: number, ts: string) => void;
   now?: () => number;
@@ -56,7 +58,7 @@ export function createCheckpointer(options: CheckpointerOptions): Checkpointer {
   const now = options.now ?? Date.now;
   const carries = store.carryCheckpoint !== undefined;
   let lastWrite = -Infinity;
-  let written: string | null = null;
+  let written: string | null = options.stored ?? null;
   let unsaved: string | null = null;
 
   const saved = (ts: string) => {

@@ -1,5 +1,6 @@
 /**
- * The long-poll runner for one community: resume from the checkpoint, hand each batch to
+ * The long-poll runner for one community: resume from the checkpoint (with the poll server
+ * and key the previous holder kept beside it, when the store keeps one), hand each batch to
  * the pipeline, and checkpoint only once the pipeline has handled it. Batches overlap: the
  * next one is polled and prepared (validated, enriched, routed) while earlier ones are
  * delivered, but deliveries and checkpoints happen strictly in batch order. A batch the
@@ -13,7 +14,14 @@ import type { StateStore } from "../store/state_store.ts";
 import { isAbort, retry } from "../util/retry.ts";
 import type { Backoff } from "../util/time.ts";
 import { UnitOfWork } from "../util/unit_of_work.ts";
-import { type Batch, createPoller, type PollerOptions } from "../vk/long_poll.ts";
+import {
+  type Batch,
+  createPoller,
+  decodePollServer,
+  encodePollServer,
+  type PollerOptions,
+  type PollServer,
+} from "../vk/long_poll.ts";
 import { createCheckpointer } from "./checkpointer.ts";
 import { CommitQueue } from "./commit_queue.ts";
 
@@ -38,7 +46,7 @@ export interface BatchHandler<P = unknown> {
 
 /** Options for {@linkcode runIngestion}. */
 export interface IngestionOptions<P> {
-  poller: Omit<PollerOptions, "initialTs" | "signal">;
+  poller: Omit<PollerOptions, "initialTs" | "initialServer" | "onServer" | "signal">;
   store: StateStore;
   handler: BatchHandler<P>;
   signal: AbortSignal;
@@ -102,10 +110,17 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
     });
 
   let initialTs: string | null;
+  let initialServer: PollServer | null;
   try {
-    initialTs = await untilSuccess(
+    [initialTs, initialServer] = await untilSuccess(
       "read the checkpoint",
-      () => store.getCheckpoint(groupId),
+      async () => {
+        const [ts, server] = await Promise.all([
+          store.getCheckpoint(groupId),
+          store.getPollServer?.(groupId) ?? null,
+        ]);
+        return [ts, decodePollServer(server, Date.now())] as const;
+      },
       false,
     );
   } catch (error) {
@@ -120,6 +135,7 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
     groupId,
     store,
     everyMs: options.checkpointEveryMs ?? 0,
+    stored: initialTs,
     persist: (write) => untilSuccess("write the checkpoint", write, true),
     ...(options.onCheckpoint ? { onSaved: options.onCheckpoint } : {}),
   });
@@ -199,7 +215,16 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
   })();
 
   try {
-    for await (const batch of createPoller({ ...options.poller, initialTs, signal })) {
+    const onServer = store.setPollServer &&
+      ((server: PollServer) => store.setPollServer!(groupId, encodePollServer(server, Date.now())));
+    const poller = createPoller({
+      ...options.poller,
+      initialTs,
+      initialServer,
+      ...(onServer ? { onServer } : {}),
+      signal,
+    });
+    for await (const batch of poller) {
       const prepared = batch.updates.length === 0 ? null : untilSuccess(
         `prepare a batch of ${batch.updates.length} events`,
         () => handler.prepare(batch),

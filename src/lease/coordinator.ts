@@ -1,20 +1,31 @@
 /**
- * Which community each replica polls. Per community: stand by until the lease is free,
- * take it, run the work (the community's ingestion) with a signal that aborts when the
- * lease is lost or the service stops, then release it. Per process: a heartbeat in Redis
- * tells how many replicas are alive and how many leases each holds, so that a replica
- * holding its fair share (`ceil(communities / live replicas)`) lets the others take the
- * rest first, and one holding more than its share, or two more than another replica,
- * hands one lease over per TTL (a graceful handover: the batch in flight is finished and
- * checkpointed, and the lease released).
+ * Which community each replica polls. Every replica computes the same assignment from
+ * the set of live replicas ({@linkcode assign}), takes the free leases assigned to it,
+ * and hands over (gracefully: the batch in flight is finished and checkpointed, then the
+ * lease released) those now assigned to another replica, once that one has been live for
+ * a join delay. A replica that just joined claims nothing for that delay, so that at a
+ * cold start the replicas see each other before any takes a lease.
+ *
+ * All of it is one Redis round trip per renewal period (a third of the TTL), whatever the
+ * number of communities: the tick records the heartbeat, renews every held lease,
+ * acquires the wanted ones and reads every holder. A lease whose renewal Redis has not
+ * confirmed for too long is given up by its own monotonic watchdog (`hold.ts`), so a
+ * replica cut off from Redis, or talking to one that hangs, stops polling in time.
  * @module
  */
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
-import { isAbort, retry } from "../util/retry.ts";
 import { sleep, withTimeout } from "../util/time.ts";
+import { assign } from "./assignment.ts";
 import { type HeldLease, holdLease, type LossReason, renewEveryMs } from "./hold.ts";
-import { instanceOf, type LeaseClient, ownerToken, type Replicas } from "./lease.ts";
+import {
+  instanceOf,
+  type LeaseClient,
+  type OwnerToken,
+  ownerToken,
+  type Replica,
+  type TickAction,
+} from "./lease.ts";
 
 const log = getLogger(["vk-event-router", "lease"]);
 
@@ -33,8 +44,8 @@ export interface CoordinatorOptions {
   client: LeaseClient;
   /** This process's `INSTANCE_ID`. */
   instanceId: string;
-  /** How many communities the replicas share. */
-  communities: number;
+  /** The communities the replicas share: the same on every replica. */
+  communities: readonly number[];
   ttlMs: number;
   observer: LeaseObserver;
   /** @default performance.now */
@@ -54,30 +65,28 @@ export interface LeaseCoordinator extends AsyncDisposable {
    * (after releasing the lease).
    */
   run(groupId: number, work: LeasedWork, signal: AbortSignal): Promise<void>;
-  /** Stops the heartbeat and leaves the set of live replicas (after every `run` ended). */
+  /** Stops the ticks and leaves the set of live replicas (after every `run` ended). */
   close(): Promise<void>;
 }
 
-/** Why a standby did not take the lease this time. */
-class Standby extends Error {
-  constructor(readonly holder: string | null) {
-    super("standing by");
-    this.name = "Standby";
-  }
+/** A lease just acquired for a waiting `run`. */
+interface Grant {
+  fence: number;
+  previous: OwnerToken | null;
+  sentAt: number;
 }
 
 interface Holding {
   lease: HeldLease;
-  since: number;
   handOver: AbortController;
 }
 
 /**
- * Creates the coordinator and starts its heartbeat.
+ * Creates the coordinator and starts its ticks.
  *
  * @example
  * ```ts
- * const leases = createLeaseCoordinator({ client, instanceId, communities: 2, ttlMs, observer });
+ * const leases = createLeaseCoordinator({ client, instanceId, communities: [1, 2], ttlMs, observer });
  * await leases.run(groupId, (lease, signal) => runIngestion({ ..., signal }), shutdown);
  * ```
  */
@@ -85,117 +94,138 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
   const { client, instanceId, ttlMs, observer } = options;
   const now = options.now ?? (() => performance.now());
   const owner = ownerToken(instanceId);
-  /** Longest wait of a standby between two looks at the lease (jittered down to half). */
-  const standbyMs = Math.min(1000, ttlMs / 3);
-  const beatMs = renewEveryMs(ttlMs);
+  const periodMs = renewEveryMs(ttlMs);
+  /** How long a replica must have been live before it claims leases or is handed any. */
+  const joinDelayMs = periodMs;
+  const groups = [...new Set(options.communities)].sort((a, b) => a - b);
   const holdings = new Map<number, Holding>();
-  /** Communities looked at once: only the first look may reclaim a lease of this instance id. */
-  const looked = new Set<number>();
+  const waiting = new Map<number, (grant: Grant) => void>();
+  /** The holder each standby community was last shown with. */
+  const shown = new Map<number, string | null>();
   const closing = new AbortController();
-  let replicas: Replicas = { live: 1, fewestLeases: 0 };
-  let lastHandOver = -Infinity;
-  /** Communities handed over lately, until when this process leaves them to the others. */
-  const handedOver = new Map<number, number>();
+  /** The last tick's view: Redis's clock then (and ours), the live replicas, the assignment. */
+  let view: { redisNow: number; at: number; replicas: Replica[] } | null = null;
+  let assignment = new Map<number, string>();
+  let assignedFor = "";
+  /** Whether an acquisition was asked yet: only the first may reclaim this id's own leases. */
+  let claimed = false;
+  let failing = false;
 
-  const fairShare = () => Math.ceil(options.communities / Math.max(1, replicas.live));
-  /** More than the fair share, or two more than the replica with the fewest. */
-  const overloaded = () =>
-    holdings.size > fairShare() || holdings.size - replicas.fewestLeases >= 2;
+  const settled = (replica: Replica | undefined, redisNow: number) =>
+    replica !== undefined && redisNow - replica.joinedAt >= joinDelayMs;
 
-  /** One heartbeat; hands a lease over when this process holds too many. */
-  const beat = async () => {
-    try {
-      replicas = await withTimeout(
-        client.heartbeat(instanceId, ttlMs, holdings.size),
-        beatMs,
-        "no heartbeat",
-      );
-    } catch (error) {
-      log.debug("Cannot record the heartbeat of {instanceId}: {error}", {
-        instanceId,
-        error: errorMessage(error),
-      });
-      return;
-    }
-    const t = now();
-    if (!overloaded() || t - lastHandOver < ttlMs) return;
-    const [groupId, newest] = [...holdings].filter(([, h]) => t - h.since >= ttlMs)
-      .sort(([, a], [, b]) => b.since - a.since)[0] ?? [];
-    if (groupId === undefined || !newest) return;
-    lastHandOver = t;
-    handedOver.set(groupId, t + ttlMs);
-    log.info(
-      "Handing community {groupId} over: this process holds {count} of {communities} leases among {live} replicas",
-      { groupId, count: holdings.size, communities: options.communities, live: replicas.live },
-    );
-    newest.handOver.abort(new DOMException("Handing the lease over", "AbortError"));
+  const show = (groupId: number, holder: string | null) => {
+    if (shown.has(groupId) && shown.get(groupId) === holder) return;
+    shown.set(groupId, holder);
+    observer.standby(groupId, holder);
   };
-  const ready = beat();
-  const beating = (async () => {
-    await ready;
+
+  /** One tick; true when it freed up leases this process should take at once. */
+  const tick = async (): Promise<boolean> => {
+    const redisNow = view ? view.redisNow + now() - view.at : 0;
+    const me = view?.replicas.find((r) => r.instanceId === instanceId);
+    const claiming = settled(me, redisNow);
+    const actions = groups.map((g): [number, TickAction] => {
+      if (holdings.has(g)) return [g, "renew"];
+      if (claiming && waiting.has(g) && assignment.get(g) === instanceId) {
+        return [g, claimed ? "acquire" : "reclaim"];
+      }
+      return [g, "read"];
+    });
+    const sentAt = now();
+    let answer;
+    try {
+      // A tick that hangs must not outlive the next one; the watchdogs run meanwhile.
+      answer = await withTimeout(client.tick(instanceId, owner, actions), periodMs, "no answer");
+    } catch (error) {
+      if (!failing) {
+        log.warn("Cannot renew the leases of {instanceId}: {error}", {
+          instanceId,
+          error: errorMessage(error),
+        });
+      }
+      failing = true;
+      return false;
+    }
+    if (failing) log.info("Renewed the leases of {instanceId} again", { instanceId });
+    failing = false;
+    if (actions.some(([, a]) => a === "reclaim")) claimed = true;
+    const free = new Set<number>();
+    actions.forEach(([groupId, action], i) => {
+      const state = answer.leases[i]!;
+      if (state.holder === null) free.add(groupId);
+      if (action === "renew") {
+        const holding = holdings.get(groupId);
+        if (!holding) return;
+        if (state.holder === owner) holding.lease.renewed(sentAt);
+        else holding.lease.lose("taken", "another process holds it now");
+      } else if (state.fence !== null) {
+        const grant = waiting.get(groupId);
+        waiting.delete(groupId);
+        shown.delete(groupId);
+        if (grant) grant({ fence: state.fence, previous: state.previous, sentAt });
+        else client.release(groupId, owner).catch(() => {}); // its run stopped meanwhile
+      } else if (state.holder !== owner) {
+        show(groupId, state.holder && instanceOf(state.holder));
+      }
+    });
+    view = { redisNow: answer.now, at: now(), replicas: answer.replicas };
+    const live = answer.replicas.map((r) => r.instanceId);
+    if (live.join() !== assignedFor) {
+      assignedFor = live.join();
+      assignment = assign(groups, live);
+      log.debug("Live replicas: {live}", { live: assignedFor });
+    }
+    for (const [groupId, holding] of holdings) {
+      const target = assignment.get(groupId);
+      if (target === instanceId || holding.handOver.signal.aborted) continue;
+      if (!settled(answer.replicas.find((r) => r.instanceId === target), answer.now)) continue;
+      log.info("Handing community {groupId} over to {target}", { groupId, target });
+      holding.handOver.abort(new DOMException("Handing the lease over", "AbortError"));
+    }
+    // A new view that assigns free leases to this settled process: take them now, not a
+    // period later.
+    const self = answer.replicas.find((r) => r.instanceId === instanceId);
+    return settled(self, answer.now) &&
+      [...free].some((g) => waiting.has(g) && assignment.get(g) === instanceId);
+  };
+  const ticking = (async () => {
     while (!closing.signal.aborted) {
+      if (await tick()) await tick();
       try {
-        await sleep(beatMs, closing.signal);
+        await sleep(periodMs, closing.signal);
       } catch {
         return;
       }
-      await beat();
     }
   })();
 
-  /** Stands by until the lease of `groupId` is ours. */
-  const acquire = async (groupId: number, signal: AbortSignal) => {
-    let freeSince: number | null = null;
-    let failing = false;
-    return await retry(async () => {
-      // At its share, or just after handing this one over, a replica lets the others
-      // take a free lease first: it takes one only after it stayed free for a TTL.
-      const t0 = now();
-      if (holdings.size >= fairShare() || t0 < (handedOver.get(groupId) ?? -Infinity)) {
-        const holder = await client.holder(groupId);
-        const t = now();
-        if (holder !== null) freeSince = null;
-        else freeSince ??= t;
-        if (holder !== null || t - freeSince! < ttlMs) throw new Standby(holder);
-      }
-      const sentAt = now();
-      // At start, take back at once what this instance id held before a crash and restart.
-      const got = await client.acquire(groupId, owner, looked.has(groupId) ? "" : instanceId);
-      looked.add(groupId);
-      failing = false;
-      if (!got.acquired) throw new Standby(got.holder);
-      return { ...got, sentAt };
-    }, {
-      signal,
-      backoff: { minMs: standbyMs, maxMs: standbyMs },
-      onRetry(error) {
-        if (error instanceof Standby) {
-          return observer.standby(groupId, error.holder && instanceOf(error.holder));
-        }
-        if (!failing) {
-          log.warn("Cannot look for the lease of community {groupId}: {error}", {
-            groupId,
-            error: errorMessage(error),
-          });
-        }
-        failing = true;
-      },
+  /** Waits until a tick acquires the lease of `groupId` for this process. */
+  const granted = (groupId: number, signal: AbortSignal) =>
+    new Promise<Grant>((resolve, reject) => {
+      const abort = () => {
+        waiting.delete(groupId);
+        reject(signal.reason);
+      };
+      if (signal.aborted) return abort();
+      signal.addEventListener("abort", abort, { once: true });
+      waiting.set(groupId, (grant) => {
+        signal.removeEventListener("abort", abort);
+        resolve(grant);
+      });
     });
-  };
 
   return {
     get held() {
       return new Set(holdings.keys());
     },
     async run(groupId, work, signal) {
-      await ready;
       while (!signal.aborted) {
         let got;
         try {
-          got = await acquire(groupId, signal);
-        } catch (error) {
-          if (isAbort(error, signal)) return;
-          throw error;
+          got = await granted(groupId, signal);
+        } catch {
+          return;
         }
         const takeover = got.previous !== null;
         if (takeover) {
@@ -220,7 +250,7 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
             observer.lost(groupId, error.reason, error.message);
           },
         });
-        const holding: Holding = { lease, since: now(), handOver: new AbortController() };
+        const holding: Holding = { lease, handOver: new AbortController() };
         holdings.set(groupId, holding);
         try {
           await work(lease, AbortSignal.any([signal, lease.signal, holding.handOver.signal]));
@@ -228,12 +258,12 @@ export function createLeaseCoordinator(options: CoordinatorOptions): LeaseCoordi
           holdings.delete(groupId);
           await lease.end();
         }
-        if (!signal.aborted) observer.standby(groupId, null);
+        if (!signal.aborted) show(groupId, null);
       }
     },
     async close() {
       closing.abort();
-      await beating;
+      await ticking;
       await withTimeout(client.leave(instanceId), ttlMs, "no answer").catch(() => {});
     },
     [Symbol.asyncDispose]() {

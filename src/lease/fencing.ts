@@ -31,21 +31,29 @@ export function leasedFetch(doFetch: typeof fetch, lease: HeldLease): typeof fet
   };
 }
 
-/** The store with every checkpoint write fenced by the lease's token. */
+/** The store with every checkpoint (and poll server) write fenced by the lease's token. */
 export function leasedStore(store: StateStore, lease: HeldLease): StateStore {
+  /** A refused write ends the lease. */
+  const fenced = async (write: () => Promise<void>) => {
+    try {
+      await write();
+    } catch (error) {
+      if (error instanceof FenceError) {
+        log.warn("{message}", { message: error.message });
+        lease.lose("fenced", error.message);
+      }
+      throw error;
+    }
+  };
   return {
     ...store,
-    async setCheckpoint(groupId, ts) {
-      try {
-        await store.setCheckpoint(groupId, ts, lease.fence);
-      } catch (error) {
-        if (error instanceof FenceError) {
-          log.warn("{message}", { message: error.message });
-          lease.lose("fenced", error.message);
-        }
-        throw error;
+    setCheckpoint: (groupId, ts) => fenced(() => store.setCheckpoint(groupId, ts, lease.fence)),
+    ...(store.setPollServer
+      ? {
+        setPollServer: (groupId, server) =>
+          fenced(() => store.setPollServer!(groupId, server, lease.fence)),
       }
-    },
+      : {}),
     // A write carried in a batch's round trip is fenced too; when refused it stays pending
     // and is written alone above, which ends the lease.
     ...(store.carryCheckpoint

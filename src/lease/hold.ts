@@ -1,6 +1,7 @@
 /**
- * Holding a lease: renew it every third of its TTL, and give it up on our side before it
- * can have expired in Redis. A timer on the monotonic clock (`performance.now()`), not an
+ * Holding a lease: the coordinator's tick renews it (with every other lease of the
+ * process) every third of its TTL, and this gives it up on our side before it can have
+ * expired in Redis. A timer on the monotonic clock (`performance.now()`), not an
  * answer from Redis, decides: when no renewal has succeeded for `ttl - margin`, the
  * holding's signal aborts even if Redis hangs, so the community's poll stops while the
  * lease is still ours. {@linkcode HeldLease.check} applies the same rule synchronously,
@@ -9,7 +10,7 @@
  */
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
-import { sleep, withTimeout } from "../util/time.ts";
+import { withTimeout } from "../util/time.ts";
 import type { LeaseClient, OwnerToken } from "./lease.ts";
 import { LOSS_REASONS } from "../status/families.ts";
 
@@ -38,10 +39,12 @@ export interface HeldLease {
   readonly signal: AbortSignal;
   /** Throws the loss when the lease is lost, or not renewed for too long (checked now). */
   check(): void;
-  /** Records a loss found elsewhere (a fenced write refused). */
+  /** Records a loss found elsewhere (a fenced write refused, a tick that saw another owner). */
   lose(reason: LossReason, detail: string): void;
+  /** Records a renewal that Redis confirmed, sent at `sentAt` (on `now`'s clock). */
+  renewed(sentAt: number): void;
   /**
-   * Stops renewing; when the lease was not lost, releases it in Redis so that another
+   * Stops watching; when the lease was not lost, releases it in Redis so that another
    * process takes over at once. Never throws: a failed release only means the others
    * wait for the TTL.
    */
@@ -50,7 +53,8 @@ export interface HeldLease {
 
 /** Options for {@linkcode holdLease}. */
 export interface HoldOptions {
-  client: LeaseClient;
+  /** Releases the lease at the end. */
+  client: Pick<LeaseClient, "release">;
   groupId: number;
   owner: OwnerToken;
   fence: number;
@@ -73,19 +77,18 @@ export function renewEveryMs(ttlMs: number): number {
   return ttlMs / 3;
 }
 
-/** Starts renewing an acquired lease. */
+/** Starts watching an acquired lease (renewed by the coordinator's ticks). */
 export function holdLease(options: HoldOptions): HeldLease {
   const { client, groupId, owner, fence, ttlMs } = options;
   const now = options.now ?? (() => performance.now());
   const limitMs = ttlMs - safetyMarginMs(ttlMs);
-  const everyMs = renewEveryMs(ttlMs);
   const lost = new AbortController();
-  const stopped = new AbortController();
+  let ended = false;
   let renewedAt = options.acquiredAt;
   let watchdog: ReturnType<typeof setTimeout> | undefined;
 
   const lose = (reason: LossReason, detail: string) => {
-    if (lost.signal.aborted) return;
+    if (lost.signal.aborted || ended) return;
     clearTimeout(watchdog);
     const error = new LeaseLostError(groupId, reason, detail);
     lost.abort(error);
@@ -103,36 +106,6 @@ export function holdLease(options: HoldOptions): HeldLease {
   };
 
   arm();
-  const quit = AbortSignal.any([lost.signal, stopped.signal]);
-  const renewing = (async () => {
-    let failing = false;
-    while (!quit.aborted) {
-      try {
-        await sleep(everyMs, quit);
-      } catch {
-        return;
-      }
-      const sentAt = now();
-      try {
-        // A renewal that hangs must not outlive the next one; the watchdog runs meanwhile.
-        const held = await withTimeout(client.renew(groupId, owner), everyMs, "no renewal");
-        if (lost.signal.aborted) return;
-        if (!held) return lose("taken", "another process holds it now");
-        renewedAt = sentAt;
-        arm();
-        if (failing) log.info("Renewed the lease of community {groupId} again", { groupId });
-        failing = false;
-      } catch (error) {
-        if (!failing) {
-          log.warn("Cannot renew the lease of community {groupId}: {error}", {
-            groupId,
-            error: errorMessage(error),
-          });
-        }
-        failing = true;
-      }
-    }
-  })();
 
   return {
     groupId,
@@ -140,10 +113,14 @@ export function holdLease(options: HoldOptions): HeldLease {
     signal: lost.signal,
     check,
     lose,
+    renewed(sentAt) {
+      if (lost.signal.aborted || sentAt <= renewedAt) return;
+      renewedAt = sentAt;
+      arm();
+    },
     async end() {
-      stopped.abort();
+      ended = true;
       clearTimeout(watchdog);
-      await renewing;
       if (lost.signal.aborted) return;
       try {
         await withTimeout(client.release(groupId, owner), ttlMs, "no answer");

@@ -13,6 +13,10 @@ export interface RedisKeys {
   readonly prefix: string;
   /** A community's long-poll checkpoint (the last `ts` handled). */
   checkpoint(groupId: number): string;
+  /** The long-poll server and key its lease holder polls with (JSON), handed to the next. */
+  pollServer(groupId: number): string;
+  /** A community's long-poll settings check, shared by the replicas (its warnings, JSON). */
+  settings(groupId: number): string;
   /** The marker that an event reached a destination (effectively-once appends). */
   dedup(destination: string, eventId: string): string;
   /** Parked deliveries' ids by due time (a sorted set, scores in ms). */
@@ -39,10 +43,10 @@ export interface RedisKeys {
   lease(groupId: number): string;
   /** The fencing token of a community's lease (grows with every new holder). */
   fence(groupId: number): string;
-  /** The instances' heartbeats (a sorted set). */
+  /** The instances' heartbeats (a sorted set, scored by Redis time in ms). */
   readonly instances: string;
-  /** How many leases each instance holds (a hash). */
-  readonly instanceLeases: string;
+  /** When each live instance joined (a hash of Redis times in ms). */
+  readonly instancesJoined: string;
   /** The shared VK rate limit of one token, by a hash of it (never the token itself). */
   vkRate(tokenHash: string): string;
   /** The worker's shared counters (a hash). */
@@ -62,6 +66,8 @@ export function redisKeys(prefix: string): RedisKeys {
   return {
     prefix,
     checkpoint: (groupId) => `${prefix}checkpoint:${groupId}`,
+    pollServer: (groupId) => `${prefix}checkpoint:${groupId}:server`,
+    settings: (groupId) => `${prefix}settings:${groupId}`,
     dedup: (destination, eventId) => `${prefix}dedup:${destination}:${eventId}`,
     parkedDue: `${prefix}retry:due`,
     parkedItems: `${prefix}retry:items`,
@@ -76,7 +82,7 @@ export function redisKeys(prefix: string): RedisKeys {
     lease: (groupId) => `${prefix}lease:${groupId}`,
     fence: (groupId) => `${prefix}lease:${groupId}:fence`,
     instances: `${prefix}instances`,
-    instanceLeases: `${prefix}instances:leases`,
+    instancesJoined: `${prefix}instances:joined`,
     vkRate: (tokenHash) => `${prefix}vk-rate:${tokenHash}`,
     metrics: `${prefix}metrics`,
     recentEvents: `${prefix}recent:events`,

@@ -164,32 +164,34 @@ async function writeAll(conn: Deno.Conn, bytes: Uint8Array): Promise<void> {
   for (let at = 0; at < bytes.length;) at += await conn.write(bytes.subarray(at));
 }
 
-/** RESP arrays of bulk strings; each argument is encoded once. */
-function encodeCommands(commands: readonly (readonly string[])[]): Uint8Array {
-  const parts: (string | Uint8Array)[] = [];
-  let size = 0;
-  let head = "";
+/** Any character that takes more than one byte in UTF-8. */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/** The UTF-8 length of `text` as TextEncoder writes it (a lone surrogate becomes U+FFFD). */
+export function utf8Length(text: string): number {
+  if (!NON_ASCII.test(text)) return text.length;
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c < 0xdc00 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}
+
+/**
+ * RESP arrays of bulk strings, built as one string and encoded once: a pipeline of a
+ * hundred events is one encoder call and one buffer, not one of each per argument.
+ */
+export function encodeCommands(commands: readonly (readonly string[])[]): Uint8Array {
+  let text = "";
   for (const args of commands) {
-    head += `*${args.length}\r\n`;
-    for (const arg of args) {
-      const bytes = encoder.encode(arg);
-      head += `$${bytes.length}\r\n`;
-      parts.push(head, bytes);
-      size += head.length + bytes.length;
-      head = "\r\n";
-    }
+    text += `*${args.length}\r\n`;
+    for (const arg of args) text += `$${utf8Length(arg)}\r\n${arg}\r\n`;
   }
-  parts.push(head);
-  size += head.length;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const part of parts) {
-    if (typeof part !== "string") {
-      out.set(part, at);
-      at += part.length;
-    } else {
-      for (let i = 0; i < part.length; i++) out[at++] = part.charCodeAt(i); // ASCII only
-    }
-  }
-  return out;
+  return encoder.encode(text);
 }

@@ -13,6 +13,8 @@ import { withTimeout } from "../util/time.ts";
 export interface BacklogView {
   depth: number;
   oldest_age_s: number | null;
+  /** How many consumers read it, where the server tells (a RabbitMQ queue); else null. */
+  consumers: number | null;
   /** What consumers have not taken grew over a minute of readings without ever shrinking. */
   growing: boolean;
   /** A stream's consumer groups (empty: "no consumer group"); null for a list. */
@@ -54,7 +56,7 @@ export interface BacklogWatch {
 /** How to read one queueing destination's backlog (built by its kind). */
 export interface BacklogSource {
   name: string;
-  read(): Promise<Backlog>;
+  read(): Promise<Backlog | null>;
 }
 
 /** Watches the destinations that queue for consumers. */
@@ -75,6 +77,7 @@ export function createBacklogWatch(
         views.set(source.name, {
           depth: backlog.depth,
           oldest_age_s: backlog.oldestAgeS,
+          consumers: backlog.consumers ?? null,
           growing,
           groups,
         });

@@ -231,6 +231,13 @@ export const FAMILIES: Readonly<Record<string, Family>> = {
     labels: ["destination"],
     computed: true,
   },
+  vk_router_backlog_consumers: {
+    type: "gauge",
+    help:
+      "Consumers reading a destination's queue, where the server tells (a RabbitMQ queue), by destination.",
+    labels: ["destination"],
+    computed: true,
+  },
   vk_router_backlog_oldest_age_seconds: {
     type: "gauge",
     help: "Age of the oldest item consumers have not taken (0 when none), by destination.",

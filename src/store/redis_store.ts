@@ -3,7 +3,8 @@
  * Parked deliveries are a sorted set by due time plus a hash of their bodies; dead
  * letters a sorted set of their ids (in time order) plus a hash of the letters, so one
  * script takes, lists or deletes any of them atomically; login sessions keys that Redis
- * expires itself (`SET … PX`). A checkpoint written under a lease is fenced by its token.
+ * expires itself (`SET … PX`). A checkpoint (and the poll server beside it,
+ * `checkpoint:<group>:server`) written under a lease is fenced by its token.
  * Named locks carry a token per holding, delivery claims one per store, so a process only
  * ever releases its own.
  * @module
@@ -26,19 +27,19 @@ import {
   type SetAside,
   type StateStore,
 } from "./state_store.ts";
-import takeSource from "./dead_take.lua" with { type: "text" };
-import pageSource from "./dead_page.lua" with { type: "text" };
-import upgradeSource from "./dead_upgrade.lua" with { type: "text" };
-import claimSource from "./delivery_claim.lua" with { type: "text" };
-import settleSource from "./delivery_settle.lua" with { type: "text" };
-import lockSource from "./lock.lua" with { type: "text" };
+import TAKE_SOURCE from "./dead_take.lua" with { type: "text" };
+import PAGE_SOURCE from "./dead_page.lua" with { type: "text" };
+import UPGRADE_SOURCE from "./dead_upgrade.lua" with { type: "text" };
+import CLAIM_SOURCE from "./delivery_claim.lua" with { type: "text" };
+import SETTLE_SOURCE from "./delivery_settle.lua" with { type: "text" };
+import LOCK_SOURCE from "./lock.lua" with { type: "text" };
 
-const TAKE_SCRIPT = new LuaScript(takeSource);
-const PAGE_SCRIPT = new LuaScript(pageSource);
-const UPGRADE_SCRIPT = new LuaScript(upgradeSource);
-const CLAIM_SCRIPT = new LuaScript(claimSource);
-const SETTLE_SCRIPT = new LuaScript(settleSource);
-const LOCK_SCRIPT = new LuaScript(lockSource);
+const TAKE_SCRIPT = new LuaScript(TAKE_SOURCE);
+const PAGE_SCRIPT = new LuaScript(PAGE_SOURCE);
+const UPGRADE_SCRIPT = new LuaScript(UPGRADE_SOURCE);
+const CLAIM_SCRIPT = new LuaScript(CLAIM_SOURCE);
+const SETTLE_SCRIPT = new LuaScript(SETTLE_SOURCE);
+const LOCK_SCRIPT = new LuaScript(LOCK_SOURCE);
 
 /** A lock lives this long unless renewed (a third of it) by its holder. */
 const LOCK_TTL_MS = 30_000;
@@ -63,11 +64,16 @@ export function isStaleFence(error: unknown): boolean {
   return error instanceof Error && error.message.includes("STALE_FENCE");
 }
 
-/** A failed checkpoint write; a {@linkcode FenceError} when a newer lease holder exists. */
-function checkpointError(error: unknown, groupId: number, fence: number | undefined): unknown {
+/** A failed fenced write; a {@linkcode FenceError} when a newer lease holder exists. */
+function fencedError(
+  error: unknown,
+  what: string,
+  groupId: number,
+  fence: number | undefined,
+): unknown {
   if (!isStaleFence(error)) return error;
   return new FenceError(
-    `Cannot write the checkpoint of community ${groupId}: fence ${fence} is stale, another process holds the lease`,
+    `Cannot write the ${what} of community ${groupId}: fence ${fence} is stale, another process holds the lease`,
   );
 }
 
@@ -84,17 +90,18 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
   const token = crypto.randomUUID();
   const close = () => Promise.resolve();
   /**
-   * The one checkpoint write, alone or carried in a batch's round trip; with the fencing
-   * token of the writer's lease it fails (STALE_FENCE) once a newer holder exists.
+   * A write of a community's state (the checkpoint, alone or carried in a batch's round
+   * trip, or the poll server); with the fencing token of the writer's lease it fails
+   * (STALE_FENCE) once a newer holder exists.
    */
-  const checkpointWrite = (groupId: number, ts: string, fence?: number): ScriptCall => {
-    const key = keys.checkpoint(groupId);
-    return fence === undefined ? { script: CHECKPOINT_SCRIPT, keys: [key], args: [ts] } : {
+  const stateWrite = (key: string, groupId: number, value: string, fence?: number): ScriptCall =>
+    fence === undefined ? { script: CHECKPOINT_SCRIPT, keys: [key], args: [value] } : {
       script: FENCED_SET_SCRIPT,
       keys: [key, keys.fence(groupId)],
-      args: [ts, String(fence)],
+      args: [value, String(fence)],
     };
-  };
+  const checkpointWrite = (groupId: number, ts: string, fence?: number) =>
+    stateWrite(keys.checkpoint(groupId), groupId, ts, fence);
   /**
    * Moves letters from the list of older versions into the current layout, once per store
    * (each step one script; a crash between steps leaves the rest for the next process).
@@ -135,12 +142,22 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
       try {
         await runScript(redis, checkpointWrite(groupId, ts, fence));
       } catch (error) {
-        throw checkpointError(error, groupId, fence);
+        throw fencedError(error, "checkpoint", groupId, fence);
       }
     },
     async carryCheckpoint(unit, groupId, ts, fence) {
       const result = await unit.channel(scriptsOn(redis)).add(checkpointWrite(groupId, ts, fence));
-      if (!result.ok) throw checkpointError(new Error(result.error), groupId, fence);
+      if (!result.ok) throw fencedError(new Error(result.error), "checkpoint", groupId, fence);
+    },
+    async getPollServer(groupId) {
+      return await redis.get(keys.pollServer(groupId));
+    },
+    async setPollServer(groupId, server, fence) {
+      try {
+        await runScript(redis, stateWrite(keys.pollServer(groupId), groupId, server, fence));
+      } catch (error) {
+        throw fencedError(error, "poll server", groupId, fence);
+      }
     },
     async park(deliveries) {
       if (deliveries.length === 0) return;
@@ -300,13 +317,17 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
         args: [String(Math.max(1, Math.ceil(ttlMs))), token],
       }) as DeliveryClaim[];
     },
-    async settleDeliveries(destination, settled, dedupTtlS) {
+    async settleDeliveries(destination, settled, dedupTtlS, unit) {
       if (settled.length === 0) return;
-      await runScript(redis, {
+      const call: ScriptCall = {
         script: SETTLE_SCRIPT,
         keys: settled.map((s) => keys.dedup(destination, s.eventId)),
         args: [String(dedupTtlS), token, ...settled.map((s) => s.delivered ? "1" : "0")],
-      });
+      };
+      if (!unit) return void await runScript(redis, call);
+      // Not awaited: the unit is sent after this sink answers. A unit sent or given up
+      // refuses the call, which then goes alone; if that fails too, the claim expires.
+      unit.channel(scriptsOn(redis)).add(call).catch(() => runScript(redis, call)).catch(() => {});
     },
     async putSession(key, ttlMs) {
       await redis.set(keys.session(key), "1", { px: Math.max(1, Math.ceil(ttlMs)) });

@@ -139,6 +139,14 @@ export interface StateStore extends AsyncDisposable {
    * (Deno KV).
    */
   carryCheckpoint?(unit: UnitOfWork, groupId: number, ts: string, fence?: number): Promise<void>;
+  /**
+   * Redis stores: the long-poll server and key the holder of a community's lease polls
+   * with, kept beside the checkpoint so that the next holder continues with them instead
+   * of asking VK for a new key; null when none is kept. Absent where one process runs.
+   */
+  getPollServer?(groupId: number): Promise<string | null>;
+  /** Keeps the poll server (as {@linkcode getPollServer} answers it), fenced like the checkpoint. */
+  setPollServer?(groupId: number, server: string, fence?: number): Promise<void>;
   /** Stores deliveries for a later attempt (replacing any with the same id). */
   park(deliveries: readonly ParkedDelivery[]): Promise<void>;
   /** Up to `limit` parked deliveries due at `now`, oldest due first. */
@@ -194,12 +202,14 @@ export interface StateStore extends AsyncDisposable {
   ): Promise<DeliveryClaim[]>;
   /**
    * Ends claims: a delivered event gets its marker for `dedupTtlS`, an undelivered one
-   * loses the claim (another attempt may claim it at once).
+   * loses the claim (another attempt may claim it at once). With `unit` (a Redis store), the
+   * write travels in the unit's round trip and this resolves once it is added, not sent.
    */
   settleDeliveries(
     destination: string,
     settled: readonly { eventId: string; delivered: boolean }[],
     dedupTtlS: number,
+    unit?: UnitOfWork,
   ): Promise<void>;
   /**
    * Keeps a login session for `ttlMs`, under the key the HTTP layer derives from the

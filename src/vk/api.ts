@@ -8,7 +8,7 @@ import { getLogger } from "@logtape/logtape";
 import { errorMessage, VkApiError, VkHttpError } from "../errors.ts";
 import { retry } from "../util/retry.ts";
 import { type Backoff, type Sleep, sleep } from "../util/time.ts";
-import { createRateLimiter, type RateLimiter } from "./rate_limiter.ts";
+import { createRateLimiter, PRIORITY, type RateLimiter } from "./rate_limiter.ts";
 import { defaultTimeoutSignal, type TimeoutSignal } from "../util/timeouts.ts";
 
 const log = getLogger(["vk-event-router", "vk-api"]);
@@ -46,6 +46,12 @@ export interface VkApi {
   call<T>(method: string, params?: VkParams, signal?: AbortSignal): Promise<T>;
 }
 
+/** The methods that wait their turn in the rate limiter otherwise than enrichment does. */
+const PRIORITIES: Record<string, number> = {
+  "groups.getLongPollServer": PRIORITY.poll,
+  "groups.getLongPollSettings": PRIORITY.background,
+};
+
 /** Codes worth another try: 1 unknown error, 6 too many requests, 10 internal server error. */
 const RETRYABLE_CODES = new Set([1, 6, 10]);
 
@@ -76,7 +82,7 @@ export function createVkApi(options: VkApiOptions): VkApi {
     }
     body.set("access_token", options.token);
     body.set("v", version);
-    await limiter.acquire(signal);
+    await limiter.acquire(signal, PRIORITIES[method] ?? PRIORITY.enrich);
     options.onRequest?.(method);
     const timeout = (options.timeoutSignal ?? defaultTimeoutSignal)(timeoutMs);
     let response: Response;

@@ -60,6 +60,13 @@ export interface PollerOptions {
   api: VkApi;
   /** Where to resume; null asks VK for the current position. */
   initialTs?: string | null;
+  /**
+   * A poll server and key to start with (the previous holder's, handed over in Redis);
+   * null fetches one. VK says when it no longer holds (`failed` 2 or 3).
+   */
+  initialServer?: PollServer | null;
+  /** Told each poll server fetched from VK, to hand it over to the next holder. */
+  onServer?: (server: PollServer) => Promise<void>;
   /** Seconds VK may hold a poll, 1..90. @default 25 */
   wait?: number;
   /** Abort an `a_check` this long after `wait`. @default 10_000 */
@@ -84,10 +91,37 @@ const FATAL_CODES: Record<number, string> = {
     "check VK_GROUP_ID, and enable Bots Long Poll API in the community settings (Manage > API usage > Long Poll API)",
 };
 
-interface PollServer {
+/** A Bots Long Poll server and key, as `groups.getLongPollServer` answers them. */
+export interface PollServer {
   server: string;
   key: string;
   ts: string | number;
+}
+
+/**
+ * How long a handed-over key is trusted before a fresh one is asked for. VK does not say
+ * how long a key lives; it answers `failed: 2` once it expired, which is retried at once
+ * with a new key, so this only spares a new holder a doomed first poll.
+ */
+export const POLL_SERVER_MAX_AGE_MS = 3_600_000;
+
+/** A poll server as kept in the store, with when it was fetched (ms since epoch). */
+export function encodePollServer(server: PollServer, fetchedAt: number): string {
+  return JSON.stringify({ server: server.server, key: server.key, at: fetchedAt });
+}
+
+/** The kept poll server, or null when there is none, it is garbled or older than trusted. */
+export function decodePollServer(text: string | null, now: number): PollServer | null {
+  if (text === null) return null;
+  try {
+    const { server, key, at } = JSON.parse(text);
+    if (typeof server !== "string" || typeof key !== "string" || typeof at !== "number") {
+      return null;
+    }
+    return now - at <= POLL_SERVER_MAX_AGE_MS ? { server, key, ts: "" } : null;
+  } catch {
+    return null;
+  }
 }
 
 type ACheckAnswer =
@@ -127,8 +161,12 @@ export async function* createPoller(options: PollerOptions): AsyncGenerator<Batc
   const now = options.now ?? Date.now;
   const observer = options.observer ?? noopObserver;
 
-  let server: PollServer | null = null;
   let ts: string | null = options.initialTs ?? null;
+  // A handed-over key needs a position to poll from: without a checkpoint, ask VK.
+  let server: PollServer | null = ts === null ? null : options.initialServer ?? null;
+  if (server) {
+    log.info("Long poll of community {groupId} continues with the key it was handed", { groupId });
+  }
   /** Whether `ts` is a position the router reached, so history after it is ours to lose. */
   let resumed = ts !== null;
 
@@ -237,6 +275,12 @@ export async function* createPoller(options: PollerOptions): AsyncGenerator<Batc
     }
     if (ts === null) ts = String(found.ts);
     log.info("Long poll of community {groupId} connected at ts {ts}", { groupId, ts });
+    await options.onServer?.(found).catch((error) =>
+      log.warn("Cannot keep the poll server of community {groupId} for the next holder: {error}", {
+        groupId,
+        error: errorMessage(error),
+      })
+    );
     return found;
   }
 

@@ -1,11 +1,17 @@
 /**
  * The settings check: the routes need some VK event types (buttons need `message_event`),
  * and a community that has not ticked them sends nothing at all. Said once at start, on
- * the log and the status page.
+ * the log and the status page. With replicas, only a community's owner asks VK, once per
+ * fleet: the result is shared in Redis, and the other replicas show it from there.
  * @module
  */
 import type { Routes } from "../config/routes.ts";
+import type { RedisClient } from "../redis/connection.ts";
+import { redisKeys } from "../redis/keys.ts";
+import { evalScript, LuaScript } from "../redis/scripts.ts";
 import type { VkApi } from "./api.ts";
+import claimSource from "./settings_claim.lua" with { type: "text" };
+import readSource from "./settings_read.lua" with { type: "text" };
 
 /** The long-poll setting each custom event type comes from, with its name in VK's settings. */
 const SOURCE: Record<string, [string, string]> = {
@@ -56,4 +62,75 @@ export async function checkSettings(
     }
   }
   return warnings;
+}
+
+/** How long a shared result stands before the community's next owner checks again. */
+const SHARED_FOR_MS = 86_400_000;
+
+/** How long a replica that started a check has to share its result before another may. */
+const CHECKING_FOR_MS = 60_000;
+
+/**
+ * KEYS[1] a settings key; ARGV[1] ms. Answers the shared result, "" while a replica checks,
+ * or nil after marking the check as this caller's (so that a quick handover cannot run it
+ * twice).
+ */
+const CLAIM_SCRIPT = new LuaScript(claimSource);
+
+/** KEYS: the settings keys; answers their values (nil where none). */
+const READ_SCRIPT = new LuaScript(readSource);
+
+/** The settings check run once per community per fleet, its result shared through Redis. */
+export interface SharedSettings {
+  /**
+   * The owner's check: runs it unless a replica did lately or is doing it, shares and
+   * answers the warnings; null while another replica checks (its result is read later).
+   */
+  check(api: VkApi, groupId: number): Promise<string[] | null>;
+  /** What the owners shared so far for `groupIds`, in one command; absent ones are unknown yet. */
+  read(groupIds: readonly number[]): Promise<Map<number, string[]>>;
+}
+
+/** Creates the shared check over Redis under `prefix`. */
+export function createSharedSettings(
+  redis: RedisClient,
+  prefix: string,
+  routes: Routes,
+): SharedSettings {
+  const keys = redisKeys(prefix);
+  const parse = (text: string | null): string[] | null => {
+    try {
+      const warnings = text ? JSON.parse(text) : null;
+      return Array.isArray(warnings) ? warnings.map(String) : null;
+    } catch {
+      return null;
+    }
+  };
+  return {
+    async check(api, groupId) {
+      const key = keys.settings(groupId);
+      const shared = await evalScript(redis, CLAIM_SCRIPT, [key], [String(CHECKING_FOR_MS)]);
+      if (shared !== null) return parse(String(shared));
+      const warnings = await checkSettings(api, groupId, routes);
+      await redis.set(key, JSON.stringify(warnings), {
+        px: SHARED_FOR_MS,
+      });
+      return warnings;
+    },
+    async read(groupIds) {
+      const found = new Map<number, string[]>();
+      if (groupIds.length === 0) return found;
+      const values = await evalScript(
+        redis,
+        READ_SCRIPT,
+        groupIds.map((g) => keys.settings(g)),
+        [],
+      ) as (string | null)[];
+      groupIds.forEach((g, i) => {
+        const warnings = parse(values[i] ?? null);
+        if (warnings) found.set(g, warnings);
+      });
+      return found;
+    },
+  };
 }

@@ -5,7 +5,9 @@
  * holds fewer than `perSecond` starts. The caller then waits until its reserved time.
  * Reservations only move forward, so every window of `windowMs` holds at most
  * `perSecond` starts, however many replicas share the token. Time comes from Redis, so the
- * replicas' clocks do not matter.
+ * replicas' clocks do not matter. A process reserves for one caller at a time, the most
+ * urgent first, and a caller whose timer fired late (a busy event loop) reserves again
+ * rather than start late: a late start could land in the same second as later ones.
  *
  * When Redis fails or is slow, the limiter fails open to the in-process `fallback` (each
  * replica then keeps to the limit on its own, so N replicas may reach N times it for the
@@ -16,9 +18,11 @@
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
 import type { RedisClient } from "../redis/connection.ts";
+import { redisKeys } from "../redis/keys.ts";
 import { evalScript, LuaScript } from "../redis/scripts.ts";
 import { type Clock, type Sleep, sleep, withTimeout } from "../util/time.ts";
-import type { RateLimiter } from "./rate_limiter.ts";
+import { prioritized, type RateLimiter } from "./rate_limiter.ts";
+import reserveSource from "./rate_reserve.lua" with { type: "text" };
 
 const log = getLogger(["vk-event-router", "vk-api"]);
 
@@ -27,30 +31,13 @@ const log = getLogger(["vk-event-router", "vk-api"]);
  * member. Reserves the earliest start that keeps the limit, no earlier than the last
  * reservation; answers how many ms from now it is.
  */
-const RESERVE_SCRIPT = new LuaScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local at = now
-local n = redis.call('ZCARD', KEYS[1])
-if n >= limit then
-  local kth = redis.call('ZRANGE', KEYS[1], n - limit, n - limit, 'WITHSCORES')
-  at = math.max(at, tonumber(kth[2]) + window)
-end
-local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if last[2] then at = math.max(at, tonumber(last[2])) end
-redis.call('ZADD', KEYS[1], at, ARGV[3])
-redis.call('PEXPIRE', KEYS[1], at - now + window)
-return at - now
-`);
+const RESERVE_SCRIPT = new LuaScript(reserveSource);
 
 /** The Redis key of a token's limiter: a hash of the token, never the token itself. */
 export async function rateLimitKey(prefix: string, token: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
   const hex = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `${prefix}vk-rate:${hex.slice(0, 32)}`;
+  return redisKeys(prefix).vkRate(hex.slice(0, 32));
 }
 
 /** Options for {@linkcode createSharedRateLimiter}. */
@@ -62,12 +49,18 @@ export interface SharedRateLimiterOptions {
   fallback: RateLimiter;
   /** @default 20 */
   perSecond?: number;
-  /** @default 1050 (see `createRateLimiter`) */
+  /**
+   * 1100: more slack than the in-process limiter's 1050 (`createRateLimiter`), since the
+   * replicas' starts also drift by their event loops' stalls, which VK counts all together.
+   * @default 1100
+   */
   windowMs?: number;
   /** How long a reservation may take before the fallback decides. @default 500 */
   timeoutMs?: number;
   /** After a failure, how long the fallback decides before Redis is asked again. @default 5_000 */
   fallbackForMs?: number;
+  /** How late past its reserved time a start may be before it reserves again. @default 25 */
+  lateMs?: number;
   now?: Clock;
   sleep?: Sleep;
 }
@@ -76,29 +69,42 @@ export interface SharedRateLimiterOptions {
 export function createSharedRateLimiter(options: SharedRateLimiterOptions): RateLimiter {
   const { redis, fallback } = options;
   const limit = String(options.perSecond ?? 20);
-  const windowMs = String(options.windowMs ?? 1050);
+  const windowMs = String(options.windowMs ?? 1100);
   const timeoutMs = options.timeoutMs ?? 500;
   const fallbackForMs = options.fallbackForMs ?? 5_000;
   const now = options.now ?? (() => performance.now());
   const wait = options.sleep ?? sleep;
+  const lateMs = options.lateMs ?? 25;
   let redisAgainAt = -Infinity;
 
-  return {
-    async acquire(signal) {
+  /** The shortest round trip lately: what a reservation's answer takes when nothing stalls. */
+  let minRttMs = Infinity;
+  /** One reservation in Redis and the wait for it; false when it came too late to use. */
+  const reserve = async (signal?: AbortSignal): Promise<boolean> => {
+    const key = await options.key;
+    const sentAt = now();
+    const delayMs = Number(
+      await withTimeout(
+        evalScript(redis, RESERVE_SCRIPT, [key], [limit, windowMs, crypto.randomUUID()]),
+        timeoutMs,
+        "no rate-limit reservation",
+      ),
+    );
+    // Creeps up, so that a network that got slower for good is learnt again.
+    minRttMs = Math.min(now() - sentAt, minRttMs + 1);
+    if (redisAgainAt !== -Infinity) log.info("The shared VK rate limit is back in Redis");
+    redisAgainAt = -Infinity;
+    if (delayMs > 0) await wait(delayMs, signal);
+    // Late by a stall while the answer was on its way, or by a timer that fired late.
+    return now() - sentAt - minRttMs - Math.max(0, delayMs) <= lateMs;
+  };
+
+  return prioritized(async (signal) => {
+    // Late three times running, the process is too busy to do better: it starts anyway.
+    for (let attempt = 0; attempt < 3; attempt++) {
       if (now() < redisAgainAt) return await fallback.acquire(signal);
-      let delayMs: number;
       try {
-        const key = await options.key;
-        const member = crypto.randomUUID();
-        delayMs = Number(
-          await withTimeout(
-            evalScript(redis, RESERVE_SCRIPT, [key], [limit, windowMs, member]),
-            timeoutMs,
-            "no rate-limit reservation",
-          ),
-        );
-        if (redisAgainAt !== -Infinity) log.info("The shared VK rate limit is back in Redis");
-        redisAgainAt = -Infinity;
+        if (await reserve(signal)) return;
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         if (redisAgainAt === -Infinity) {
@@ -110,7 +116,6 @@ export function createSharedRateLimiter(options: SharedRateLimiterOptions): Rate
         redisAgainAt = now() + fallbackForMs;
         return await fallback.acquire(signal);
       }
-      if (delayMs > 0) await wait(delayMs, signal);
-    },
-  };
+    }
+  });
 }

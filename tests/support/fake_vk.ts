@@ -62,6 +62,8 @@ export interface PollRequest {
   groupId: number;
   ts: string;
   key: string;
+  /** The client's address and port: one connection. */
+  peer: string;
   startedAt: number;
   endedAt: number | null;
 }
@@ -88,6 +90,8 @@ export interface FakeVk extends AsyncDisposable {
   calls: Map<string, number>;
   /** When each API method call (not `a_check`) arrived, ms since epoch. */
   apiCallTimes: number[];
+  /** The method of each call in {@linkcode FakeVk.apiCallTimes}, in the same order. */
+  apiCallMethods: string[];
   /**
    * Each `a_check`, in order: the ts and key it asked with, when it arrived and when its
    * answer was sent or its connection closed (null while open), ms since epoch.
@@ -110,6 +114,7 @@ export async function startFakeVk(options: FakeVkOptions = {}): Promise<FakeVk> 
   const apiFaults = new Map<string, ApiFaultScript[]>();
   const calls = new Map<string, number>();
   const apiCallTimes: number[] = [];
+  const apiCallMethods: string[] = [];
   const pollRequests: FakeVk["pollRequests"] = [];
   const users = new Map<number, FakeUser>();
   const groups = new Map<number, { id: number; name: string; screen_name: string }>();
@@ -144,6 +149,7 @@ export async function startFakeVk(options: FakeVkOptions = {}): Promise<FakeVk> 
   async function api(method: string, params: URLSearchParams, res: ServerResponse) {
     count(method);
     apiCallTimes.push(Date.now());
+    apiCallMethods.push(method);
     if (options.apiLatencyMs) await new Promise((r) => setTimeout(r, options.apiLatencyMs));
     const fault = apiFaults.get(method)?.shift();
     if (fault === "hang") return void hanging.add(res);
@@ -217,6 +223,7 @@ export async function startFakeVk(options: FakeVkOptions = {}): Promise<FakeVk> 
       groupId,
       ts,
       key: query.get("key") ?? "",
+      peer: `${req.socket.remoteAddress}:${req.socket.remotePort}`,
       startedAt: Date.now(),
       endedAt: null,
     };
@@ -299,6 +306,7 @@ export async function startFakeVk(options: FakeVkOptions = {}): Promise<FakeVk> 
     settings,
     calls,
     apiCallTimes,
+    apiCallMethods,
     pollRequests,
     keysIssued: (groupId = firstGroup) => community(groupId).keysIssued,
     head: (groupId = firstGroup) => community(groupId).history.length,

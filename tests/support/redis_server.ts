@@ -4,6 +4,7 @@
  * The test runner (`tests/run.ts`) starts one without it for the whole suite.
  * @module
  */
+import { freePort, startChildServer } from "./child_server.ts";
 import { REDIS_SERVER_MISSING } from "./prerequisites.ts";
 
 /** A redis-server the test owns. */
@@ -14,13 +15,6 @@ export interface RedisServer extends AsyncDisposable {
   stop(signal?: Deno.Signal): Promise<void>;
   /** Starts it again on the same port with the same data. */
   start(): Promise<void>;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** Options of {@linkcode startRedisServer}. */
@@ -38,64 +32,49 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   const durable = options.durable ?? true;
   const dir = await Deno.makeTempDir({ prefix: "vk-router-redis-" });
   const port = freePort();
-  let child: Deno.ChildProcess | null = null;
-
-  const start = async () => {
-    const command = new Deno.Command("redis-server", {
-      args: [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        dir,
-        "--save",
-        "",
-        ...(durable ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
-        "--daemonize",
-        "no",
-        "--loglevel",
-        "warning",
-      ],
-      stdout: "null",
-      stderr: "null",
-    });
-    try {
-      child = command.spawn();
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw new Error(REDIS_SERVER_MISSING);
-      throw error;
-    }
-    for (let i = 0; i < 200; i++) {
-      try {
-        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-        await conn.write(new TextEncoder().encode("PING\r\n"));
-        const buf = new Uint8Array(64);
-        const n = await conn.read(buf);
-        conn.close();
-        if (n && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG")) return;
-      } catch { /* not up yet */ }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`Cannot start redis-server on port ${port}: no answer to PING within 5 s`);
+  const command = new Deno.Command("redis-server", {
+    args: [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      dir,
+      "--save",
+      "",
+      ...(durable ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
+      "--daemonize",
+      "no",
+      "--loglevel",
+      "warning",
+    ],
+    stdout: "null",
+    stderr: "null",
+  });
+  const server = await startChildServer({
+    dir,
+    spawn: () => command.spawn(),
+    missing: REDIS_SERVER_MISSING,
+    async ready() {
+      for (let i = 0; i < 200; i++) {
+        try {
+          const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+          await conn.write(new TextEncoder().encode("PING\r\n"));
+          const buf = new Uint8Array(64);
+          const n = await conn.read(buf);
+          conn.close();
+          if (n && new TextDecoder().decode(buf.subarray(0, n)).startsWith("+PONG")) return;
+        } catch { /* not up yet */ }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`Cannot start redis-server on port ${port}: no answer to PING within 5 s`);
+    },
+  });
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop: server.stop,
+    start: server.start,
+    [Symbol.asyncDispose]: server[Symbol.asyncDispose],
   };
-  const stop = async (signal: Deno.Signal = "SIGKILL") => {
-    if (!child) return;
-    try {
-      child.kill(signal);
-    } catch { /* already gone */ }
-    await child.status;
-    child = null;
-  };
-  const dispose = async () => {
-    await stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  try {
-    await start();
-  } catch (error) {
-    await dispose();
-    throw error;
-  }
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start, [Symbol.asyncDispose]: dispose };
 }

@@ -37,8 +37,12 @@ export interface UpstashGateway extends AsyncDisposable {
   readonly counts: GatewayCounts;
   /** Starts counting from zero. */
   resetCounts(): void;
-  /** While set, every request answers 500 (as a failing Upstash would). */
-  setFailing(failing: boolean): void;
+  /**
+   * While set, every request answers 500 (as a failing Upstash would). A function decides
+   * per request from its commands (true: 500), so that a test can fail, or end an outage
+   * at, a known step of the client's work rather than at a moment that races it.
+   */
+  setFailing(failing: boolean | ((commands: readonly string[][]) => boolean)): void;
   close(): Promise<void>;
 }
 
@@ -52,7 +56,7 @@ export function startUpstashGateway(
   const token = options.token ?? "gateway-token";
   const latencyMs = options.latencyMs ?? 0;
   const redis = new RespConnection({ url: redisUrl, connectTimeoutMs: 2000 });
-  let failing = false;
+  let failing: boolean | ((commands: readonly string[][]) => boolean) = false;
   const counts: GatewayCounts = { requests: 0, commands: 0, byCommand: new Map() };
   const count = (commands: readonly string[][]) => {
     counts.commands += commands.length;
@@ -89,13 +93,18 @@ export function startUpstashGateway(
     if (req.headers.get("authorization") !== `Bearer ${token}`) {
       return Response.json({ error: "Unauthorized" }, { status: 401 });
     }
-    if (failing) return Response.json({ error: "Internal error (scripted)" }, { status: 500 });
+    const refused = () => Response.json({ error: "Internal error (scripted)" }, { status: 500 });
+    if (failing === true) return refused();
     const base64 = req.headers.get("upstash-encoding")?.toLowerCase() === "base64";
     let body: unknown;
     try {
       body = await req.json();
     } catch {
       return Response.json({ error: "Invalid JSON body" }, { status: 400 });
+    }
+    if (typeof failing === "function") {
+      const commands = (path === "/" ? [body] : Array.isArray(body) ? body : []).map(asArgs);
+      if (failing(commands.filter((c) => c !== null))) return refused();
     }
     try {
       if (path === "/") {

@@ -115,6 +115,8 @@ export interface Backlog {
   depth: number;
   /** Age of the oldest item not taken, in seconds; null when none or unknown. */
   oldestAgeS: number | null;
+  /** How many consumers read it, where the server tells (a RabbitMQ queue). */
+  consumers?: number;
   /**
    * Where consumers read through groups (streams): each group; an empty list when there is
    * none, so nothing tells what consumers took. Absent where there are no groups (lists).
@@ -173,13 +175,20 @@ export interface DestinationKind<
    * sent to it cannot be taken back, and replay reads the state store's own list.
    */
   deadLetters?: {
-    /** Removes and returns up to `limit` items, oldest first. */
+    /**
+     * Removes and returns up to `limit` items, oldest first, in one atomic step (a pop with
+     * a count, a script): two takers must never get the same item. Items that are not
+     * letters are returned as they are: replay sets them aside.
+     */
     take(destination: D, conn: Conn, limit: number): Promise<string[]>;
     /** Puts items back at the newest end (a replay that failed again). */
     putBack(destination: D, conn: Conn, items: readonly string[]): Promise<void>;
   };
-  /** The backlog of a destination that queues for consumers. */
-  backlog?(destination: D, conn: Conn): Promise<Backlog>;
+  /**
+   * The backlog of a destination that queues for consumers; null when this destination
+   * names nothing to watch (a broker destination set up without a queue to watch).
+   */
+  backlog?(destination: D, conn: Conn): Promise<Backlog | null>;
 }
 
 /** Declares a kind; the compiler checks it has every part. */

@@ -8,7 +8,7 @@
 import * as v from "valibot";
 import { evalScript, LuaScript } from "../../redis/scripts.ts";
 import APPEND_SOURCE from "./redis_stream_append.lua" with { type: "text" };
-import takeSource from "./stream_take.lua" with { type: "text" };
+import TAKE_SOURCE from "./redis_stream_take.lua" with { type: "text" };
 import type { Delivery, Sink } from "../types.ts";
 import type { RedisHandle } from "../../redis/connection.ts";
 import { type BaseDestination, defineKind } from "./kind.ts";
@@ -27,7 +27,7 @@ import {
  */
 export const XADD_ONCE_SCRIPT = onceScript(APPEND_SOURCE);
 
-const TAKE_SCRIPT = new LuaScript(takeSource);
+const TAKE_SCRIPT = new LuaScript(TAKE_SOURCE);
 
 const RedisStreamSchema = v.strictObject({
   kind: v.literal("redis-stream"),

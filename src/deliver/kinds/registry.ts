@@ -15,6 +15,7 @@ import type {
   ResolveContext,
   SinkContext,
 } from "./kind.ts";
+import { amqpKind } from "./amqp/mod.ts";
 import { logKind } from "./log.ts";
 import { natsJetStreamKind } from "./nats_jetstream/mod.ts";
 import { redisListKind } from "./redis_list.ts";
@@ -28,6 +29,7 @@ export const DESTINATION_KINDS = [
   webhookKind,
   logKind,
   natsJetStreamKind,
+  amqpKind,
 ] as const;
 
 type Kinds = (typeof DESTINATION_KINDS)[number];
@@ -153,7 +155,7 @@ export function deadLetterAccess(
 export function backlogReader(
   destination: Destination,
   connections: Connections,
-): (() => Promise<Backlog>) | null {
+): (() => Promise<Backlog | null>) | null {
   const kind = kindOf(destination);
   if (!kind.backlog || !reachable(destination, connections)) return null;
   const conn = connectionOf(destination, connections);
@@ -164,7 +166,7 @@ export function backlogReader(
 export function backlogSources(
   destinations: readonly Destination[],
   connections: Connections,
-): { name: string; read: () => Promise<Backlog> }[] {
+): { name: string; read: () => Promise<Backlog | null> }[] {
   return destinations.flatMap((d) => {
     const read = backlogReader(d, connections);
     return read ? [{ name: d.name, read }] : [];

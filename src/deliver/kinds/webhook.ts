@@ -115,7 +115,7 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
   return {
     name: options.name,
     kind: "webhook",
-    async deliver(items) {
+    async deliver(items, unit) {
       if (!markers || items.length === 0) return await postAll(items);
       // A claim outlives the whole batch's posts, in waves of `concurrency`.
       const claimMs = options.timeoutMs * Math.ceil(items.length / concurrency) + 30_000;
@@ -136,7 +136,13 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
         delivered: posted[i]!.status === "delivered",
       }));
       // Not settling leaves the claims to expire: a later attempt posts again, never loses.
-      await markers.settleDeliveries(options.name, settled, DEDUP_TTL_S).catch(() => {});
+      // While the unit waits for this sink (the worker's), the markers travel in it.
+      await markers.settleDeliveries(
+        options.name,
+        settled,
+        DEDUP_TTL_S,
+        ...(unit?.late ? [unit] : []),
+      ).catch(() => {});
       let p = 0;
       return claims.map((claim): Outcome =>
         claim === "claimed"

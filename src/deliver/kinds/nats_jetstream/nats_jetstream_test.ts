@@ -21,6 +21,7 @@ import {
   subjectProblem,
 } from "./subject.ts";
 import { harness, NATS_SERVER_MISSING, startNatsServer } from "./testing.ts";
+import { runExample } from "../../../../tests/support/example_process.ts";
 
 const url = harnessUrl(harness);
 
@@ -266,32 +267,8 @@ Deno.test("the consumer example prints each event once as a JSON line, acks it, 
   const id = `example-${crypto.randomUUID().slice(0, 8)}`;
   await using target = await harness.provision(url, id);
   const conn = await openNats(configureNats({ NATS_URL: url }, [])!);
-  const example = new URL("../../../../examples/nats_jetstream_consumer.ts", import.meta.url);
   const env = { NATS_URL: url, NATS_STREAM: `T_${id}`, NATS_CONSUMER: "printer" };
-  const run = () => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-net", "--allow-env", example.pathname],
-      env,
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    let out = "";
-    const reading = (async () => {
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) out += chunk;
-    })();
-    return {
-      lines: () => out.split("\n").filter(Boolean),
-      async stop() {
-        child.kill("SIGTERM");
-        const [status, stderr] = await Promise.all([
-          child.status,
-          new Response(child.stderr).text(),
-          reading,
-        ]);
-        return { code: status.code, stderr };
-      },
-    };
-  };
+  const run = () => runExample("nats_jetstream_consumer.ts", env);
   try {
     await conn.connected(5_000);
     const sink = createNatsSink({

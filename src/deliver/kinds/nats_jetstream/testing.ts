@@ -12,18 +12,12 @@ import type {
   Provisioned,
   TestServer,
 } from "../../../../tests/support/kind_harness.ts";
+import { freePort, startChildServer } from "../../../../tests/support/child_server.ts";
 
 /** The line that says how to install nats-server. */
 export const NATS_SERVER_MISSING =
   "Cannot find nats-server on PATH: install it (Debian/Ubuntu: apt-get install nats-server; " +
   "macOS: brew install nats-server) or set TEST_NATS_URL to a server started with -js";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 /** Whether the server sent its INFO line (announcing JetStream when it should). */
 async function ready(port: number, jetstream: boolean): Promise<boolean> {
@@ -52,10 +46,10 @@ export async function startNatsServer(
 ): Promise<TestServer> {
   const dir = await Deno.makeTempDir({ prefix: "vk-router-nats-" });
   const port = freePort();
-  let child: Deno.ChildProcess | null = null;
-  const start = async () => {
-    try {
-      child = new Deno.Command("nats-server", {
+  const server = await startChildServer({
+    dir,
+    spawn: () =>
+      new Deno.Command("nats-server", {
         args: [
           ...(jetstream ? ["-js"] : []),
           "-a",
@@ -68,36 +62,22 @@ export async function startNatsServer(
         ],
         stdout: "null",
         stderr: "null",
-      }).spawn();
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) throw new Error(NATS_SERVER_MISSING);
-      throw error;
-    }
-    for (let i = 0; i < 400; i++) {
-      if (await ready(port, jetstream)) return;
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    throw new Error(`Cannot start nats-server on port ${port}: no JetStream within 10 s`);
+      }).spawn(),
+    missing: NATS_SERVER_MISSING,
+    async ready() {
+      for (let i = 0; i < 400; i++) {
+        if (await ready(port, jetstream)) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`Cannot start nats-server on port ${port}: no JetStream within 10 s`);
+    },
+  });
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    stop: server.stop,
+    start: server.start,
+    [Symbol.asyncDispose]: server[Symbol.asyncDispose],
   };
-  const stop = async (signal: Deno.Signal = "SIGKILL") => {
-    if (!child) return;
-    try {
-      child.kill(signal);
-    } catch { /* already gone */ }
-    await child.status;
-    child = null;
-  };
-  const dispose = async () => {
-    await stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  try {
-    await start();
-  } catch (error) {
-    await dispose();
-    throw error;
-  }
-  return { url: `nats://127.0.0.1:${port}`, stop, start, [Symbol.asyncDispose]: dispose };
 }
 
 /** What the harness keeps about each target, for the floor. */
