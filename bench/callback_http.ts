@@ -7,6 +7,10 @@
  * from keep-alive clients. Prints the throughput and p99 ratios (after / before, median of
  * the rounds), and writes them to bench/callback_http.json.
  *
+ * The callback path's floor runs in the same rounds: a bare `Deno.serve` that parses the
+ * body, checks the secret and pushes the event to a Redis list with one `LPUSH`, nothing
+ * else; the router (bounded server) is given as a ratio to it, round by round.
+ *
  * Usage: deno run -A bench/callback_http.ts [--smoke] [--out FILE]
  * Starts its own private redis-server (without persistence), so it touches no one's data.
  * @module
@@ -15,15 +19,16 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/config.ts";
 import { parseRoutes } from "../src/config/routes.ts";
 import { serveBounded } from "../src/http/server.ts";
+import { RespConnection } from "../src/redis/resp_connection.ts";
 import { buildRouter } from "../src/router.ts";
 import { startRedisServer } from "../tests/support/redis_server.ts";
+import { requireOut } from "./bench_env.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: { smoke: { type: "boolean", default: false }, out: { type: "string" } },
 });
-const ROOT_PATH = decodeURIComponent(new URL("../", import.meta.url).pathname);
-const OUT = values.out ?? `${ROOT_PATH}bench/callback_http.json`;
+const OUT = requireOut(values.out);
 const ROUNDS = values.smoke ? 1 : 9;
 const REQUESTS = values.smoke ? 200 : 5_000;
 const CLIENTS = 8;
@@ -94,7 +99,24 @@ async function round(url: string, bare = false): Promise<Round> {
   };
 }
 
-const serve = {
+type Variant = "floor" | "before" | "after";
+const serve: Record<Variant, () => { url: string; stop(): Promise<void> }> = {
+  floor: () => {
+    const push = new RespConnection({ url: redis.url, connectTimeoutMs: 5000 });
+    const s = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (request) => {
+      const update = await request.json();
+      if (update?.secret !== SECRET) return new Response("forbidden", { status: 403 });
+      await push.send([["LPUSH", `${PREFIX}floor`, JSON.stringify(update)]]);
+      return new Response("ok");
+    });
+    return {
+      url: `http://127.0.0.1:${s.addr.port}`,
+      stop: async () => {
+        await s.shutdown();
+        push.close();
+      },
+    };
+  },
   before: () => {
     const s = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, router.app.fetch);
     return { url: `http://127.0.0.1:${s.addr.port}`, stop: () => s.shutdown() };
@@ -105,18 +127,21 @@ const serve = {
   },
 };
 
-const results: Record<"before" | "after", Round[]> = { before: [], after: [] };
+const VARIANTS: readonly Variant[] = ["floor", "before", "after"];
+const results: Record<Variant, Round[]> = { floor: [], before: [], after: [] };
 const bare: Record<"before" | "after", Round[]> = { before: [], after: [] };
-for (const variant of ["before", "after"] as const) { // warm-up of both paths
+for (const variant of VARIANTS) { // warm-up of every path
   const s = serve[variant]();
   await round(s.url);
   await s.stop();
 }
 for (let r = 0; r < ROUNDS; r++) {
-  for (const variant of r % 2 === 0 ? ["before", "after"] as const : ["after", "before"] as const) {
+  // Each variant goes first, second and last in turn.
+  const order = VARIANTS.map((_, i) => VARIANTS[(i + r) % VARIANTS.length]!);
+  for (const variant of order) {
     const s = serve[variant]();
     results[variant].push(await round(s.url));
-    bare[variant].push(await round(s.url, true));
+    if (variant !== "floor") bare[variant].push(await round(s.url, true));
     await s.stop();
   }
 }
@@ -133,6 +158,13 @@ const summary = {
     rps: median(results.after.map((x) => x.rps)),
     p99_ms: median(results.after.map((x) => x.p99)),
   },
+  floor: {
+    rps: median(results.floor.map((x) => x.rps)),
+    p99_ms: median(results.floor.map((x) => x.p99)),
+  },
+  /** The router (bounded server) against the floor of the same round, median of the rounds. */
+  router_vs_floor: median(results.after.map((x, i) => x.rps / results.floor[i]!.rps)),
+  p99_router_vs_floor: median(results.after.map((x, i) => x.p99 / results.floor[i]!.p99)),
   throughput_after_vs_before: 0,
   p99_after_vs_before: 0,
   healthz_throughput_after_vs_before: median(bare.after.map((x) => x.rps)) /
@@ -146,10 +178,7 @@ summary.p99_after_vs_before = summary.after.p99_ms / summary.before.p99_ms;
 await router.close();
 await redis.stop("SIGTERM");
 await Deno.remove(dir, { recursive: true });
-// A smoke run writes only where it is told to: its figures are too small to keep.
-if (!values.smoke || values.out) {
-  await Deno.writeTextFile(OUT, JSON.stringify(summary, null, 2) + "\n");
-}
+await Deno.writeTextFile(OUT, JSON.stringify(summary, null, 2) + "\n");
 console.log(
   `| POST /callback, ${CLIENTS} clients | before (Deno.serve) | after (bounded) | after / before |
 | --- | --- | --- | --- |
@@ -160,5 +189,14 @@ console.log(
     summary.p99_after_vs_before.toFixed(3)
   } |
 | GET /healthz requests/s | | | ${summary.healthz_throughput_after_vs_before.toFixed(3)} |
-| GET /healthz p99 | | | ${summary.healthz_p99_after_vs_before.toFixed(3)} |`,
+| GET /healthz p99 | | | ${summary.healthz_p99_after_vs_before.toFixed(3)} |
+
+| POST /callback, ${CLIENTS} clients | floor (Deno.serve, secret, LPUSH) | router (bounded) | router / floor |
+| --- | --- | --- | --- |
+| requests/s | ${summary.floor.rps.toFixed(0)} | ${summary.after.rps.toFixed(0)} | ${
+    summary.router_vs_floor.toFixed(3)
+  } |
+| p99 ms | ${summary.floor.p99_ms.toFixed(2)} | ${summary.after.p99_ms.toFixed(2)} | ${
+    summary.p99_router_vs_floor.toFixed(3)
+  } |`,
 );

@@ -19,14 +19,21 @@
  *   until the spread is fair again, and the VK calls that cost;
  * - **max VK calls in any second**, over the whole run (the limit is 20 per token).
  *
- * Usage: `deno run -A bench/fleet.ts [C,...]` (default 50,200,500); writes `bench/fleet.json`
- * and `bench/fleet.svg` when run with the default sizes.
+ * Usage: `deno run -A bench/fleet.ts [--smoke] [--out DIR] [C,...]` (default 50,200,500;
+ * `--smoke`: 10); writes `DIR/fleet.json` and `DIR/fleet.svg` when run with the default sizes
+ * (`--out bench` refreshes the committed ones).
  * @module
  */
 import { startFakeVk } from "../tests/support/fake_vk.ts";
 import { startRedisServer } from "../tests/support/redis_server.ts";
+import { parseArgs } from "node:util";
 
-const SIZES = Deno.args[0]?.split(",").map(Number) ?? [50, 200, 500];
+const { values, positionals } = parseArgs({
+  args: Deno.args,
+  allowPositionals: true,
+  options: { smoke: { type: "boolean", default: false }, out: { type: "string" } },
+});
+const SIZES = positionals[0]?.split(",").map(Number) ?? (values.smoke ? [10] : [50, 200, 500]);
 const R = 3;
 const TTL_S = 3;
 const IDLE_MS = 10_000;
@@ -316,10 +323,9 @@ if (rows.length >= 2) {
   const perHeld = (mean(b.rss_mb) - mean(a.rss_mb)) * 1024 / ((b.C - a.C) / R);
   console.log(`RSS per held community (slope from C=${a.C} to C=${b.C}): ${perHeld.toFixed(0)} KB`);
 }
-if (Deno.args.length === 0) {
-  const out = new URL("./", import.meta.url);
-  await Deno.writeTextFile(new URL("fleet.json", out), JSON.stringify(rows, null, 2) + "\n");
-  await Deno.writeTextFile(new URL("fleet.svg", out), chart(rows));
+if (values.out && positionals.length === 0 && !values.smoke) {
+  await Deno.writeTextFile(`${values.out}/fleet.json`, JSON.stringify(rows, null, 2) + "\n");
+  await Deno.writeTextFile(`${values.out}/fleet.svg`, chart(rows));
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Deliverer, Routed } from "./deliver/deliverer.ts";
 import type { Enricher } from "./enrich/enricher.ts";
 import { transform } from "./events/transform.ts";
 import { rawTypeLabel } from "./events/vk_types.ts";
-import type { CustomEvent } from "./events/types.ts";
+import type { CustomEvent, RoutedEvent } from "./events/types.ts";
 import { explainRoute } from "./route/matcher.ts";
 import type { Metrics } from "./status/metrics.ts";
 import { SILENT_TRACER, type Tracer } from "./status/trace.ts";
@@ -26,8 +26,8 @@ export interface PipelineOptions {
   metrics: Metrics;
   timezone: string;
   commandPrefixes: readonly string[];
-  /** Told of every event that was routed, for the status page's recent events. */
-  onEvent?: (event: CustomEvent, destinations: readonly string[]) => void;
+  /** Told of each batch's routed events, for the status page's recent events. */
+  onEvents?: (routed: readonly RoutedEvent[]) => void;
   /** Where each event's steps are logged (received, routed or unrouted, rejected). */
   tracer?: Tracer;
 }
@@ -82,16 +82,16 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       const receivedAt = Math.floor(receivedAtMs / 1000);
       const events: CustomEvent[] = [];
       const rejected: DeadLetter[] = [];
+      const settings = {
+        receivedAt,
+        timezone: options.timezone,
+        commandPrefixes: options.commandPrefixes,
+      };
       for (const [index, raw] of updates.entries()) {
-        const result = transform(raw, {
-          receivedAt,
-          timezone: options.timezone,
-          commandPrefixes: options.commandPrefixes,
-        });
+        const result = transform(raw, settings);
         if (result.ok) {
           const e = result.event;
           events.push(e);
-          metrics.inc("vk_router_events_received_total", { event_type: e.event_type });
           tracer.step("Event {event_id} received by {source}", () => ({
             event_id: e.event_id,
             event_type: e.event_type,
@@ -130,11 +130,14 @@ export function createPipeline(options: PipelineOptions): Pipeline {
         [...byGroup].map(([groupId, group]) => options.enricherFor(groupId)?.enrich(group)),
       );
 
+      countByType(metrics, "vk_router_events_received_total", events);
       const items: Routed[] = [];
+      const routed: RoutedEvent[] = [];
+      const unrouted: CustomEvent[] = [];
       for (const event of events) {
         const { destinations, rules } = explainRoute(event, options.routes);
         if (destinations.length === 0) {
-          metrics.inc("vk_router_events_unrouted_total", { event_type: event.event_type });
+          unrouted.push(event);
           tracer.step("Event {event_id} unrouted: no rule matched", () => ({
             event_id: event.event_id,
             event_type: event.event_type,
@@ -160,8 +163,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
             receivedAt: receivedAtMs,
           });
         }
-        options.onEvent?.(event, destinations);
+        routed.push({ event, destinations });
       }
+      countByType(metrics, "vk_router_events_unrouted_total", unrouted);
+      options.onEvents?.(routed);
       return { items, rejected };
     },
     async commit(prepared, unit) {
@@ -183,4 +188,12 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     },
   };
   return pipeline;
+}
+
+/** Adds a batch's events to a counter by `event_type`: one increment per type, not per event. */
+function countByType(metrics: Metrics, name: string, events: readonly CustomEvent[]): void {
+  if (events.length === 0) return;
+  const counts = new Map<string, number>();
+  for (const { event_type } of events) counts.set(event_type, (counts.get(event_type) ?? 0) + 1);
+  for (const [event_type, n] of counts) metrics.inc(name, { event_type }, n);
 }

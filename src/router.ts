@@ -31,6 +31,7 @@ import { createReplay } from "./replay.ts";
 import { createWorkbench } from "./workbench.ts";
 import { createRoutedDeliverer } from "./deliver/sinks.ts";
 import { createVkDirectory } from "./enrich/directory.ts";
+import { createCallbackBatcher } from "./ingest/callback_batcher.ts";
 import { createEnricher, type Enricher, type EnricherStats } from "./enrich/enricher.ts";
 import { type AppDeps, createApp } from "./http/app.tsx";
 import { appSecurity } from "./http/security_options.ts";
@@ -231,6 +232,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
         enricher = createEnricher({
           directory: createVkDirectory(apiFor(c.token)),
           deadlineMs: config.enrichDeadlineMs + profile.enrichSlackMs,
+          maxEntries: config.enrichCacheMax,
         }),
       );
     }
@@ -252,7 +254,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     metrics,
     timezone: config.timezone,
     commandPrefixes: config.commandPrefixes,
-    onEvent: observer.event,
+    onEvents: observer.events,
   });
 
   const backlogs = backlogSources([...routes.destinations.values()], connections);
@@ -315,9 +317,10 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     }),
     readiness,
     ...appSecurity(config, collectSecrets(config, routes), store),
-    accept: (update) =>
-      pipeline.handle({ updates: [update], receivedAt: Date.now(), source: "callback" }),
-    replayDeadLetters: () => replay(),
+    // Concurrent callbacks go on together: one script call and round trip for the lot (the
+    // worker, whose requests each carry their own unit of work, takes them one by one).
+    accept: createCallbackBatcher((batch) => pipeline.handle({ ...batch, source: "callback" })),
+    replayDeadLetters: replay,
     workbench,
     destinationNames: [...routes.destinations.keys()],
     stopping: () => false,

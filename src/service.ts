@@ -10,7 +10,7 @@ import type { Community, Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
 import { runRetryWorker } from "./deliver/deliverer.ts";
 import { CONNECTION_SPECS } from "./deliver/kinds/registry.ts";
-import { errorMessage, VkFatalError } from "./errors.ts";
+import { ConfigError, errorMessage, VkFatalError } from "./errors.ts";
 import { runIngestion } from "./ingest/ingestion.ts";
 import { createLeaseCoordinator } from "./lease/coordinator.ts";
 import { leasedApi, leasedFetch, leasedStore } from "./lease/fencing.ts";
@@ -24,8 +24,9 @@ import { assessHealth, RECENT_DEAD_LETTERS_MS } from "./status/health.ts";
 import { failingNow, recentDeadLetters } from "./status/status.ts";
 import { sleep } from "./util/time.ts";
 import denoJson from "../deno.json" with { type: "json" };
-import { serveBounded } from "./http/server.ts";
+import { type BoundedServer, serveBounded } from "./http/server.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
+import { listenProblem } from "./start_failure.ts";
 
 const log = getLogger(["vk-event-router", "service"]);
 
@@ -67,6 +68,30 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       stopping: () => controller.signal.aborted,
     }),
   });
+  // Listening comes before any poll, so a HOST or PORT mistake stops the start cleanly.
+  const { metrics } = router;
+  let server: BoundedServer;
+  try {
+    server = serveBounded({
+      hostname: config.host,
+      port: config.port,
+      maxConnections: config.http.maxConnections,
+      // Behind a trusted proxy every connection comes from the proxy: only the total is capped.
+      maxPerAddress: config.trustProxy ? null : config.http.maxConnectionsPerAddress,
+      idleTimeoutMs: config.http.idleTimeoutMs,
+      observer: {
+        refused: (reason) => metrics.inc("vk_router_http_connections_refused_total", { reason }),
+        idleClosed: () => metrics.inc("vk_router_http_idle_closed_total"),
+        acceptFailed: () => metrics.inc("vk_router_http_accept_errors_total"),
+      },
+    }, router.app.fetch);
+  } catch (error) {
+    await router.close();
+    const problem = listenProblem(error, config.host, config.port);
+    throw problem ? new ConfigError([problem], { cause: error }) : error;
+  }
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${server.addr.port}`;
   const { store, observer, pipeline } = router;
   for (const spec of CONNECTION_SPECS.filter((spec) => router.connections.has(spec.name))) {
     log.info("Connection {name}: {where}", {
@@ -164,6 +189,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       },
       store: lease ? leasedStore(store, lease) : store,
       checkpointEveryMs: 250,
+      depth: config.vk.depth,
       handler: pipeline,
       signal,
       onCheckpoint: observer.checkpoint,
@@ -209,22 +235,6 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const retries = runRetryWorker(router.deliverer, controller.signal);
   const reporting = router.fleet ? reportToFleet(router, router.fleet, controller.signal) : null;
 
-  const { metrics } = router;
-  const server = serveBounded({
-    hostname: config.host,
-    port: config.port,
-    maxConnections: config.http.maxConnections,
-    // Behind a trusted proxy every connection comes from the proxy: only the total is capped.
-    maxPerAddress: config.trustProxy ? null : config.http.maxConnectionsPerAddress,
-    idleTimeoutMs: config.http.idleTimeoutMs,
-    observer: {
-      refused: (reason) => metrics.inc("vk_router_http_connections_refused_total", { reason }),
-      idleClosed: () => metrics.inc("vk_router_http_idle_closed_total"),
-      acceptFailed: () => metrics.inc("vk_router_http_accept_errors_total"),
-    },
-  }, router.app.fetch);
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${server.addr.port}`;
   log.info(`Status page at ${url}/`, { url });
   warnAboutSecurity(config);
 

@@ -35,6 +35,18 @@ Deno.test("loadConfig() fills every default", () => {
   assert.equal(config.trustProxy, false);
   assert.deepEqual(config.callback, { confirmation: null, secret: null, insecureNoSecret: false });
   assert.equal(config.log.level, "info");
+  assert.equal(config.vk.depth, 3);
+  assert.equal(config.enrichCacheMax, 50_000);
+});
+
+Deno.test("the long poll's depth and the name cache are bounded by configuration", () => {
+  const config = loadConfig({ ...BASE, VK_LONGPOLL_DEPTH: "1", ENRICH_CACHE_MAX: "2000" });
+  assert.equal(config.vk.depth, 1);
+  assert.equal(config.enrichCacheMax, 2000);
+  assert.deepEqual(
+    issuesOf({ ...BASE, VK_LONGPOLL_DEPTH: "0", ENRICH_CACHE_MAX: "ten" }).length,
+    2,
+  );
 });
 
 Deno.test("loadConfig() names each bad variable on its own line and never prints a token", async (t) => {

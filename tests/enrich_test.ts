@@ -176,6 +176,19 @@ Deno.test("TtlCache expires entries and evicts the least recently used", () => {
   assert.equal(cache.has("c"), false);
 });
 
+Deno.test("TtlCache moves a read entry only when it is not among the newest quarter", () => {
+  const cache = new TtlCache<string, number>({ maxEntries: 8, now: () => 0 });
+  for (const [i, key] of [..."abcdefgh"].entries()) cache.set(key, i, 100);
+  assert.equal(cache.get("a"), 0); // the oldest: moved to the new end
+  assert.equal(cache.get("h"), 7); // among the newest two: keeps its place
+  cache.set("i", 8, 100);
+  assert.equal(cache.has("a"), true, "a was read, so b went first");
+  assert.equal(cache.has("b"), false);
+  for (const key of "jklmno") cache.set(key, 0, 100);
+  assert.deepEqual([..."acdefghi"].filter((k) => cache.has(k)), ["a", "i"]);
+  assert.equal(cache.size, 8);
+});
+
 Deno.test("one enricher per token: its communities share the names, and keep their chats apart", async () => {
   await using vk = await startFakeVk({ tokens: { 1: "shared-token", 2: "shared-token" } });
   populate(vk, 5, 1);

@@ -17,7 +17,7 @@
  * | 5 stages         | `ingest/`, `enrich/`, `lease/`, `deliver/`, `vk/settings_check.ts`  |
  * | 6 flow           | `pipeline.ts`, `replay.ts`, `workbench.ts`                          |
  * | 7 faces          | `http/`, `status/status.ts`, `status/observer.ts`                   |
- * | 8 composition    | `router.ts`, `service.ts`, `worker/`, `worker.ts`, `main.ts`, `mod.ts`, `logging.ts`, `start_permissions.ts` |
+ * | 8 composition    | `router.ts`, `service.ts`, `worker/`, `worker.ts`, `main.ts`, `mod.ts`, `logging.ts`, `start_permissions.ts`, `start_failure.ts` |
  *
  * Why this order: the contract a kind implements and the state it reports to sit below the
  * kinds; the configuration parses into the kinds' and rules' own types, so it sits above
@@ -52,6 +52,7 @@ export const LAYERS: readonly (readonly [name: string, paths: readonly string[]]
     "mod.ts",
     "logging.ts",
     "start_permissions.ts",
+    "start_failure.ts",
   ]],
 ];
 

@@ -52,7 +52,10 @@ Deno.test("createPipeline() routes good events, dead-letters rejected ones, and 
     metrics,
     timezone: "Europe/Moscow",
     commandPrefixes: ["/", "!"],
-    onEvent: (e, to) => seen.push(`${e.event_type}->${to.join(",")}`),
+    onEvents: (routed) =>
+      seen.push(
+        ...routed.map(({ event: e, destinations: to }) => `${e.event_type}->${to.join(",")}`),
+      ),
   });
   await pipeline.handle({
     updates: [

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { connectRedis, type RedisClient } from "../src/redis/connection.ts";
 import { deleteKeys, TEST_REDIS_URL } from "./support/redis.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 
 const transports: [string, () => { redis: RedisClient } & AsyncDisposable][] = [
   ["native", () => {

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { connectRedis } from "../src/redis/connection.ts";
 import { LuaScript, runScript, runScripts } from "../src/redis/scripts.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 
 Deno.test("runScripts() sends EVALSHA, and EVAL once for a script Redis does not know", async () => {
   await using redis = testRedis();

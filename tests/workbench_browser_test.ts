@@ -9,12 +9,20 @@
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
 import { startFakeVk } from "./support/fake_vk.ts";
-import { chromiumPath, missingChromium } from "./support/prerequisites.ts";
+import { chromiumLaunch } from "./support/prerequisites.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 import { spawnService } from "./support/service_process.ts";
 import { waitFor } from "./support/wait.ts";
 
-const CHROMIUM = chromiumPath();
+/** Headless Chromium as the status page's browser test launches it. */
+async function launchBrowser() {
+  const launch = await chromiumLaunch(); // never skipped: it throws the line to install it
+  return await chromium.launch({
+    executablePath: launch.executablePath,
+    env: { ...Deno.env.toObject(), ...launch.env },
+    args: [...launch.args, "--no-sandbox", "--disable-gpu", "--no-first-run"],
+  });
+}
 const TOKEN = "workbench-browser-token";
 const auth = { authorization: `Bearer ${TOKEN}` };
 
@@ -30,8 +38,6 @@ const fits = (page: Page) =>
   page.evaluate(() => document.documentElement.scrollWidth <= globalThis.innerWidth);
 
 Deno.test("the workbench in a browser at 1280 and 390 px: health, fleet, dead letters, retry now, pause and resume", async () => {
-  const noChromium = await missingChromium(CHROMIUM);
-  if (noChromium) throw new Error(noChromium);
   await using redis = testRedis();
   const hook = { status: 200, received: [] as string[] };
   await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (r) => {
@@ -109,10 +115,7 @@ Deno.test("the workbench in a browser at 1280 and 390 px: health, fleet, dead le
     );
   };
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run"],
-  });
+  const browser = await launchBrowser();
   try {
     for (const width of [1280, 390]) {
       const w = `${width} px`;
@@ -205,8 +208,6 @@ Deno.test("the workbench in a browser at 1280 and 390 px: health, fleet, dead le
 });
 
 Deno.test("without a token the page fits 390 px: the counts-only banner wraps", async () => {
-  const noChromium = await missingChromium(CHROMIUM);
-  if (noChromium) throw new Error(noChromium);
   await using vk = await startFakeVk({ tokens: { 42: "open-token" } });
   await using service = await spawnService({
     VK_TOKEN: "open-token",
@@ -217,10 +218,7 @@ Deno.test("without a token the page fits 390 px: the counts-only banner wraps", 
     PORT: "0",
   });
   const url = await service.url();
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run"],
-  });
+  const browser = await launchBrowser();
   try {
     for (const width of [390, 1280]) {
       const page = await browser.newPage({ viewport: { width, height: 844 } });

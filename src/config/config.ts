@@ -30,6 +30,12 @@ export interface Community {
   token: string | null;
 }
 
+/**
+ * Poll answers in flight per community by default: enough to overlap polling, preparing
+ * and delivering; more only lengthens the queue an event waits in when the router is busy.
+ */
+export const DEFAULT_DEPTH = 3;
+
 /** The fully defaulted configuration. */
 export interface Config {
   communities: Community[];
@@ -41,6 +47,11 @@ export interface Config {
     wait: number;
     /** How long past `wait` an `a_check` may take before it is aborted. */
     graceMs: number;
+    /**
+     * Poll answers of a community in flight at once (polled, not yet delivered): the work
+     * that overlaps, and what an event may wait behind.
+     */
+    depth: number;
   };
   callback: {
     confirmation: string | null;
@@ -65,6 +76,8 @@ export interface Config {
   retryScheduleS: number[];
   /** How long enrichment may hold a batch. */
   enrichDeadlineMs: number;
+  /** Names (users, communities, chats) cached per token (the communities it serves share them) at most. */
+  enrichCacheMax: number;
   /** How long a graceful stop may take before the process gives up with exit code 1. */
   shutdownTimeoutMs: number;
   dataDir: string;
@@ -212,6 +225,7 @@ const EnvSchema = v.object({
   VK_LONGPOLL: onOff("VK_LONGPOLL", "on"),
   VK_LONGPOLL_WAIT: intIn("VK_LONGPOLL_WAIT", 1, 90, 25),
   VK_LONGPOLL_GRACE_MS: intIn("VK_LONGPOLL_GRACE_MS", 100, 120_000, 10_000),
+  VK_LONGPOLL_DEPTH: intIn("VK_LONGPOLL_DEPTH", 1, 64, DEFAULT_DEPTH),
   VK_CALLBACK_CONFIRMATION: v.optional(nonEmpty("VK_CALLBACK_CONFIRMATION")),
   VK_CALLBACK_SECRET: v.optional(secret("VK_CALLBACK_SECRET")),
   VK_CALLBACK_INSECURE_NO_SECRET: onOff("VK_CALLBACK_INSECURE_NO_SECRET", "off"),
@@ -253,6 +267,7 @@ const EnvSchema = v.object({
     "5,300,1800,7200,18000,36000",
   ),
   ENRICH_DEADLINE_MS: intIn("ENRICH_DEADLINE_MS", 0, 60_000, 1_500),
+  ENRICH_CACHE_MAX: intIn("ENRICH_CACHE_MAX", 100, 10_000_000, 50_000),
   SHUTDOWN_TIMEOUT_MS: intIn("SHUTDOWN_TIMEOUT_MS", 100, 600_000, 20_000),
   DATA_DIR: v.optional(nonEmpty("DATA_DIR"), "./data"),
   HOST: v.optional(nonEmpty("HOST"), "127.0.0.1"),
@@ -329,6 +344,16 @@ type Env = v.InferOutput<typeof EnvSchema>;
 /** Every variable the configuration reads, each checked by the same rule for what its errors show. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.entries);
 
+/** How {@linkcode loadConfig} reads the environment for a given entry point. */
+export interface LoadOptions {
+  /**
+   * The entry point that takes events by the Callback API only ("the serverless worker"):
+   * long poll is off whatever VK_LONGPOLL says, and problems name the entry point rather
+   * than a variable its user never set.
+   */
+  callbackOnly?: string;
+}
+
 /**
  * Parses the environment into a {@linkcode Config}.
  *
@@ -336,12 +361,16 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.entries
  * @throws {ConfigError} listing every problem, one line each: each variable's own, and
  * those between variables (a token the long poll needs, a secret the Callback API needs).
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  options: LoadOptions = {},
+): Config {
   const present: Record<string, string> = Object.fromEntries(
     Object.entries(env).filter((entry): entry is [string, string] =>
       entry[1] !== undefined && entry[1].trim() !== ""
     ),
   );
+  if (options.callbackOnly) present.VK_LONGPOLL = "off";
   // Each variable on its own, so that one bad value hides no other problem.
   const e: Partial<Env> = {};
   const problems: string[] = [];
@@ -373,7 +402,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     }
   } else if (e.VK_LONGPOLL === false && present.VK_CALLBACK_CONFIRMATION === undefined) {
     problems.push(
-      "VK_CALLBACK_CONFIRMATION: required when VK_LONGPOLL=off, or no event can arrive",
+      options.callbackOnly
+        ? `VK_CALLBACK_CONFIRMATION: required by ${options.callbackOnly}, which takes events by the Callback API only`
+        : "VK_CALLBACK_CONFIRMATION: required when VK_LONGPOLL=off, or no event can arrive",
     );
   }
   if (
@@ -399,6 +430,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
       longPoll: ok.VK_LONGPOLL,
       wait: ok.VK_LONGPOLL_WAIT,
       graceMs: ok.VK_LONGPOLL_GRACE_MS,
+      depth: ok.VK_LONGPOLL_DEPTH,
     },
     callback: {
       confirmation: ok.VK_CALLBACK_CONFIRMATION ?? null,
@@ -414,6 +446,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     redisTimeoutMs: ok.REDIS_TIMEOUT_MS,
     retryScheduleS: ok.RETRY_SCHEDULE_S,
     enrichDeadlineMs: ok.ENRICH_DEADLINE_MS,
+    enrichCacheMax: ok.ENRICH_CACHE_MAX,
     shutdownTimeoutMs: ok.SHUTDOWN_TIMEOUT_MS,
     dataDir: ok.DATA_DIR,
     host: ok.HOST,

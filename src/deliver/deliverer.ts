@@ -33,6 +33,9 @@ export const DEFAULT_SINK_DEADLINE_MS = 300_000;
 /** Seconds between attempts, after Standard Webhooks' schedule; the last repeats. */
 export const DEFAULT_RETRY_SCHEDULE_S: readonly number[] = [5, 300, 1800, 7200, 18_000, 36_000];
 
+/** The histogram of first attempts' delivery latency. */
+const LATENCY = "vk_router_delivery_latency_seconds";
+
 /** One event for one named destination. */
 export interface Routed extends Delivery {
   destination: string;
@@ -156,27 +159,48 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     /**
      * Records a destination's outcomes as it answers, counting deliveries at once (before
      * the round trip) and timing first attempts from when the event arrived: each
-     * destination by its own answer, so a slow webhook does not inflate the others.
+     * destination by its own answer, so a slow webhook does not inflate the others. The
+     * events of one poll answer arrived together: their latencies are one observation
+     * counted as many, and the counters move once per destination, not per event.
      */
     const settle = (name: string, indexes: number[], results: Outcome[]) => {
       const answeredAt = now();
+      let delivered = 0;
+      let duplicates = 0;
+      let since: number | undefined;
+      let timed = 0;
+      const observe = () => {
+        if (timed === 0) return;
+        const latencyS = Math.max(0, answeredAt - since!) / 1000;
+        metrics.observe(LATENCY, { destination: name }, latencyS, timed);
+        timed = 0;
+      };
       indexes.forEach((i, j) => {
         const o = outcomes[i] = results[j]!;
-        if (o.status !== "delivered") return observer?.failed(name, o.error, items[i]!.eventId);
-        observer?.delivered(name, items[i]!.eventId);
-        countDelivered(name, o);
         const item = items[i]!;
+        if (o.status !== "delivered") return observer?.failed(name, o.error, item.eventId);
+        observer?.delivered(name, item.eventId);
         tracer.step("Event {event_id} delivered to {destination}, attempt {attempt}", () => ({
           ...traced(item, "attempts" in item ? item.attempts + 1 : 1),
           duration_ms: answeredAt - startedAt,
           ...(o.duplicate ? { duplicate: true } : {}),
         }));
+        if (!o.counted) o.duplicate ? duplicates++ : delivered++;
         const receivedAt = "receivedAt" in item ? item.receivedAt : undefined;
-        if (!o.duplicate && receivedAt !== undefined) {
-          const latencyS = Math.max(0, answeredAt - receivedAt) / 1000;
-          metrics.observe("vk_router_delivery_latency_seconds", { destination: name }, latencyS);
+        if (o.duplicate || receivedAt === undefined) return;
+        if (receivedAt !== since) {
+          observe();
+          since = receivedAt;
         }
+        timed++;
       });
+      observe();
+      // The sink counted them in Redis when they carry `counted`.
+      for (const [duplicate, n] of [[false, delivered], [true, duplicates]] as const) {
+        if (n === 0) continue;
+        const { name: counter, labels } = deliveredCounter(name, duplicate);
+        metrics.inc(counter, labels, n);
+      }
     };
     const direct: Promise<void>[] = [];
     const joined: Promise<void>[] = [];
@@ -198,12 +222,6 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     await unit.send();
     await Promise.all([...joined, ...direct]);
     return outcomes;
-  }
-
-  function countDelivered(destination: string, o: Outcome & { status: "delivered" }): void {
-    if (o.counted) return; // the sink counted it in Redis
-    const { name, labels } = deliveredCounter(destination, o.duplicate ?? false);
-    metrics.inc(name, labels);
   }
 
   /**

@@ -159,10 +159,14 @@ export function createEnricher(options: EnricherOptions): Enricher {
         if ("user_id" in e) needed.add(actorKey(e.user_id));
         if ("peer_id" in e) needed.add(peerKey(e.group_id, e.peer_id));
       }
+      // Each distinct id is read from the cache once per batch, not once per event.
+      const known = new Map<Key, Value>();
       const missing = new Map<Lane, number[]>();
       const waits = new Set<Promise<void>>();
       for (const key of needed) {
-        if (cache.has(key)) {
+        const value = cache.get(key);
+        if (value !== undefined) {
+          known.set(key, value);
           stats.hits++;
           continue;
         }
@@ -183,20 +187,25 @@ export function createEnricher(options: EnricherOptions): Enricher {
       if (waits.size > 0) {
         // Lookups never reject (failures are cached as unknown), so a rejection is the deadline.
         await withTimeout(Promise.all(waits), deadlineMs).catch(() => stats.deadlinesMissed++);
+        for (const key of needed) {
+          if (known.has(key)) continue;
+          const value = cache.get(key);
+          if (value !== undefined) known.set(key, value);
+        }
       }
-      for (const e of events) fill(e);
+      for (const e of events) fill(e, known);
     },
   };
 
-  function fill(e: CustomEvent): void {
+  function fill(e: CustomEvent, known: ReadonlyMap<Key, Value>): void {
     if ("user_id" in e) {
-      const p = cache.get(actorKey(e.user_id)) as Profile | null | undefined;
+      const p = known.get(actorKey(e.user_id)) as Profile | null | undefined;
       e.user_name = p?.name ?? null;
       e.user_nick = p?.nick ?? null;
     }
     if ("peer_id" in e) {
       const key = peerKey(e.group_id, e.peer_id);
-      const value = cache.get(key);
+      const value = known.get(key);
       e.peer_name = typeof value === "string"
         ? value
         : (value as Profile | null | undefined)?.name ?? null;

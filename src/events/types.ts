@@ -141,3 +141,9 @@ export interface Rejection {
   issues: RejectionIssue[];
   raw: unknown;
 }
+
+/** An event and the destinations it was routed to (none: unrouted). */
+export interface RoutedEvent {
+  event: CustomEvent;
+  destinations: readonly string[];
+}

@@ -15,7 +15,6 @@ import { bodyLimit } from "hono/body-limit";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import { HTTPException } from "hono/http-exception";
 import { secureHeaders } from "hono/secure-headers";
-import { timingSafeEqual } from "hono/utils/buffer";
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
 import { createRedactor } from "../redact.ts";
@@ -159,7 +158,7 @@ export function createApp(deps: AppDeps): Hono {
       if (event.type === "confirmation") return c.text(confirmation);
       if (
         secret !== null &&
-        (typeof event.secret !== "string" || !await timingSafeEqual(event.secret, secret))
+        (typeof event.secret !== "string" || !sameSecret(event.secret, secret))
       ) {
         log.warn("Refused a callback with a wrong or missing secret");
         return c.text("forbidden", 403);

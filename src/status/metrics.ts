@@ -20,7 +20,8 @@ export interface Sample {
  */
 export interface MetricsObserver {
   inc(name: string, labels: Labels, by: number): void;
-  observe(name: string, labels: Labels, value: number): void;
+  /** `count` observations of the same `value` (a batch's events delivered together). */
+  observe(name: string, labels: Labels, value: number, count: number): void;
 }
 
 /**
@@ -92,8 +93,11 @@ export class Metrics {
     this.#observer?.inc(name, labels, by);
   }
 
-  /** Adds one observation (in seconds, by Prometheus convention) to a histogram. */
-  observe(name: string, unbounded: Labels, value: number): void {
+  /**
+   * Adds an observation (in seconds, by Prometheus convention) to a histogram, `count`
+   * times: a batch's deliveries that share a latency are recorded in one call.
+   */
+  observe(name: string, unbounded: Labels, value: number, count = 1): void {
     if (!Number.isFinite(value)) return;
     const labels = boundedLabels(unbounded);
     const k = key(name, labels);
@@ -109,10 +113,10 @@ export class Metrics {
       this.#histograms.set(k, h);
     }
     const i = HISTOGRAM_BUCKETS_S.findIndex((bound) => value <= bound);
-    h.counts[i === -1 ? HISTOGRAM_BUCKETS_S.length : i]!++;
-    h.sum += value;
-    h.count++;
-    this.#observer?.observe(name, labels, value);
+    h.counts[i === -1 ? HISTOGRAM_BUCKETS_S.length : i]! += count;
+    h.sum += value * count;
+    h.count += count;
+    this.#observer?.observe(name, labels, value, count);
   }
 
   /** Sets a gauge. */
@@ -192,6 +196,11 @@ function bySeries(
     : a.name.localeCompare(b.name);
 }
 
+/** `name{k=v,...}` with the labels in name order; built on every increment, so kept lean. */
 function key(name: string, labels: Labels): string {
-  return `${name}{${Object.keys(labels).sort().map((k) => `${k}=${labels[k]}`).join(",")}}`;
+  const names = Object.keys(labels);
+  if (names.length > 1) names.sort();
+  let k = `${name}{`;
+  for (let i = 0; i < names.length; i++) k += `${i > 0 ? "," : ""}${names[i]}=${labels[names[i]!]}`;
+  return `${k}}`;
 }

@@ -5,16 +5,16 @@
  * @module
  */
 import type { StuckBatch } from "../ingest/ingestion.ts";
-import type { CustomEvent } from "../events/types.ts";
 import type { LeaseObserver } from "../lease/coordinator.ts";
 import type { PollObserver } from "../vk/long_poll.ts";
 import type { Metrics } from "./metrics.ts";
 import type { ServiceStatus } from "./status.ts";
+import type { RoutedEvent } from "../events/types.ts";
 
 /** Everything the stages tell. */
 export interface RouterObserver extends PollObserver, LeaseObserver {
-  /** An event was routed (an empty list: unrouted). */
-  event(event: CustomEvent, destinations: readonly string[]): void;
+  /** A batch's events were routed (an empty list of destinations: unrouted). */
+  events(routed: readonly RoutedEvent[]): void;
   /** A community's checkpoint was written. */
   checkpoint(groupId: number, ts: string): void;
   /** A community's batch keeps failing (null: it got through). */
@@ -33,7 +33,7 @@ export function createObserver(status: ServiceStatus, metrics: Metrics): RouterO
       metrics.inc("vk_router_poll_faults_total", { group_id: groupId, kind });
       status.fault(groupId, kind, message);
     },
-    event: (event, destinations) => status.event(event, destinations),
+    events: (routed) => status.events(routed),
     stuck(groupId, stuck) {
       if (stuck) metrics.inc("vk_router_stuck_batches_total", { group_id: groupId });
       status.stuck(groupId, stuck);

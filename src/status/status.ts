@@ -4,7 +4,7 @@
  * only reads it.
  * @module
  */
-import type { CustomEvent } from "../events/types.ts";
+import type { CustomEvent, RoutedEvent } from "../events/types.ts";
 import type { StuckBatch } from "../ingest/ingestion.ts";
 import type { DestinationHealth } from "./health.ts";
 import type { ConnectionState, PollFault, PollObserver } from "../vk/long_poll.ts";
@@ -279,6 +279,22 @@ export class ServiceStatus implements PollObserver {
     this.recentEvents.length = 0;
     this.recentErrors.length = 0;
     return recent;
+  }
+
+  /**
+   * Records a batch of routed events: only the last 20 can show, so only they are copied;
+   * the others just move their community's `lastEventAt`.
+   */
+  events(routed: readonly RoutedEvent[]): void {
+    const at = this.#now();
+    let groupId: number | null = null;
+    for (const { event } of routed) {
+      if (event.group_id === groupId) continue;
+      groupId = event.group_id;
+      const c = this.communities.get(groupId);
+      if (c) c.lastEventAt = at;
+    }
+    for (const { event, destinations } of routed.slice(-KEEP)) this.event(event, destinations);
   }
 
   /** Records a routed event (newest first, the last 20). */

@@ -266,12 +266,12 @@ export class Timeline implements MetricsObserver {
     );
   }
 
-  /** Adds one delivery that took `ms` from receipt to confirmation. */
-  recordLatency(ms: number): void {
+  /** Adds `count` deliveries that each took `ms` from receipt to confirmation. */
+  recordLatency(ms: number, count = 1): void {
     if (Number.isNaN(ms)) return;
     const bucket = latencyBucket(ms);
     this.#add(this.#now(), (ring, slot) => {
-      ring.latency[slot * LATENCY_BUCKETS + bucket]!++;
+      ring.latency[slot * LATENCY_BUCKETS + bucket]! += count;
       ring.latencyMax[slot] = Math.max(ring.latencyMax[slot]!, ms);
     });
   }
@@ -285,8 +285,8 @@ export class Timeline implements MetricsObserver {
   }
 
   /** Takes the delivery latency histogram's observations (seconds). */
-  observe(name: string, _labels: Labels, value: number): void {
-    if (name === DELIVERY_LATENCY) this.recordLatency(value * 1000);
+  observe(name: string, _labels: Labels, value: number, count: number): void {
+    if (name === DELIVERY_LATENCY) this.recordLatency(value * 1000, count);
   }
 
   /** Both resolutions as compact series ending with the bucket in progress. */

@@ -10,11 +10,17 @@
  * {@linkcode RECONNECT_GAP_MS} of the last failed attempt get its error at once.
  * @module
  */
-import amqplib from "amqplib";
 import type { Channel, ChannelModel } from "amqplib";
 import { errorMessage } from "../../../errors.ts";
 import type { ConnectionSpec } from "../kind.ts";
 import { withTimeout } from "../../../util/time.ts";
+
+/**
+ * The client, loaded when a connection is first opened: a router without AMQP
+ * destinations (and the serverless worker) never loads it, nor the Node compatibility
+ * modules it pulls in (several MB of resident memory).
+ */
+const loadClient = () => import("amqplib");
 
 /** `AMQP_URL`, read and checked. */
 export interface AmqpConfig {
@@ -123,6 +129,7 @@ export function openAmqpConnection(
   async function connect(): Promise<ChannelModel> {
     try {
       // The socket's timeout covers TCP, TLS and the handshake (amqplib clears it after).
+      const { default: amqplib } = await loadClient();
       const model = await amqplib.connect(config.url, {
         timeout: timeoutMs,
         clientProperties: { connection_name: "vk-event-router" },
