@@ -170,7 +170,11 @@ async function run(C: number): Promise<Row> {
       const now = Date.now();
       for (const item of (reply as [string, string[]])[1]) {
         const event = JSON.parse(item);
-        arrivals.push({ id: event.event_id, at: now, named: event.user_name != null });
+        arrivals.push({
+          id: event.event_id,
+          at: now,
+          named: event.user_name !== null && event.user_name !== undefined,
+        });
       }
     }
   })();
@@ -324,8 +328,11 @@ if (rows.length >= 2) {
   console.log(`RSS per held community (slope from C=${a.C} to C=${b.C}): ${perHeld.toFixed(0)} KB`);
 }
 if (values.out && positionals.length === 0 && !values.smoke) {
-  await Deno.writeTextFile(`${values.out}/fleet.json`, JSON.stringify(rows, null, 2) + "\n");
-  await Deno.writeTextFile(`${values.out}/fleet.svg`, chart(rows));
+  const json = `${values.out}/fleet.json`, svg = `${values.out}/fleet.svg`;
+  await Deno.writeTextFile(json, JSON.stringify(rows, null, 2) + "\n");
+  await Deno.writeTextFile(svg, chart(rows));
+  // In the repository's format, so that `deno fmt --check` stays clean after a run.
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", json, svg] }).output();
 }
 
 /**
@@ -359,6 +366,7 @@ function chart(rows: readonly Row[]): string {
     `<text x="${x(c)}" y="${h - bottom + 16}" text-anchor="middle">C = ${c}</text>`
   ).join("");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="11">
+<rect width="${w}" height="${h}" fill="#fff"/>
 <text x="${left}" y="12">Idle Redis commands/s per replica (R = ${R}, LEASE_TTL_S=${TTL_S}, log scale)</text>
 ${grid}${ticks}${line(before, "#c0392b", "before")}${line(after, "#2471a3", "after")}
 </svg>

@@ -30,6 +30,9 @@ import { listenProblem } from "./start_failure.ts";
 
 const log = getLogger(["vk-event-router", "service"]);
 
+/** How long a replica waits for the whole fleet to poll before its settings checks. */
+const SETTINGS_AFTER_MS = 300_000;
+
 /** A running service. */
 export interface Service extends AsyncDisposable {
   /** The router's graph: metrics, status, store, pipeline, ... */
@@ -162,14 +165,36 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       );
     }
   }
-  /** On a standby, what the owners found, read once per TTL until every community is known. */
+  /**
+   * With leases, once per TTL until every community is known: what the owners shared, and
+   * whether the whole fleet polls. Only then does this replica check the communities it
+   * holds, so that a start costs VK one call per community (its poll server) before every
+   * community polls; after `SETTINGS_AFTER_MS` it checks anyway (a community that cannot poll).
+   */
+  const held = new Set<number>();
+  const checking = new Set<number>();
   const learning = sharedSettings && (async () => {
+    const groupIds = config.communities.map((c) => c.groupId);
+    const since = Date.now();
+    let polling = false;
     while (!controller.signal.aborted) {
-      const unknown = config.communities.map((c) => c.groupId).filter((g) => !shownSettings.has(g));
+      const unknown = groupIds.filter((g) => !shownSettings.has(g));
       if (unknown.length === 0) return;
       try {
-        for (const [g, warnings] of await sharedSettings.read(unknown)) showSettings(g, warnings);
+        const read = await sharedSettings.read(unknown, polling ? [] : groupIds);
+        for (const [g, warnings] of read.shared) showSettings(g, warnings);
+        polling ||= read.polling || Date.now() - since >= SETTINGS_AFTER_MS;
       } catch { /* Redis is down: the leases say so; the next round asks again */ }
+      for (const c of polling ? config.communities : []) {
+        if (!held.has(c.groupId) || shownSettings.has(c.groupId) || checking.has(c.groupId)) {
+          continue;
+        }
+        checking.add(c.groupId);
+        sharedSettings.check(router.apiFor(c.token!), c.groupId).then(
+          (warnings) => warnings && showSettings(c.groupId, warnings),
+          checkFailed(c.groupId),
+        ).finally(() => checking.delete(c.groupId));
+      }
       await sleep(config.leaseTtlMs, controller.signal).catch(() => {});
     }
   })();
@@ -204,13 +229,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         await leases.run(
           community.groupId,
           (lease, signal) => {
-            if (!shownSettings.has(community.groupId)) {
-              sharedSettings!.check(router.apiFor(community.token!), community.groupId).then(
-                (warnings) => warnings && showSettings(community.groupId, warnings),
-                checkFailed(community.groupId),
-              );
-            }
-            return ingest(community, signal, lease);
+            held.add(community.groupId);
+            return ingest(community, signal, lease).finally(() => held.delete(community.groupId));
           },
           controller.signal,
         );
