@@ -1,7 +1,7 @@
 # vk-event-router: the long-running service.
 # Build: docker build -t vk-event-router .
 # Run:   docker run -e VK_TOKEN=... -e VK_GROUP_ID=... -e REDIS_URL=redis://redis:6379 \
-#          -p 8080:8080 -v vk-router-data:/service/data -v vk-router-logs:/service/logs vk-event-router
+#          -p 8080:8080 -v vk-router-data:/service/data vk-event-router
 # Secrets come from the runtime environment only: never as build arguments.
 
 # The same Deno version as CI (.ci/run) and the tests.
@@ -26,13 +26,15 @@ RUN deno run --no-config --allow-read=. --allow-write=deno.json,deno.lock script
   && mkdir -p data logs
 COPY --chown=deno:deno routes.json ./
 
-# Defaults under /service. ROUTES_FILE, DATA_DIR and LOG_DIR may name any path: the start
+# Defaults under /service. Logs go to stdout once, as JSON lines, for the container
+# runtime to collect; LOG_DIR (e.g. -e LOG_DIR=./logs -v vk-router-logs:/service/logs)
+# adds rotating files. ROUTES_FILE, DATA_DIR and LOG_DIR may name any path: the start
 # command grants access to exactly those. HOST=0.0.0.0: the container is reached through its
 # published port (the default, 127.0.0.1, is for a process on the host itself).
-ENV ROUTES_FILE=routes.json DATA_DIR=./data LOG_DIR=./logs LOG_FORMAT=json HOST=0.0.0.0 PORT=8080
+ENV ROUTES_FILE=routes.json DATA_DIR=./data LOG_FORMAT=json HOST=0.0.0.0 PORT=8080
 
 EXPOSE 8080
-VOLUME ["/service/data", "/service/logs"]
+VOLUME ["/service/data"]
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 \
   CMD ["deno", "eval", "const r = await fetch(`http://127.0.0.1:${Deno.env.get('PORT') ?? '8080'}/healthz`); Deno.exit(r.ok ? 0 : 1)"]

@@ -22,13 +22,13 @@ import { serveBounded } from "../src/http/server.ts";
 import { RespConnection } from "../src/redis/resp_connection.ts";
 import { buildRouter } from "../src/router.ts";
 import { startRedisServer } from "../tests/support/redis_server.ts";
+import { requireOut } from "./bench_env.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: { smoke: { type: "boolean", default: false }, out: { type: "string" } },
 });
-const ROOT_PATH = decodeURIComponent(new URL("../", import.meta.url).pathname);
-const OUT = values.out ?? `${ROOT_PATH}bench/callback_http.json`;
+const OUT = requireOut(values.out);
 const ROUNDS = values.smoke ? 1 : 9;
 const REQUESTS = values.smoke ? 200 : 5_000;
 const CLIENTS = 8;
@@ -178,10 +178,7 @@ summary.p99_after_vs_before = summary.after.p99_ms / summary.before.p99_ms;
 await router.close();
 await redis.stop("SIGTERM");
 await Deno.remove(dir, { recursive: true });
-// A smoke run writes only where it is told to: its figures are too small to keep.
-if (!values.smoke || values.out) {
-  await Deno.writeTextFile(OUT, JSON.stringify(summary, null, 2) + "\n");
-}
+await Deno.writeTextFile(OUT, JSON.stringify(summary, null, 2) + "\n");
 console.log(
   `| POST /callback, ${CLIENTS} clients | before (Deno.serve) | after (bounded) | after / before |
 | --- | --- | --- | --- |

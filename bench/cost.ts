@@ -1,14 +1,14 @@
 // deno-lint-ignore-file no-console -- the benchmark prints its table
 /**
  * What an event costs on Upstash: REST requests and Redis commands per event, counted by
- * the Upstash-compatible gateway (`tests/support/upstash_gateway.ts`, which counts every
+ * the Upstash-compatible gateway (`dev/upstash_gateway.ts`, which counts every
  * command of a pipeline or transaction; a script call is one command), for the serverless
  * worker and for the long-running service; the worker's callback latency when every
  * Upstash request takes 20 ms more; its cold start under `deno serve`; its module graph;
  * and the monthly Upstash bill for a million events.
  *
  * Usage: deno run -A bench/cost.ts [--smoke] [--out FILE]
- * Writes FILE (default bench/cost.json) and prints a Markdown table.
+ * Writes FILE (`--out bench/cost.json` refreshes the committed one) and prints a Markdown table.
  * @module
  */
 import { parseArgs } from "node:util";
@@ -17,9 +17,11 @@ import { moduleGraph } from "./module_graph.ts";
 import { RespConnection } from "../src/redis/resp_connection.ts";
 import { createWorker } from "../src/worker/worker.ts";
 import { startFakeVk } from "../tests/support/fake_vk.ts";
-import { deleteKeys } from "../tests/support/redis.ts";
+import { deleteKeys } from "../tests/support/delete_keys.ts";
 import { startTaskFlags } from "../tests/support/service_process.ts";
-import { type GatewayCounts, startUpstashGateway } from "../tests/support/upstash_gateway.ts";
+import { type GatewayCounts, startUpstashGateway } from "../dev/upstash_gateway.ts";
+import { taskCommand } from "../tests/support/tasks.ts";
+import { benchPrefix, benchRedisUrl, requireOut } from "./bench_env.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -27,9 +29,8 @@ const { values } = parseArgs({
 });
 const ROOT = new URL("../", import.meta.url);
 const ROOT_PATH = decodeURIComponent(ROOT.pathname);
-const OUT = values.out ?? `${ROOT_PATH}bench/cost.json`;
-const REDIS_URL = Deno.env.get("TEST_REDIS_URL") ?? Deno.env.get("REDIS_URL") ??
-  "redis://127.0.0.1:6379";
+const OUT = requireOut(values.out);
+const REDIS_URL = benchRedisUrl();
 const SMOKE = values.smoke;
 
 /** Upstash pay-as-you-go, per command (docs "Pricing & Billing", upstash.com/pricing/redis). */
@@ -129,7 +130,7 @@ async function workerScenario(
       });
     },
   );
-  const prefix = `cost-${crypto.randomUUID().slice(0, 8)}:`;
+  const prefix = benchPrefix("cost");
   const dir = await Deno.makeTempDir({ prefix: "vk-router-cost-" });
   const destinations: Record<string, unknown> = {
     q: { kind: "redis-list", key: `${prefix}q` },
@@ -192,7 +193,7 @@ async function serviceScenario(
   for (let id = 1; id <= 20; id++) {
     vk.users.set(id, { id, first_name: "U", last_name: String(id), domain: `u${id}` });
   }
-  const prefix = `cost-${crypto.randomUUID().slice(0, 8)}:`;
+  const prefix = benchPrefix("cost");
   const list = `${prefix}q`;
   const dir = await Deno.makeTempDir({ prefix: "vk-router-cost-" });
   await Deno.writeTextFile(
@@ -284,7 +285,7 @@ async function serviceScenario(
 /** `deno serve` with the `serve` task's flags: spawn to listening, and to the first callback answered. */
 async function coldStart(runs: number) {
   await using gateway = startUpstashGateway(REDIS_URL);
-  const prefix = `cost-${crypto.randomUUID().slice(0, 8)}:`;
+  const prefix = benchPrefix("cost");
   const dir = await Deno.makeTempDir({ prefix: "vk-router-cost-" });
   await Deno.writeTextFile(
     `${dir}/routes.json`,
@@ -293,7 +294,7 @@ async function coldStart(runs: number) {
       rules: [{ to: ["q"] }],
     }),
   );
-  const task = JSON.parse(await Deno.readTextFile(`${ROOT_PATH}deno.json`)).tasks.serve as string;
+  const task = await taskCommand("serve");
   const flags = task.split(/\s+/).slice(2, -1).map((w, i, all) =>
     all[i - 1] === "--port" ? "0" : w
   );

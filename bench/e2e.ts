@@ -12,14 +12,15 @@
  *   [--contenders floor,router,naive] [--baseline TREE]
  * `--baseline TREE` adds the router of another checkout (its own `start` flags) as the
  * contender `baseline`, interleaved with the others: a before/after in one process.
- * Writes DIR/results.json, DIR/results.md and DIR/throughput.svg (DIR defaults to bench/)
- * after a run of every contender at every batch size, or wherever `--out` says.
+ * Writes DIR/results.json, DIR/results.md and DIR/throughput.svg after a run of every
+ * contender at every batch size (`--out bench` refreshes the committed ones).
  * @module
  */
 import { parseArgs } from "node:util";
 import { RespConnection, RespError } from "../src/redis/resp_connection.ts";
 import { startFakeVk } from "../tests/support/fake_vk.ts";
 import { CHATS, directory, GROUP_ID, USERS, workload } from "./workload.ts";
+import { benchPrefix, benchRedisUrl } from "./bench_env.ts";
 
 const ROOT_PATH = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const API_LATENCY_MS = Number(Deno.env.get("BENCH_API_LATENCY_MS") ?? 20);
@@ -126,7 +127,7 @@ export async function run(
 ): Promise<Row> {
   const { redisUrl, hooks = {} } = options;
   const isRouter = contender === "router" || contender === "baseline";
-  const tag = `bench-${crypto.randomUUID().slice(0, 6)}:`;
+  const tag = benchPrefix("e2e");
   const list = `${tag}events`;
   // The router first sees one message from every user in every chat, so that the measured
   // events meet a warm cache, as they would in a service that has been running for a while.
@@ -343,9 +344,10 @@ async function main(): Promise<void> {
   const baseline = values.baseline?.replace(/\/$/, "");
   const complete = batches.length === BATCHES.length &&
     ["floor", "router", "naive"].every((c) => contenders.includes(c as Contender));
-  const out = values.out ?? (complete ? `${ROOT_PATH}bench` : null);
-  const redisUrl = Deno.env.get("TEST_REDIS_URL") ?? Deno.env.get("REDIS_URL") ??
-    "redis://127.0.0.1:6379";
+  // Results only where asked, and only of a complete run: `--out bench` refreshes the
+  // committed ones, a deliberate step.
+  const out = values.out !== undefined && complete ? values.out : null;
+  const redisUrl = benchRedisUrl();
 
   const runs: Row[] = [];
   /** Per batch size, each round's ratio of every contender to the floor of the same round. */

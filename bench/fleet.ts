@@ -19,14 +19,21 @@
  *   until the spread is fair again, and the VK calls that cost;
  * - **max VK calls in any second**, over the whole run (the limit is 20 per token).
  *
- * Usage: `deno run -A bench/fleet.ts [C,...]` (default 50,200,500); writes `bench/fleet.json`
- * and `bench/fleet.svg` when run with the default sizes.
+ * Usage: `deno run -A bench/fleet.ts [--smoke] [--out DIR] [C,...]` (default 50,200,500;
+ * `--smoke`: 10); writes `DIR/fleet.json` and `DIR/fleet.svg` when run with the default sizes
+ * (`--out bench` refreshes the committed ones).
  * @module
  */
 import { startFakeVk } from "../tests/support/fake_vk.ts";
 import { startRedisServer } from "../tests/support/redis_server.ts";
+import { parseArgs } from "node:util";
 
-const SIZES = Deno.args[0]?.split(",").map(Number) ?? [50, 200, 500];
+const { values, positionals } = parseArgs({
+  args: Deno.args,
+  allowPositionals: true,
+  options: { smoke: { type: "boolean", default: false }, out: { type: "string" } },
+});
+const SIZES = positionals[0]?.split(",").map(Number) ?? (values.smoke ? [10] : [50, 200, 500]);
 const R = 3;
 const TTL_S = 3;
 const IDLE_MS = 10_000;
@@ -163,7 +170,11 @@ async function run(C: number): Promise<Row> {
       const now = Date.now();
       for (const item of (reply as [string, string[]])[1]) {
         const event = JSON.parse(item);
-        arrivals.push({ id: event.event_id, at: now, named: event.user_name != null });
+        arrivals.push({
+          id: event.event_id,
+          at: now,
+          named: event.user_name !== null && event.user_name !== undefined,
+        });
       }
     }
   })();
@@ -316,10 +327,12 @@ if (rows.length >= 2) {
   const perHeld = (mean(b.rss_mb) - mean(a.rss_mb)) * 1024 / ((b.C - a.C) / R);
   console.log(`RSS per held community (slope from C=${a.C} to C=${b.C}): ${perHeld.toFixed(0)} KB`);
 }
-if (Deno.args.length === 0) {
-  const out = new URL("./", import.meta.url);
-  await Deno.writeTextFile(new URL("fleet.json", out), JSON.stringify(rows, null, 2) + "\n");
-  await Deno.writeTextFile(new URL("fleet.svg", out), chart(rows));
+if (values.out && positionals.length === 0 && !values.smoke) {
+  const json = `${values.out}/fleet.json`, svg = `${values.out}/fleet.svg`;
+  await Deno.writeTextFile(json, JSON.stringify(rows, null, 2) + "\n");
+  await Deno.writeTextFile(svg, chart(rows));
+  // In the repository's format, so that `deno fmt --check` stays clean after a run.
+  await new Deno.Command(Deno.execPath(), { args: ["fmt", "-q", json, svg] }).output();
 }
 
 /**
@@ -353,6 +366,7 @@ function chart(rows: readonly Row[]): string {
     `<text x="${x(c)}" y="${h - bottom + 16}" text-anchor="middle">C = ${c}</text>`
   ).join("");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif" font-size="11">
+<rect width="${w}" height="${h}" fill="#fff"/>
 <text x="${left}" y="12">Idle Redis commands/s per replica (R = ${R}, LEASE_TTL_S=${TTL_S}, log scale)</text>
 ${grid}${ticks}${line(before, "#c0392b", "before")}${line(after, "#2471a3", "after")}
 </svg>

@@ -3,7 +3,8 @@
  * text rules on re2js against the same rules on native RegExp (baseline, the engine re2js
  * replaced), and the Lua dedup-push pipeline against a plain LPUSH pipeline of the same events
  * (baseline).
- * `deno bench -A bench/micro_bench.ts`; Redis at TEST_REDIS_URL or 127.0.0.1:6379.
+ * Run by `deno task bench` (`bench/run.ts`), which gives it a private Redis
+ * (BENCH_REDIS_URL); with BENCH_SMOKE=1 each bench runs a few iterations only.
  * @module
  */
 import { parseRoutes, type Routes } from "../src/config/routes.ts";
@@ -12,8 +13,14 @@ import { transform } from "../src/events/transform.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { route } from "../src/route/matcher.ts";
 import type { CustomEvent } from "../src/events/types.ts";
+import { BENCH_SMOKE, benchPrefix, benchRedisUrl } from "./bench_env.ts";
 
 const FIXTURES = new URL("../fixtures/vk/", import.meta.url);
+
+/** `Deno.bench`, a few iterations only in a smoke run (it checks that each bench works). */
+function bench(definition: Deno.BenchDefinition): void {
+  Deno.bench(BENCH_SMOKE ? { ...definition, n: 2, warmup: 1 } : definition);
+}
 const OPTIONS = { receivedAt: 1709107923, timezone: "Europe/Moscow", commandPrefixes: ["/", "!"] };
 const routes = parseRoutes(
   JSON.parse(Deno.readTextFileSync(new URL("../routes.json", import.meta.url))),
@@ -32,7 +39,7 @@ const cases = [
 
 for (const name of cases) {
   const raw = JSON.parse(Deno.readTextFileSync(new URL(`${name}.raw.json`, FIXTURES)));
-  Deno.bench({
+  bench({
     name: `validate + transform + route: ${name}`,
     group: "per event",
     baseline: name === "message_new_chat",
@@ -85,7 +92,7 @@ const textInputs: [string, CustomEvent[]][] = [
 ];
 for (const [inputs, events] of textInputs) {
   for (const [engine, routes] of [["native RegExp", nativeRoutes], ["re2js", re2Routes]] as const) {
-    Deno.bench({
+    bench({
       name: `route() with text rules, ${engine}: ${inputs}`,
       group: `route() with text rules: ${inputs}`,
       baseline: engine === "native RegExp",
@@ -96,11 +103,8 @@ for (const [inputs, events] of textInputs) {
   }
 }
 
-const redis = connectRedis({
-  kind: "native",
-  url: Deno.env.get("TEST_REDIS_URL") ?? "redis://127.0.0.1:6379",
-});
-const prefix = `bench-micro-${crypto.randomUUID().slice(0, 6)}:`;
+const redis = connectRedis({ kind: "native", url: benchRedisUrl() });
+const prefix = benchPrefix("micro");
 const sink = createRedisListSink({
   name: "bench",
   redis: redis.redis,
@@ -111,7 +115,7 @@ const sink = createRedisListSink({
 const body = Deno.readTextFileSync(new URL("message_new_chat.expected.json", FIXTURES));
 let n = 0;
 
-Deno.bench({
+bench({
   name: "plain LPUSH pipeline, 100 events",
   group: "push 100 events",
   baseline: true,
@@ -124,7 +128,7 @@ Deno.bench({
   },
 });
 
-Deno.bench({
+bench({
   name: "Lua dedup + push pipeline, 100 events",
   group: "push 100 events",
   n: 300,
@@ -134,7 +138,7 @@ Deno.bench({
   },
 });
 
-Deno.bench({
+bench({
   name: "Lua pipeline, 100 replayed events (all deduplicated)",
   group: "push 100 events",
   n: 300,
@@ -144,7 +148,5 @@ Deno.bench({
   },
 });
 
-globalThis.addEventListener("unload", () => {
-  // Best effort: the keys expire with their markers anyway; the lists are removed here.
-  redis.redis.del(`${prefix}list`, `${prefix}plain`).finally(() => redis.close());
-});
+// The runner deletes every key under the run's prefix afterwards (markers included).
+globalThis.addEventListener("unload", () => redis.close());

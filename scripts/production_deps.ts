@@ -1,7 +1,8 @@
 // deno-lint-ignore-file no-console -- a build script that reports what it did
 /**
  * Drops from `deno.json` and `deno.lock` the imports that `src/` never uses (the test-only
- * packages), for the Docker image: Deno caches every package that the import map and the
+ * packages) and, from the lock's `npm` section, every package the kept ones do not reach,
+ * for the Docker image (so scanners reading its lock see only what it can load): Deno caches every package that the import map and the
  * lock file name, whatever the entry point, and `--cached-only` wants them all. After this,
  * `deno install --frozen --entrypoint src/main.ts` caches the production packages only, at
  * the versions locked. Only the image's copy is rewritten: `deno run --no-config
@@ -16,11 +17,57 @@ export interface DenoConfig {
   [key: string]: unknown;
 }
 
+/** A package of a version 5 lock file's `npm` section. */
+export interface LockedPackage {
+  dependencies?: string[];
+  optionalDependencies?: string[];
+  [key: string]: unknown;
+}
+
 /** The parts of a version 5 `deno.lock` this rewrites. */
 export interface DenoLock {
   specifiers?: Record<string, string>;
+  /** `name@version[_peer…]` → the package; its dependencies are `name` or `name@version…`. */
+  npm?: Record<string, LockedPackage>;
   workspace?: { dependencies?: string[]; [key: string]: unknown };
   [key: string]: unknown;
+}
+
+/** `npm:@scope/name@1.2.3` → `@scope/name`. */
+function packageName(specifier: string): string {
+  return specifier.replace(/^npm:/, "").replace(/^(@?[^@]+)@.*$/, "$1");
+}
+
+/**
+ * The keys of the lock's `npm` section that `specifiers` (`npm:name@range`, as the lock's
+ * `specifiers` map names them) reach through their dependencies: what the kept imports
+ * can load, and so the only packages a scanner reading the image's lock should see.
+ */
+export function reachablePackages(lock: DenoLock, specifiers: Iterable<string>): Set<string> {
+  const packages = lock.npm ?? {};
+  const keys = Object.keys(packages);
+  /** A dependency is `name` (its one locked version) or `name@version…` (a key itself). */
+  const resolve = (dependency: string): string[] =>
+    dependency in packages
+      ? [dependency]
+      : keys.filter((k) =>
+        k.startsWith(`${dependency}@`) && /^\d/.test(k.slice(dependency.length + 1))
+      );
+  const reached = new Set<string>();
+  const queue = [...specifiers].flatMap((s) => {
+    const version = lock.specifiers?.[s];
+    return version === undefined ? [] : [`${packageName(s)}@${version}`];
+  });
+  while (queue.length > 0) {
+    const key = queue.pop()!;
+    if (reached.has(key) || !(key in packages)) continue;
+    reached.add(key);
+    const { dependencies = [], optionalDependencies = [] } = packages[key]!;
+    for (const dependency of [...dependencies, ...optionalDependencies]) {
+      queue.push(...resolve(dependency));
+    }
+  }
+  return reached;
 }
 
 /** Bare specifiers in `import`, `export … from` and `import()` of TypeScript sources. */
@@ -60,10 +107,14 @@ export function pruneUnusedImports(
   const gone = new Set(
     dropped.map(([, target]) => lockSpecifier(target)).filter((t) => !keptTargets.has(t)),
   );
+  const reached = reachablePackages(lock, keptTargets);
   return {
     config: { ...config, imports: Object.fromEntries(kept) },
     lock: {
       ...lock,
+      ...(lock.npm && {
+        npm: Object.fromEntries(Object.entries(lock.npm).filter(([key]) => reached.has(key))),
+      }),
       ...(lock.specifiers && {
         specifiers: Object.fromEntries(
           Object.entries(lock.specifiers).filter(([s]) => !gone.has(s)),

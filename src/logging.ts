@@ -19,9 +19,13 @@ import {
 import { getRotatingFileSink } from "@logtape/file";
 import { redactByPattern } from "@logtape/redaction";
 import type { Config } from "./config/config.ts";
+import { ConfigError, errorMessage } from "./errors.ts";
 import { redactionPatterns } from "./redact.ts";
 
-/** Configures LogTape's sinks for the whole process. */
+/**
+ * Configures LogTape's sinks for the whole process.
+ * @throws {ConfigError} when LOG_DIR cannot take the log files.
+ */
 export async function configureLogging(
   log: Config["log"],
   secrets: readonly string[],
@@ -43,12 +47,20 @@ export async function configureLogging(
     : json;
   const sinks: Record<string, Sink> = { console: getConsoleSink({ formatter: consoleFormatter }) };
   if (log.dir) {
-    await Deno.mkdir(log.dir, { recursive: true });
-    sinks.file = getRotatingFileSink(`${log.dir}/vk-event-router.log`, {
-      formatter: json,
-      maxSize: 10 * 1024 * 1024,
-      maxFiles: 5,
-    });
+    try {
+      await Deno.mkdir(log.dir, { recursive: true });
+      sinks.file = getRotatingFileSink(`${log.dir}/vk-event-router.log`, {
+        formatter: json,
+        maxSize: 10 * 1024 * 1024,
+        maxFiles: 5,
+      });
+    } catch (error) {
+      throw new ConfigError([
+        `LOG_DIR: cannot write log files in ${log.dir}: ${errorMessage(error)}`,
+      ], {
+        cause: error,
+      });
+    }
   }
   await configure({
     reset: true,

@@ -10,19 +10,28 @@ import type { Community, Config } from "./config/config.ts";
 import type { Routes } from "./config/routes.ts";
 import { runRetryWorker } from "./deliver/deliverer.ts";
 import { CONNECTION_SPECS } from "./deliver/kinds/registry.ts";
-import { errorMessage, VkFatalError } from "./errors.ts";
+import { ConfigError, errorMessage, VkFatalError } from "./errors.ts";
 import { runIngestion } from "./ingest/ingestion.ts";
 import { createLeaseCoordinator } from "./lease/coordinator.ts";
 import { leasedApi, leasedFetch, leasedStore } from "./lease/fencing.ts";
 import type { HeldLease } from "./lease/hold.ts";
 import { createLeaseClient } from "./lease/lease.ts";
 import { buildRouter, type Router, type RouterCore, verifyDestinations } from "./router.ts";
-import { sleep } from "./util/time.ts";
 import { checkSettings, createSharedSettings } from "./vk/settings_check.ts";
-import { serveBounded } from "./http/server.ts";
+import { configSummary } from "./config/summary.ts";
+import { type Fleet, type ReplicaReport, REPORT_EVERY_MS } from "./status/fleet.ts";
+import { assessHealth, RECENT_DEAD_LETTERS_MS } from "./status/health.ts";
+import { failingNow, recentDeadLetters } from "./status/status.ts";
+import { sleep } from "./util/time.ts";
+import denoJson from "../deno.json" with { type: "json" };
+import { type BoundedServer, serveBounded } from "./http/server.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
+import { listenProblem } from "./start_failure.ts";
 
 const log = getLogger(["vk-event-router", "service"]);
+
+/** How long a replica waits for the whole fleet to poll before its settings checks. */
+const SETTINGS_AFTER_MS = 300_000;
 
 /** A running service. */
 export interface Service extends AsyncDisposable {
@@ -52,6 +61,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const { config, routes } = options;
   const controller = new AbortController();
   const router = await buildRouter({
+    fleet: true,
     config,
     routes,
     embeddedStore: options.embeddedStore ?? false,
@@ -61,6 +71,30 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       stopping: () => controller.signal.aborted,
     }),
   });
+  // Listening comes before any poll, so a HOST or PORT mistake stops the start cleanly.
+  const { metrics } = router;
+  let server: BoundedServer;
+  try {
+    server = serveBounded({
+      hostname: config.host,
+      port: config.port,
+      maxConnections: config.http.maxConnections,
+      // Behind a trusted proxy every connection comes from the proxy: only the total is capped.
+      maxPerAddress: config.trustProxy ? null : config.http.maxConnectionsPerAddress,
+      idleTimeoutMs: config.http.idleTimeoutMs,
+      observer: {
+        refused: (reason) => metrics.inc("vk_router_http_connections_refused_total", { reason }),
+        idleClosed: () => metrics.inc("vk_router_http_idle_closed_total"),
+        acceptFailed: () => metrics.inc("vk_router_http_accept_errors_total"),
+      },
+    }, router.app.fetch);
+  } catch (error) {
+    await router.close();
+    const problem = listenProblem(error, config.host, config.port);
+    throw problem ? new ConfigError([problem], { cause: error }) : error;
+  }
+  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${server.addr.port}`;
   const { store, observer, pipeline } = router;
   for (const spec of CONNECTION_SPECS.filter((spec) => router.connections.has(spec.name))) {
     log.info("Connection {name}: {where}", {
@@ -74,9 +108,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     await router.close();
     throw error;
   }
-  log.info("Instance {instanceId}; state store: {kind}", {
+  // The summary is the message itself (a property would be rendered quoted); braces escaped.
+  const summary = configSummary(config, routes, store.kind === "kv");
+  log.info(summary.replaceAll("{", "{{").replaceAll("}", "}}"), {
     instanceId: config.instanceId,
-    kind: store.kind === "redis" ? `Redis (${router.redis!.kind})` : `Deno KV in ${config.dataDir}`,
   });
 
   // With the state in Redis, several replicas may run: each community is polled by the
@@ -130,14 +165,36 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       );
     }
   }
-  /** On a standby, what the owners found, read once per TTL until every community is known. */
+  /**
+   * With leases, once per TTL until every community is known: what the owners shared, and
+   * whether the whole fleet polls. Only then does this replica check the communities it
+   * holds, so that a start costs VK one call per community (its poll server) before every
+   * community polls; after `SETTINGS_AFTER_MS` it checks anyway (a community that cannot poll).
+   */
+  const held = new Set<number>();
+  const checking = new Set<number>();
   const learning = sharedSettings && (async () => {
+    const groupIds = config.communities.map((c) => c.groupId);
+    const since = Date.now();
+    let polling = false;
     while (!controller.signal.aborted) {
-      const unknown = config.communities.map((c) => c.groupId).filter((g) => !shownSettings.has(g));
+      const unknown = groupIds.filter((g) => !shownSettings.has(g));
       if (unknown.length === 0) return;
       try {
-        for (const [g, warnings] of await sharedSettings.read(unknown)) showSettings(g, warnings);
+        const read = await sharedSettings.read(unknown, polling ? [] : groupIds);
+        for (const [g, warnings] of read.shared) showSettings(g, warnings);
+        polling ||= read.polling || Date.now() - since >= SETTINGS_AFTER_MS;
       } catch { /* Redis is down: the leases say so; the next round asks again */ }
+      for (const c of polling ? config.communities : []) {
+        if (!held.has(c.groupId) || shownSettings.has(c.groupId) || checking.has(c.groupId)) {
+          continue;
+        }
+        checking.add(c.groupId);
+        sharedSettings.check(router.apiFor(c.token!), c.groupId).then(
+          (warnings) => warnings && showSettings(c.groupId, warnings),
+          checkFailed(c.groupId),
+        ).finally(() => checking.delete(c.groupId));
+      }
       await sleep(config.leaseTtlMs, controller.signal).catch(() => {});
     }
   })();
@@ -172,13 +229,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
         await leases.run(
           community.groupId,
           (lease, signal) => {
-            if (!shownSettings.has(community.groupId)) {
-              sharedSettings!.check(router.apiFor(community.token!), community.groupId).then(
-                (warnings) => warnings && showSettings(community.groupId, warnings),
-                checkFailed(community.groupId),
-              );
-            }
-            return ingest(community, signal, lease);
+            held.add(community.groupId);
+            return ingest(community, signal, lease).finally(() => held.delete(community.groupId));
           },
           controller.signal,
         );
@@ -201,23 +253,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   const done = Promise.all(loops).then(() => {});
   const retries = runRetryWorker(router.deliverer, controller.signal);
+  const reporting = router.fleet ? reportToFleet(router, router.fleet, controller.signal) : null;
 
-  const { metrics } = router;
-  const server = serveBounded({
-    hostname: config.host,
-    port: config.port,
-    maxConnections: config.http.maxConnections,
-    // Behind a trusted proxy every connection comes from the proxy: only the total is capped.
-    maxPerAddress: config.trustProxy ? null : config.http.maxConnectionsPerAddress,
-    idleTimeoutMs: config.http.idleTimeoutMs,
-    observer: {
-      refused: (reason) => metrics.inc("vk_router_http_connections_refused_total", { reason }),
-      idleClosed: () => metrics.inc("vk_router_http_idle_closed_total"),
-      acceptFailed: () => metrics.inc("vk_router_http_accept_errors_total"),
-    },
-  }, router.app.fetch);
-  const host = config.host.includes(":") ? `[${config.host}]` : config.host;
-  const url = `http://${host}:${server.addr.port}`;
   log.info(`Status page at ${url}/`, { url });
   warnAboutSecurity(config);
 
@@ -229,6 +266,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       await done;
       await leases?.close();
       await learning;
+      await reporting;
+      await router.fleet?.leave(config.instanceId).catch(() => {});
       await retries;
       await server.shutdown();
       await router.close();
@@ -251,4 +290,58 @@ async function readiness(router: RouterCore): Promise<string | null> {
     }
   }
   return null;
+}
+
+/** This replica as the fleet view shows it: what it polls, its counts, its own verdict. */
+function replicaReport(router: RouterCore): ReplicaReport {
+  const { config, status, metrics } = router;
+  const self = config.instanceId;
+  const health = assessHealth({
+    storeReachable: true, // it could write this report
+    communities: [...status.communities.values()].map((c) => ({
+      group_id: c.groupId,
+      state: c.state,
+      detail: c.detail,
+      stuck_since: c.stuckSince,
+      stuck_batch: c.stuckBatch,
+    })),
+    destinations: [...status.destinations].map(([name, d]) => ({
+      name,
+      state: failingNow(d) ? "failing" : "ok",
+      last_error: d.lastError,
+      recent_dead_letters: recentDeadLetters(d, Date.now(), RECENT_DEAD_LETTERS_MS),
+      backlog_growing: false,
+    })),
+    parkedGrowing: false,
+  });
+  return {
+    instance_id: self,
+    version: denoJson.version,
+    started_at: status.startedAt,
+    communities: [...status.communities.values()]
+      .filter((c) => c.owner === self && c.state !== "standby")
+      .map((c) => c.groupId),
+    events_received: metrics.sum("vk_router_events_received_total"),
+    delivered: metrics.sum("vk_router_delivered_total"),
+    failures: metrics.sum("vk_router_delivery_failures_total"),
+    dead_lettered: metrics.sum("vk_router_dead_lettered_total"),
+    health: health.status,
+    reasons: health.reasons,
+    destinations: Object.fromEntries(
+      [...status.destinations].map(([name, d]) => [name, {
+        ...d,
+        deadLetteredAt: d.deadLetteredAt.filter((at) => Date.now() - at < RECENT_DEAD_LETTERS_MS),
+      }]),
+    ),
+  };
+}
+
+/** Writes this replica's report every {@linkcode REPORT_EVERY_MS} until the signal aborts. */
+async function reportToFleet(router: RouterCore, fleet: Fleet, signal: AbortSignal) {
+  while (!signal.aborted) {
+    await fleet.report(replicaReport(router)).catch((error) =>
+      log.debug("Cannot write this replica's fleet report: {error}", { error: errorMessage(error) })
+    );
+    await sleep(REPORT_EVERY_MS, signal).catch(() => {});
+  }
 }

@@ -6,12 +6,33 @@
  * checked when the module loads, so a wrong one fails the deployment, not a request.
  * @module
  */
+import { ConfigError } from "./errors.ts";
 import { configureLogging } from "./logging.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
 import { collectSecrets } from "./router.ts";
-import { createWorker } from "./worker/worker.ts";
+import { listenProblem, REFUSED, refuseToStart } from "./start_failure.ts";
+import { createWorker, type Worker } from "./worker/worker.ts";
 
-const worker = await createWorker(Deno.env.toObject());
+// `deno serve` listens once this module has loaded: a taken --port or a bad --host would
+// otherwise end in its stack trace. Anything else keeps the default (a crash with a stack).
+globalThis.addEventListener("unhandledrejection", (event) => {
+  const problem = listenProblem(event.reason, "the host", "the port", {
+    host: "--host",
+    port: "--port",
+  });
+  if (!problem) return;
+  event.preventDefault();
+  refuseToStart(new ConfigError([problem]), "The serverless worker");
+  Deno.exit(REFUSED);
+});
+
+let worker: Worker;
+try {
+  worker = await createWorker(Deno.env.toObject());
+} catch (error) {
+  // A platform shows the lines in its deployment log; `deno serve` exits with them.
+  Deno.exit(refuseToStart(error, "The serverless worker"));
+}
 await configureLogging(
   { ...worker.config.log, format: worker.config.log.format ?? "json" },
   collectSecrets(worker.config, worker.routes),

@@ -3,22 +3,12 @@
  * that every contender ran and every figure was produced, not how fast (machines are noisy).
  */
 import assert from "node:assert/strict";
+import { runBench } from "./support/bench_run.ts";
 
 Deno.test("the end-to-end benchmark runs (smoke size) and writes its results", async () => {
   const out = await Deno.makeTempDir({ prefix: "vk-router-bench-" });
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../bench/e2e.ts", import.meta.url).pathname,
-      "--smoke",
-      "--out",
-      out,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const { code, stderr } = await runBench(["--smoke", "--only", "e2e", "--out", out]);
+  assert.equal(code, 0, stderr);
   const results = JSON.parse(await Deno.readTextFile(`${out}/results.json`));
   for (
     const key of [

@@ -3,23 +3,13 @@
  * rot: every figure is produced, not how fast (machines are noisy).
  */
 import assert from "node:assert/strict";
+import { runBench } from "./support/bench_run.ts";
 
 Deno.test("the callback-path benchmark runs (smoke size) and writes its ratios", async () => {
   const dir = await Deno.makeTempDir({ prefix: "vk-router-callback-bench-" });
-  const out = `${dir}/out.json`;
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../bench/callback_http.ts", import.meta.url).pathname,
-      "--smoke",
-      "--out",
-      out,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const out = `${dir}/callback_http.json`;
+  const { code, stderr } = await runBench(["--smoke", "--only", "callback", "--out", dir]);
+  assert.equal(code, 0, stderr);
   const results = JSON.parse(await Deno.readTextFile(out));
   for (
     const key of [

@@ -13,7 +13,7 @@ import { signWebhook } from "../src/deliver/signing.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
 import { startRedisServer } from "./support/redis_server.ts";
 import { type ServiceProcess, spawnService } from "./support/service_process.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 import { waitFor } from "./support/wait.ts";
 import { RespConnection } from "../src/redis/resp_connection.ts";
 

@@ -16,7 +16,7 @@ import { createRedisStore } from "../src/store/redis_store.ts";
 import { createVkApi } from "../src/vk/api.ts";
 import { startFakeVk } from "./support/fake_vk.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 import { waitFor } from "./support/wait.ts";
 
 Deno.test("the checkpoint rides with the next batch's pushes and never passes an unhandled batch", async (t) => {

@@ -3,22 +3,12 @@
  * are deterministic, so it checks them; times only for being there (machines are noisy).
  */
 import assert from "node:assert/strict";
+import { runBench } from "./support/bench_run.ts";
 
 Deno.test("the cost benchmark runs (smoke size) and counts one request per worker callback", async () => {
   const out = await Deno.makeTempDir({ prefix: "vk-router-cost-" });
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../bench/cost.ts", import.meta.url).pathname,
-      "--smoke",
-      "--out",
-      `${out}/cost.json`,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const { code, stderr } = await runBench(["--smoke", "--only", "cost", "--out", out]);
+  assert.equal(code, 0, stderr);
   const results = JSON.parse(await Deno.readTextFile(`${out}/cost.json`));
   const row = (path: string, scenario: string) =>
     results.table.find((r: { path: string; scenario: string }) =>

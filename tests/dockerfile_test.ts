@@ -11,6 +11,8 @@ import {
   pruneUnusedImports,
   sourcesUnder,
 } from "../scripts/production_deps.ts";
+import { moduleGraph } from "../bench/module_graph.ts";
+import { taskCommand } from "./support/tasks.ts";
 
 const root = new URL("../", import.meta.url);
 const dockerfile = await Deno.readTextFile(new URL("Dockerfile", root));
@@ -58,8 +60,11 @@ Deno.test("the image drops exactly the imports that the service's module graph d
   for await (const source of sourcesUnder(new URL("src", root).pathname)) sources.push(source);
   const pruned = pruneUnusedImports(config, lock, bareSpecifiers(sources));
   assert.deepEqual(pruned.dropped.sort(), [
+    "@sparticuz/chromium",
     "@valibot/to-json-schema",
+    "ajv",
     "fast-check",
+    "ioredis",
     "playwright-core",
     "standardwebhooks",
   ]);
@@ -91,6 +96,43 @@ Deno.test("the image drops exactly the imports that the service's module graph d
   }
 });
 
+Deno.test("the image's lock file lists exactly the npm packages its module graph can load", async () => {
+  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
+  const lock = JSON.parse(await Deno.readTextFile(new URL("deno.lock", root)));
+  const sources: string[] = [];
+  for await (const source of sourcesUnder(new URL("src", root).pathname)) sources.push(source);
+  const { lock: pruned } = pruneUnusedImports(config, lock, bareSpecifiers(sources));
+  const locked = Object.keys(pruned.npm!);
+  const name = (key: string) => key.replace(/^(@?[^@]+)@.*$/, "$1");
+  for (const dev of ["playwright-core", "fast-check", "pure-rand", "@valibot/to-json-schema"]) {
+    assert.ok(Object.keys(lock.npm).some((k) => name(k) === dev), `${dev} is in the full lock`);
+    assert.ok(!locked.some((k) => name(k) === dev), `${dev} is in the image's lock`);
+  }
+  for (const dev of ["@sparticuz/chromium", "tar-fs", "standardwebhooks", "ajv"]) {
+    assert.ok(!locked.some((k) => name(k) === dev), `${dev} is in the image's lock`);
+  }
+  // Deno's module graph of what the image runs is the authority for the packages it loads
+  // itself; each one's own dependencies come along (the lock says which).
+  const loaded = new Set<string>();
+  for (const entry of ["src/main.ts", "src/start_permissions.ts"]) {
+    for (const p of (await moduleGraph(entry)).npm_packages) loaded.add(p);
+  }
+  const roots = locked.filter((k) => loaded.has(k.replace(/_.*$/, "")));
+  assert.deepEqual(roots.map((k) => k.replace(/_.*$/, "")).sort(), [...loaded].sort());
+  const dependencies = new Set(
+    locked.flatMap((k) => [
+      ...(pruned.npm![k]!.dependencies ?? []),
+      ...(pruned.npm![k]!.optionalDependencies ?? []),
+    ]).map(name),
+  );
+  for (const key of locked) {
+    assert.ok(
+      loaded.has(key.replace(/_.*$/, "")) || dependencies.has(name(key)),
+      `${key} is in the image's lock but nothing the image loads needs it`,
+    );
+  }
+});
+
 Deno.test("the Dockerfile runs as the non-root deno user", () => {
   const users = of("USER");
   assert.deepEqual(users.at(-1), "deno");
@@ -106,11 +148,10 @@ Deno.test("the Dockerfile bakes in no secret", () => {
 });
 
 Deno.test("the container runs exactly the start task's command line, as deno run itself", async () => {
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", root)));
   const [cmd] = of("CMD");
   assert.ok(cmd, "a CMD");
   // Shell form for the task's `$(…)`; `exec` puts deno run in the shell's place for signals.
-  assert.equal(cmd, `exec ${config.tasks.start}`);
+  assert.equal(cmd, `exec ${await taskCommand("start")}`);
   assert.match(cmd, /^exec deno run /, "deno run, not deno task");
   assert.ok(!/\s(?:-A|--allow-all)\b/.test(cmd), "no blanket permissions");
 });
@@ -121,7 +162,9 @@ Deno.test("the Dockerfile checks health, exposes 8080 and declares the volumes",
   // The service listens on 127.0.0.1 by default; a container must take its published port.
   assert.match(of("ENV").join(" "), /(^|\s)HOST=0\.0\.0\.0(\s|$)/);
   const volumes = JSON.parse(of("VOLUME")[0]!);
-  assert.deepEqual(volumes.sort(), ["/service/data", "/service/logs"]);
+  assert.deepEqual(volumes.sort(), ["/service/data"]);
+  // Logged once, to stdout: LOG_DIR (files as well) is for whoever asks for it.
+  assert.doesNotMatch(of("ENV").join(" "), /(^|\s)LOG_DIR=/);
 });
 
 Deno.test(".dockerignore keeps secrets and test files out of the image", async () => {

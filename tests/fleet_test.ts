@@ -113,6 +113,20 @@ Deno.test({
     const checks = vk.calls.get("groups.getLongPollSettings");
     figures.push(`${checks} settings checks`);
     assert.equal(checks, C, "one settings check per community, not per replica");
+    // ... and only once every community polls: a start costs VK one call per community.
+    const allPolling = Math.max(
+      ...GROUPS.map((g) =>
+        Math.min(...vk.pollRequests.filter((p) => p.groupId === g).map((p) => p.startedAt))
+      ),
+    );
+    const firstCheck = Math.min(
+      ...vk.apiCallTimes.filter((_, i) => vk.apiCallMethods[i] === "groups.getLongPollSettings"),
+    );
+    figures.push(`first settings check ${firstCheck - allPolling} ms after every community polled`);
+    assert.ok(
+      firstCheck >= allPolling,
+      `a settings check ${allPolling - firstCheck} ms before every community polled`,
+    );
 
     // Idle: the replicas' Redis commands per second (this test sends none meanwhile).
     const idleMs = 4000;

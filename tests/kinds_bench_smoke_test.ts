@@ -4,22 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { kindHarnesses } from "./support/kind_harness.ts";
+import { runBench } from "./support/bench_run.ts";
 
 Deno.test("the kinds benchmark runs (smoke size) with a row per kind harness", async () => {
   const out = await Deno.makeTempDir({ prefix: "vk-router-bench-kinds-" });
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      new URL("../bench/kinds.ts", import.meta.url).pathname,
-      "--smoke",
-      "--out",
-      out,
-    ],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  assert.equal(code, 0, new TextDecoder().decode(stderr));
+  const { code, stderr } = await runBench(["--smoke", "--only", "kinds", "--out", out]);
+  assert.equal(code, 0, stderr);
   const rows = JSON.parse(await Deno.readTextFile(`${out}/kinds.json`));
   assert.deepEqual(
     rows.map((r: { kind: string }) => r.kind),

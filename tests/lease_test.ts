@@ -10,7 +10,7 @@ import { createRedisStore, FENCED_SET_SCRIPT, isStaleFence } from "../src/store/
 import { FenceError } from "../src/store/state_store.ts";
 import { deleteKeys, TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 import { redisCommands } from "./support/redis_commands.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 
 const transports = {
   native: () => {

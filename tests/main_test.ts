@@ -3,30 +3,6 @@ import { startFakeVk } from "./support/fake_vk.ts";
 import { spawnService } from "./support/service_process.ts";
 import { waitFor } from "./support/wait.ts";
 
-Deno.test("deno task start exits 2 naming the variable when the config is wrong", async (t) => {
-  const cases: [string, Record<string, string>, RegExp][] = [
-    ["VK_TOKEN unset", { VK_GROUP_ID: "1" }, /^error: VK_TOKEN: required/m],
-    [
-      "VK_GROUP_ID=abc",
-      { VK_TOKEN: "secret-token-123", VK_GROUP_ID: "abc" },
-      /^error: VK_GROUP_ID: expected a community id/m,
-    ],
-    ["a missing routes file", {
-      VK_TOKEN: "secret-token-123",
-      VK_GROUP_ID: "1",
-      ROUTES_FILE: "nope.json",
-    }, /^error: ROUTES_FILE: cannot read nope\.json/m],
-  ];
-  for (const [name, env, expected] of cases) {
-    await t.step(name, async () => {
-      await using service = await spawnService(env);
-      assert.equal(await service.exited, 2);
-      assert.match(service.output(), expected);
-      assert.doesNotMatch(service.output(), /secret-token-123/);
-    });
-  }
-});
-
 Deno.test("deno task start exits 2 naming the JSON path of a typo in the routes file", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(
@@ -56,6 +32,7 @@ Deno.test("deno task start logs events from the long poll and stops cleanly on S
     VK_GROUP_ID: "42",
     VK_API_URL: vk.apiUrl,
     VK_LONGPOLL_WAIT: "1",
+    PORT: "0",
   });
   await waitFor(() => (vk.calls.get("a_check") ?? 0) > 0, "the first poll");
   vk.push([{
@@ -76,6 +53,7 @@ Deno.test("deno task start stops with a clear line on a rejected token", async (
     VK_TOKEN: "a-wrong-token",
     VK_GROUP_ID: "42",
     VK_API_URL: vk.apiUrl,
+    PORT: "0",
   });
   assert.equal(await service.exited, 1);
   assert.match(

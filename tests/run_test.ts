@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { kindHarnesses } from "./support/kind_harness.ts";
-import { missingChromium, REDIS_SERVER_MISSING } from "./support/prerequisites.ts";
+import { chromiumMissingLine, REDIS_SERVER_MISSING } from "./support/prerequisites.ts";
 
 const RUNNER = new URL("run.ts", import.meta.url).pathname;
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -142,7 +142,7 @@ Deno.test("without redis-server the run names what to install and runs nothing",
   assert.equal(run.code, 1);
   assert.deepEqual(run.stderr.trimEnd().split("\n"), [
     REDIS_SERVER_MISSING,
-    await missingChromium(chromium),
+    chromiumMissingLine(chromium),
   ]);
   assert.equal(run.stdout, "", "deno test did not start");
 });
@@ -163,8 +163,7 @@ Deno.test("a TEST_REDIS_URL that nothing answers stops the run with one line", a
 
 Deno.test("without Chromium the browser test fails with the line that says what to install", async () => {
   const chromium = "/nonexistent/chromium";
-  const line = await missingChromium(chromium);
-  assert.ok(line);
+  const line = chromiumMissingLine(chromium);
   const run = await runTests(
     ["tests/status_page_browser_test.ts"],
     bareEnv({ CHROMIUM_PATH: chromium }),

@@ -6,7 +6,7 @@ import { openKvStore } from "../src/store/kv_store.ts";
 import { createRedisStore } from "../src/store/redis_store.ts";
 import type { StateStore } from "../src/store/state_store.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 
 const kinds: [string, () => Promise<[StateStore, AsyncDisposable]>][] = [
   ["Deno KV", async () => {

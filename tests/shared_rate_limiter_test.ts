@@ -9,7 +9,7 @@ import { createRateLimiter, PRIORITY, type RateLimiter } from "../src/vk/rate_li
 import { createSharedRateLimiter, rateLimitKey } from "../src/vk/shared_rate_limiter.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
 import { redisCommands } from "./support/redis_commands.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 
 /** A proxy in front of `target` that counts the HTTP requests (Upstash round trips) it passes. */
 function countingProxy(target: string) {

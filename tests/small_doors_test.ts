@@ -14,7 +14,7 @@ import { MAX_LABEL_VALUE_CHARS, Metrics } from "../src/status/metrics.ts";
 import { openKvStore } from "../src/store/kv_store.ts";
 import { createWorker } from "../src/worker/worker.ts";
 import { deleteKeys, TEST_REDIS_URL, testRedis } from "./support/redis.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 import type { StateStore } from "../src/store/state_store.ts";
 
 /** A deliverer whose only webhook always answers 503 with `Retry-After: 99999999999`. */

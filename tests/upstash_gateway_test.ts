@@ -1,6 +1,6 @@
 /** The test gateway must behave like Upstash where `@upstash/redis` depends on it. */
 import assert from "node:assert/strict";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 import { TEST_REDIS_URL } from "./support/redis.ts";
 
 Deno.test("the Upstash gateway speaks Upstash's REST protocol", async (t) => {

@@ -9,7 +9,7 @@ import { redisKeys } from "../src/redis/keys.ts";
 import assert from "node:assert/strict";
 import { createWorker } from "../src/worker/worker.ts";
 import { TEST_REDIS_URL, type TestRedis, testRedis } from "./support/redis.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 
 const SECRET = "worker-cost-callback-secret";
 const STATUS_TOKEN = "worker-cost-status";

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { buildRouter } from "../src/router.ts";
 import { createWorker } from "../src/worker/worker.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 
 Deno.test("the worker builds its graph once and handles each request in a scope of its own", async () => {
   await using redis = testRedis();

@@ -6,59 +6,10 @@
 import assert from "node:assert/strict";
 import { signWebhook } from "../src/deliver/signing.ts";
 import { deleteKeys, TEST_REDIS_URL, testRedis } from "./support/redis.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
-import { waitFor } from "./support/wait.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
+import { serveWorker } from "./support/serve_process.ts";
 
-const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
 const HOOK_SECRET = "whsec_d29ya2VyLXdlYmhvb2stc2VjcmV0LW9mLTMyLWJ5dGVz";
-
-/** `deno serve` with the `serve` task's flags, on a free port, in `cwd`. */
-async function serveWorker(env: Record<string, string>, cwd: string) {
-  const task = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`)).tasks.serve as string;
-  const words = task.split(/\s+/);
-  assert.deepEqual(words.slice(0, 2), ["deno", "serve"]);
-  const flags = words.slice(2, -1).map((w, i, all) => all[i - 1] === "--port" ? "0" : w);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["serve", ...flags, "--config", `${ROOT}deno.json`, `${ROOT}src/worker.ts`],
-    cwd,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      NO_COLOR: "1",
-      ...env,
-    },
-    clearEnv: true,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  const decoder = new TextDecoder();
-  const drained = Promise.all([child.stdout, child.stderr].map(async (stream) => {
-    for await (const chunk of stream) output += decoder.decode(chunk, { stream: true });
-  }));
-  const exited = child.status.then(async (s) => (await drained, s.code));
-  return {
-    child,
-    exited,
-    output: () => output,
-    async url() {
-      await waitFor(
-        () => /Listening on http:\/\/[^\s/]+/.test(output) || output.includes("error"),
-        "deno serve to listen",
-        20_000,
-      );
-      const match = /Listening on (http:\/\/[^\s/]+)/.exec(output);
-      if (!match) throw new Error(`deno serve did not start:\n${output}`);
-      return match[1]!;
-    },
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* exited */ }
-      await exited;
-    },
-  };
-}
 
 Deno.test("deno serve src/worker.ts refuses to start without Upstash, naming the variable", async () => {
   const dir = await Deno.makeTempDir();

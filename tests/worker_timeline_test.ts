@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createWorker, type Worker } from "../src/worker/worker.ts";
 import type { TimelineSeries, TimelineSnapshot } from "../src/status/timeline.ts";
 import { TEST_REDIS_URL, testRedis } from "./support/redis.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 
 const SECRET = "worker-timeline-secret-0123";
 const STATUS_TOKEN = "worker-timeline-status-0123";

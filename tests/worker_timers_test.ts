@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { deleteKeys, TEST_REDIS_URL, testRedis } from "./support/redis.ts";
-import { startUpstashGateway } from "./support/upstash_gateway.ts";
+import { startUpstashGateway } from "../dev/upstash_gateway.ts";
 
 Deno.test("the worker module starts no timers, at import or per request", async () => {
   await using redis = testRedis();

@@ -345,6 +345,16 @@ type Env = v.InferOutput<typeof EnvSchema>;
 /** Every variable the configuration reads, each checked by the same rule for what its errors show. */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.entries);
 
+/** How {@linkcode loadConfig} reads the environment for a given entry point. */
+export interface LoadOptions {
+  /**
+   * The entry point that takes events by the Callback API only ("the serverless worker"):
+   * long poll is off whatever VK_LONGPOLL says, and problems name the entry point rather
+   * than a variable its user never set.
+   */
+  callbackOnly?: string;
+}
+
 /**
  * Parses the environment into a {@linkcode Config}.
  *
@@ -352,12 +362,16 @@ export const CONFIG_VARIABLES: readonly string[] = Object.keys(EnvSchema.entries
  * @throws {ConfigError} listing every problem, one line each: each variable's own, and
  * those between variables (a token the long poll needs, a secret the Callback API needs).
  */
-export function loadConfig(env: Readonly<Record<string, string | undefined>>): Config {
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  options: LoadOptions = {},
+): Config {
   const present: Record<string, string> = Object.fromEntries(
     Object.entries(env).filter((entry): entry is [string, string] =>
       entry[1] !== undefined && entry[1].trim() !== ""
     ),
   );
+  if (options.callbackOnly) present.VK_LONGPOLL = "off";
   // Each variable on its own, so that one bad value hides no other problem.
   const e: Partial<Env> = {};
   const problems: string[] = [];
@@ -389,7 +403,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>): C
     }
   } else if (e.VK_LONGPOLL === false && present.VK_CALLBACK_CONFIRMATION === undefined) {
     problems.push(
-      "VK_CALLBACK_CONFIRMATION: required when VK_LONGPOLL=off, or no event can arrive",
+      options.callbackOnly
+        ? `VK_CALLBACK_CONFIRMATION: required by ${options.callbackOnly}, which takes events by the Callback API only`
+        : "VK_CALLBACK_CONFIRMATION: required when VK_LONGPOLL=off, or no event can arrive",
     );
   }
   if (

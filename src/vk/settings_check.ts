@@ -2,7 +2,9 @@
  * The settings check: the routes need some VK event types (buttons need `message_event`),
  * and a community that has not ticked them sends nothing at all. Said once at start, on
  * the log and the status page. With replicas, only a community's owner asks VK, once per
- * fleet: the result is shared in Redis, and the other replicas show it from there.
+ * fleet: the result is shared in Redis, and the other replicas show it from there. The owners
+ * ask only once every community of the fleet polls: the checks share the token's 20 calls a
+ * second with the calls that start polling, and a start should cost VK one call per community.
  * @module
  */
 import type { Routes } from "../config/routes.ts";
@@ -77,7 +79,10 @@ const CHECKING_FOR_MS = 60_000;
  */
 const CLAIM_SCRIPT = new LuaScript(claimSource);
 
-/** KEYS: the settings keys; answers their values (nil where none). */
+/**
+ * KEYS the settings keys, then poll-server keys; ARGV[1] how many settings keys. Answers
+ * their values (nil where none), then how many of the poll servers are kept.
+ */
 const READ_SCRIPT = new LuaScript(readSource);
 
 /** The settings check run once per community per fleet, its result shared through Redis. */
@@ -87,8 +92,14 @@ export interface SharedSettings {
    * answers the warnings; null while another replica checks (its result is read later).
    */
   check(api: VkApi, groupId: number): Promise<string[] | null>;
-  /** What the owners shared so far for `groupIds`, in one command; absent ones are unknown yet. */
-  read(groupIds: readonly number[]): Promise<Map<number, string[]>>;
+  /**
+   * What the owners shared so far for `groupIds` (absent ones are unknown yet), and whether
+   * every community of `polled` has its poll server (so polls), in one command.
+   */
+  read(
+    groupIds: readonly number[],
+    polled: readonly number[],
+  ): Promise<{ shared: Map<number, string[]>; polling: boolean }>;
 }
 
 /** Creates the shared check over Redis under `prefix`. */
@@ -117,20 +128,20 @@ export function createSharedSettings(
       });
       return warnings;
     },
-    async read(groupIds) {
-      const found = new Map<number, string[]>();
-      if (groupIds.length === 0) return found;
+    async read(groupIds, polled) {
       const values = await evalScript(
         redis,
         READ_SCRIPT,
-        groupIds.map((g) => keys.settings(g)),
-        [],
-      ) as (string | null)[];
+        [...groupIds.map((g) => keys.settings(g)), ...polled.map((g) => keys.pollServer(g))],
+        [String(groupIds.length)],
+      ) as (string | number | null)[];
+      const shared = new Map<number, string[]>();
       groupIds.forEach((g, i) => {
-        const warnings = parse(values[i] ?? null);
-        if (warnings) found.set(g, warnings);
+        const value = values[i];
+        const warnings = parse(typeof value === "string" ? value : null);
+        if (warnings) shared.set(g, warnings);
       });
-      return found;
+      return { shared, polling: Number(values[groupIds.length]) === polled.length };
     },
   };
 }

@@ -52,6 +52,7 @@ function workerProfile(config: Config): RouterProfile {
     enrichSlackMs: 50,
     maxHttpTimeoutMs: WORKER_WEBHOOK_TIMEOUT_MS,
     redisRetry: false,
+    honourPauses: false,
   };
 }
 
@@ -93,12 +94,23 @@ export async function createWorker(
   env: Readonly<Record<string, string | undefined>>,
   deps: WorkerDeps = {},
 ): Promise<Worker> {
-  const config = loadConfig({ ...env, VK_LONGPOLL: "off" });
-  if (config.redis?.kind !== "upstash") {
-    throw new ConfigError([
-      "UPSTASH_REDIS_REST_URL: required by the serverless worker, with UPSTASH_REDIS_REST_TOKEN: it keeps all its state in Upstash (REDIS_URL is not used there)",
-    ]);
+  // Every problem at once: the missing Upstash connection beside those of the environment.
+  const problems: string[] = [];
+  let loaded: Config | null = null;
+  try {
+    loaded = loadConfig(env, { callbackOnly: "the serverless worker" });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    problems.push(...error.issues);
   }
+  const upstashNamed = env.UPSTASH_REDIS_REST_URL || env.UPSTASH_REDIS_REST_TOKEN;
+  if (loaded ? loaded.redis?.kind !== "upstash" : !upstashNamed) {
+    problems.push(
+      "UPSTASH_REDIS_REST_URL: required by the serverless worker, with UPSTASH_REDIS_REST_TOKEN: it keeps all its state in Upstash (REDIS_URL is not used there)",
+    );
+  }
+  if (!loaded || problems.length > 0) throw new ConfigError(problems);
+  const config = loaded;
   const routes = config.routesFile
     ? await loadRoutesFile(config.routesFile, env)
     : parseRoutes(BUILT_IN_ROUTES);
@@ -117,7 +129,11 @@ export async function createWorker(
       const backlogs = createBacklogWatch(sources);
       return {
         async accept(update) {
-          const prepared = await pipeline.prepare({ updates: [update], receivedAt: Date.now() });
+          const prepared = await pipeline.prepare({
+            updates: [update],
+            receivedAt: Date.now(),
+            source: "callback",
+          });
           // The counters travel in the callback's round trip, built last to count its answers.
           const unit = new UnitOfWork();
           const shared = unit.channel(scriptsOn(redis!.redis)).add(() =>

@@ -6,6 +6,7 @@
  * @module
  */
 import { connectRedis, type RedisHandle } from "../../src/redis/connection.ts";
+import { deleteKeys } from "./delete_keys.ts";
 
 const url = Deno.env.get("TEST_REDIS_URL");
 if (url === undefined) {
@@ -37,12 +38,4 @@ export function testRedis(): TestRedis {
   };
 }
 
-/** Deletes every key that starts with `prefix`. */
-export async function deleteKeys(handle: RedisHandle, prefix: string): Promise<void> {
-  let cursor = "0";
-  do {
-    const [next, keys] = await handle.redis.scan(cursor, { match: `${prefix}*`, count: 500 });
-    if (keys.length > 0) await handle.redis.del(...keys);
-    cursor = String(next);
-  } while (cursor !== "0");
-}
+export { deleteKeys } from "./delete_keys.ts";

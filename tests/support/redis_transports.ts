@@ -4,7 +4,7 @@
  * @module
  */
 import { connectRedis, type RedisHandle } from "../../src/redis/connection.ts";
-import { startUpstashGateway } from "./upstash_gateway.ts";
+import { startUpstashGateway } from "../../dev/upstash_gateway.ts";
 
 /** An open connection of one transport; disposing closes it (and its gateway). */
 export type OpenTransport = (redisUrl: string) => { handle: RedisHandle } & AsyncDisposable;

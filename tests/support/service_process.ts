@@ -3,6 +3,7 @@
  * deno.json), in a temporary working directory with only the environment a test gives.
  * @module
  */
+import { taskCommand } from "./tasks.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 const ROOT_PATH = decodeURIComponent(ROOT.pathname);
@@ -15,8 +16,7 @@ export async function startTaskFlags(
   env: Record<string, string> = {},
   cwd: string = ROOT_PATH,
 ): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(new URL("deno.json", ROOT)));
-  let task = String(config.tasks.start);
+  let task = await taskCommand("start");
   const substitution = /\$\(([^)]*)\)/.exec(task);
   if (substitution) {
     const [program, ...args] = substitution[1]!.trim().split(/\s+/);

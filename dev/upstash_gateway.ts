@@ -6,10 +6,11 @@
  * is sent. Redis's own errors pass through, so an `EVALSHA` of a script Redis does not
  * know answers `NOSCRIPT` as on Upstash. It counts what Upstash bills (every command, those
  * inside pipelines and transactions included; a script call is one command) and can add a
- * network delay to every request. A test fixture, not a product feature.
+ * network delay to every request. A development tool (the tests, the benchmarks and
+ * `deno task serve:local`), not a product feature: never expose it beyond the loopback.
  * @module
  */
-import { RespConnection, RespError, type RespValue } from "../../src/redis/resp_connection.ts";
+import { RespConnection, RespError, type RespValue } from "../src/redis/resp_connection.ts";
 
 /** What a gateway served since it started or was last reset. */
 export interface GatewayCounts {
@@ -27,6 +28,8 @@ export interface UpstashGatewayOptions {
   token?: string;
   /** Added before every answer, as a network round trip to a far region would. @default 0 */
   latencyMs?: number;
+  /** The port on 127.0.0.1. @default 0, a free one */
+  port?: number;
 }
 
 /** A running gateway. */
@@ -48,7 +51,7 @@ export interface UpstashGateway extends AsyncDisposable {
 
 type Reply = RespValue;
 
-/** Starts a gateway on a free port of 127.0.0.1 in front of `redisUrl`. */
+/** Starts a gateway on 127.0.0.1 (a free port by default) in front of `redisUrl`. */
 export function startUpstashGateway(
   redisUrl: string,
   options: UpstashGatewayOptions = {},
@@ -83,7 +86,11 @@ export function startUpstashGateway(
       ? command.map((a) => typeof a === "string" ? a : JSON.stringify(a))
       : null;
 
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+  const server = Deno.serve({
+    hostname: "127.0.0.1",
+    port: options.port ?? 0,
+    onListen() {},
+  }, async (req) => {
     const path = new URL(req.url).pathname;
     counts.requests++;
     if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
