@@ -10,6 +10,8 @@ import type { RedisClient } from "../redis/connection.ts";
 import { redisKeys } from "../redis/keys.ts";
 import { evalScript, LuaScript } from "../redis/scripts.ts";
 import type { DestinationHealth, HealthReason } from "./health.ts";
+import readSource from "./fleet_read.lua" with { type: "text" };
+import reportSource from "./fleet_report.lua" with { type: "text" };
 
 /** What one replica says of itself. */
 export interface ReplicaReport {
@@ -62,21 +64,10 @@ export const GONE_AFTER_MS = 3 * REPORT_EVERY_MS;
  * KEYS[1] the reports; ARGV[1] the instance id, ARGV[2] its report, ARGV[3] the age after
  * which a report is forgotten. Stores `<id>` (the report) and `<id>@` (when, Redis time in ms).
  */
-const REPORT_SCRIPT = new LuaScript(`
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. '@', now)
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return now
-`);
+const REPORT_SCRIPT = new LuaScript(reportSource);
 
 /** KEYS[1] the reports. Answers `{now, field, value, ...}`, Redis time in ms. */
-const READ_SCRIPT = new LuaScript(`
-local t = redis.call('TIME')
-local all = redis.call('HGETALL', KEYS[1])
-table.insert(all, 1, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-return all
-`);
+const READ_SCRIPT = new LuaScript(readSource);
 
 /** Writes this replica's report and reads the fleet's. */
 export interface Fleet {
