@@ -13,10 +13,11 @@
  *   [--save DIR] [--baseline TREE]
  * `--save DIR` keeps `router.cpuprofile` and `router.heapprofile` (open them in DevTools);
  * `--baseline TREE` profiles another checkout's router instead.
- * Needs a Redis (`TEST_REDIS_URL`, `REDIS_URL`, or 127.0.0.1:6379), as the benchmark.
+ * Needs a Redis it may write to in `BENCH_REDIS_URL`, as every part of the benchmark.
  * @module
  */
 import { parseArgs } from "node:util";
+import { benchRedisUrl } from "./bench_env.ts";
 import { eventsFor, run } from "./e2e.ts";
 
 const { values } = parseArgs({
@@ -32,8 +33,7 @@ const { values } = parseArgs({
 const BATCH = Number(values.batch);
 const EVENTS = Number(values.events ?? eventsFor("router", BATCH, false));
 const TOP = Number(values.top);
-const REDIS_URL = Deno.env.get("TEST_REDIS_URL") ?? Deno.env.get("REDIS_URL") ??
-  "redis://127.0.0.1:6379";
+const REDIS_URL = benchRedisUrl();
 const ROOT_PATH = decodeURIComponent(new URL("../", import.meta.url).pathname);
 
 /** A V8 call frame, as the inspector protocol gives it. */

@@ -87,8 +87,9 @@ async function main(): Promise<number> {
     return refuse(error, true);
   }
   if (flags.help) {
+    // Usage and exit 2, as for a bad flag: asking for help is not a run of the demo.
     console.log(USAGE);
-    return 0;
+    return REFUSED;
   }
   const { duration, rate } = flags;
 

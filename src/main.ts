@@ -1,6 +1,9 @@
+// deno-lint-ignore-file no-console -- `--check` prints its verdict on the console, without logging
 /**
  * The entry point of `deno task start`: the only module that reads the environment and
- * configures logging (a refused start is told by `start_failure.ts`).
+ * configures logging (a refused start is told by `start_failure.ts`). With `--check`
+ * (`deno task check-config`) it validates the environment and the routes file, prints the
+ * summary line and exits 0, or names every problem and exits 2, connecting to nothing: for CI.
  * @module
  */
 import { dispose, getLogger } from "@logtape/logtape";
@@ -8,6 +11,7 @@ import { loadConfig } from "./config/config.ts";
 import { mergeEnv, parseDotEnv } from "./config/env_file.ts";
 import { BUILT_IN_ROUTES, loadRoutesFile, parseRoutes, type Routes } from "./config/routes.ts";
 import { checkRoutesAgainstConfig, redisUnreachable } from "./config/startup_checks.ts";
+import { configSummary } from "./config/summary.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { configureLogging } from "./logging.ts";
 import { collectSecrets } from "./router.ts";
@@ -24,6 +28,7 @@ async function readDotEnv(): Promise<Record<string, string>> {
 }
 
 async function main(): Promise<number> {
+  const checkOnly = Deno.args.includes("--check");
   let config;
   let routes: Routes;
   try {
@@ -33,13 +38,30 @@ async function main(): Promise<number> {
       ? await loadRoutesFile(config.routesFile, env)
       : parseRoutes(BUILT_IN_ROUTES);
     checkRoutesAgainstConfig(routes, config);
+    if (checkOnly) {
+      console.log(`Configuration is valid. ${configSummary(config, routes)}`);
+      return 0;
+    }
     const redisDown = config.redis && await redisUnreachable(config.redis, config.redisTimeoutMs);
     if (redisDown) throw new ConfigError([redisDown]);
     await configureLogging(config.log, collectSecrets(config, routes));
   } catch (error) {
-    return refuse(error);
+    return checkOnly
+      ? refuse(
+        error,
+        "",
+        "The configuration is invalid: fix the problems above (see README.md, Configuration).",
+      )
+      : refuse(error);
   }
 
+  // Listening before the start: a SIGTERM while it starts (the status page may already
+  // answer while the destinations' live checks wait) stops the service once it is up,
+  // instead of killing the process mid-start.
+  const signalled = new Promise<void>((resolve) => {
+    Deno.addSignalListener("SIGINT", resolve);
+    Deno.addSignalListener("SIGTERM", resolve);
+  });
   let service;
   try {
     service = await startService({ config, routes });
@@ -47,10 +69,6 @@ async function main(): Promise<number> {
     await dispose();
     return refuse(error); // e.g. DATA_DIR in use by another process, PORT in use
   }
-  const signalled = new Promise<void>((resolve) => {
-    Deno.addSignalListener("SIGINT", resolve);
-    Deno.addSignalListener("SIGTERM", resolve);
-  });
   // With the Callback API the service serves on even when every long poll stopped for good.
   const allPollsEnded = config.callback.confirmation ? new Promise<void>(() => {}) : service.done;
   const reason = await Promise.race([

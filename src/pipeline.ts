@@ -11,8 +11,9 @@ import type { Enricher } from "./enrich/enricher.ts";
 import { transform } from "./events/transform.ts";
 import { rawTypeLabel } from "./events/vk_types.ts";
 import type { CustomEvent, RoutedEvent } from "./events/types.ts";
-import { route } from "./route/matcher.ts";
+import { explainRoute } from "./route/matcher.ts";
 import type { Metrics } from "./status/metrics.ts";
+import { SILENT_TRACER, type Tracer } from "./status/trace.ts";
 import { type DeadLetter, newLetterId } from "./store/state_store.ts";
 import type { UnitOfWork } from "./util/unit_of_work.ts";
 
@@ -27,6 +28,8 @@ export interface PipelineOptions {
   commandPrefixes: readonly string[];
   /** Told of each batch's routed events, for the status page's recent events. */
   onEvents?: (routed: readonly RoutedEvent[]) => void;
+  /** Where each event's steps are logged (received, routed or unrouted, rejected). */
+  tracer?: Tracer;
 }
 
 /** Raw events that arrived together (one long-poll answer, one callback, one replay). */
@@ -36,6 +39,8 @@ export interface RawBatch {
   receivedAt: number;
   /** For a replay of rejected events: the dead letters the updates come from, in order. */
   replayed?: readonly DeadLetter[];
+  /** Where they came from, for the trace. @default "long_poll" */
+  source?: "long_poll" | "callback" | "replay";
 }
 
 /** A batch validated, enriched and routed, ready for delivery. */
@@ -69,10 +74,11 @@ export interface Pipeline {
 /** Creates the pipeline. */
 export function createPipeline(options: PipelineOptions): Pipeline {
   const { metrics } = options;
+  const tracer = options.tracer ?? SILENT_TRACER;
   /** The batches whose rejected events are stored as dead letters. */
   const rejectionsStored = new WeakSet<PreparedBatch>();
   const pipeline: Pipeline = {
-    async prepare({ updates, receivedAt: receivedAtMs, replayed }) {
+    async prepare({ updates, receivedAt: receivedAtMs, replayed, source = "long_poll" }) {
       const receivedAt = Math.floor(receivedAtMs / 1000);
       const events: CustomEvent[] = [];
       const rejected: DeadLetter[] = [];
@@ -84,12 +90,26 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       for (const [index, raw] of updates.entries()) {
         const result = transform(raw, settings);
         if (result.ok) {
-          events.push(result.event);
+          const e = result.event;
+          events.push(e);
+          tracer.step("Event {event_id} received by {source}", () => ({
+            event_id: e.event_id,
+            event_type: e.event_type,
+            group_id: e.group_id,
+            source,
+          }));
         } else if (replayed?.[index]) {
           rejected.push({ ...replayed[index], attempts: replayed[index].attempts + 1 });
         } else {
           const r = result.rejection;
           metrics.inc("vk_router_events_rejected_total", { raw_type: rawTypeLabel(r.raw_type) });
+          tracer.failure("Event {event_id} received by {source} and rejected: {error}", {
+            event_id: r.event_id,
+            group_id: r.group_id,
+            raw_type: r.raw_type,
+            source,
+            error: r.issues.map((i) => `${i.path || "(root)"}: ${i.message}`).join("; "),
+          });
           rejected.push({
             id: newLetterId(),
             reason: "rejected",
@@ -115,8 +135,23 @@ export function createPipeline(options: PipelineOptions): Pipeline {
       const routed: RoutedEvent[] = [];
       const unrouted: CustomEvent[] = [];
       for (const event of events) {
-        const destinations = route(event, options.routes);
-        if (destinations.length === 0) unrouted.push(event);
+        const { destinations, rules } = explainRoute(event, options.routes);
+        if (destinations.length === 0) {
+          unrouted.push(event);
+          tracer.step("Event {event_id} unrouted: no rule matched", () => ({
+            event_id: event.event_id,
+            event_type: event.event_type,
+            group_id: event.group_id,
+          }));
+        } else {
+          tracer.step("Event {event_id} routed by {rule} to {destinations}", () => ({
+            event_id: event.event_id,
+            event_type: event.event_type,
+            group_id: event.group_id,
+            rule: rules.join(", "),
+            destinations,
+          }));
+        }
         const body = JSON.stringify(event);
         for (const destination of destinations) {
           items.push({

@@ -18,6 +18,7 @@
 import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "./errors.ts";
 import type { Pipeline } from "./pipeline.ts";
+import { SILENT_TRACER, type Tracer } from "./status/trace.ts";
 import {
   type DeadLetter,
   newLetterId,
@@ -46,6 +47,8 @@ export interface ReplayOptions {
   connections: Connections;
   /** @default {@linkcode REPLAY_LOCK_WAIT_MS} */
   lockWaitMs?: number;
+  /** Where each replayed letter's step is logged. */
+  tracer?: Tracer;
 }
 
 /** What to replay: the oldest `limit` letters, or (state store only) the letters of `ids`. */
@@ -54,8 +57,20 @@ export interface ReplayRequest {
   ids?: readonly string[];
 }
 
-/** Replays dead letters; resolves with how many were taken. @throws {LockBusyError} when one runs */
-export type Replay = (request?: ReplayRequest) => Promise<number>;
+/**
+ * What a replay did: letters taken (`replayed`), of them delivered (every delivery of the
+ * event landed) or `failed` (parked again, dead again, or still invalid and kept), and items
+ * of the dead-letter destination that are no letters, `set_aside`.
+ */
+export interface ReplayResult {
+  replayed: number;
+  delivered: number;
+  failed: number;
+  set_aside: number;
+}
+
+/** Replays dead letters. @throws {LockBusyError} when another replay runs */
+export type Replay = (request?: ReplayRequest) => Promise<ReplayResult>;
 
 const REASONS = new Set<unknown>(["rejected", "delivery_failed", "redirect"]);
 
@@ -77,14 +92,20 @@ export function readLetter(item: string): DeadLetter | string {
 /** Creates the replay of a router's dead letters. */
 export function createReplay(options: ReplayOptions): Replay {
   const { deadLetter, connections, store } = options;
+  const tracer = options.tracer ?? SILENT_TRACER;
   // Letters come from the dead-letter destination when it can give them back, else the store.
   const held = deadLetter ? deadLetterAccess(deadLetter, connections) : null;
   const source = `dead-letter destination ${deadLetter?.name ?? ""}`;
 
   /** Takes letters; a destination's unreadable items are set aside before anything else. */
-  const take = async ({ limit = 100, ids }: ReplayRequest): Promise<DeadLetter[]> => {
+  const take = async (
+    { limit = 100, ids }: ReplayRequest,
+  ): Promise<{ letters: DeadLetter[]; setAside: number }> => {
     if (!held) {
-      return ids ? await store.takeDeadLettersById(ids) : await store.takeDeadLetters(limit);
+      const letters = ids
+        ? await store.takeDeadLettersById(ids)
+        : await store.takeDeadLetters(limit);
+      return { letters, setAside: 0 };
     }
     if (ids) throw new Error(`Letters held by the ${source} cannot be replayed by id`);
     const items = await held.take(limit);
@@ -96,7 +117,7 @@ export function createReplay(options: ReplayOptions): Replay {
       if (typeof letter === "string") aside.push({ source, item, error: letter, at });
       else letters.push(letter);
     }
-    if (aside.length === 0) return letters;
+    if (aside.length === 0) return { letters, setAside: 0 };
     try {
       await store.setAside(aside);
     } catch (error) {
@@ -107,7 +128,7 @@ export function createReplay(options: ReplayOptions): Replay {
       "Replay set aside {count} items of the {source} that are not dead letters (kept in the state store)",
       { count: aside.length, source },
     );
-    return letters;
+    return { letters, setAside: aside.length };
   };
   /**
    * Puts letters back where `take` found them, at the newest end. Not through the
@@ -120,27 +141,46 @@ export function createReplay(options: ReplayOptions): Replay {
     await held.putBack(letters.map((l) => JSON.stringify(l)));
   };
 
-  const replay = async (request: ReplayRequest): Promise<number> => {
-    const letters = await take(request);
+  const replay = async (request: ReplayRequest): Promise<ReplayResult> => {
+    const { letters, setAside } = await take(request);
     const rejected = letters.filter((l) => l.reason === "rejected");
     const failed = letters.filter((l) =>
       l.reason !== "rejected" && l.destination !== null && l.event_id !== null
     );
+    let delivered = 0;
     try {
       const prepared = await options.pipeline.prepare({
         updates: rejected.map((l) => l.event),
         receivedAt: Date.now(),
         replayed: rejected,
+        source: "replay",
       });
-      await options.pipeline.commit({ items: prepared.items, rejected: [] });
-      await options.deliverer.deliver(
-        failed.map((l) => ({
-          destination: l.destination!,
-          eventId: l.event_id!,
-          ...filing(l.event),
-          body: JSON.stringify(l.event),
-        })),
-      );
+      for (const l of failed) {
+        tracer.step("Event {event_id} replayed to {destination}", () => ({
+          event_id: l.event_id,
+          destination: l.destination,
+          attempt: l.attempts + 1,
+          event_type: filing(l.event).eventType ?? null,
+          group_id: filing(l.event).groupId ?? null,
+        }));
+      }
+      // Rejected events that validate now go where they are routed; failed deliveries back
+      // to their destination: one delivery, so each letter's fate is known.
+      const again = failed.map((l) => ({
+        destination: l.destination!,
+        eventId: l.event_id!,
+        ...filing(l.event),
+        body: JSON.stringify(l.event),
+      }));
+      const fates = await options.deliverer.deliver([...prepared.items, ...again]);
+      const revived = prepared.items.map((item, i) => [item.eventId, fates[i]] as const);
+      const stillInvalid = new Set(prepared.rejected.map((l) => l.id));
+      for (const l of rejected) {
+        if (stillInvalid.has(l.id)) continue;
+        const mine = revived.filter(([eventId]) => eventId === l.event_id);
+        if (mine.every(([, fate]) => fate === "delivered")) delivered++;
+      }
+      delivered += fates.slice(prepared.items.length).filter((f) => f === "delivered").length;
       await putBack(prepared.rejected); // last: a failure above puts every letter back instead
       if (prepared.rejected.length > 0) {
         log.info("{count} replayed rejected events still fail validation: kept as they were", {
@@ -151,7 +191,12 @@ export function createReplay(options: ReplayOptions): Replay {
       await putBack(letters); // nothing taken is lost
       throw error;
     }
-    return letters.length;
+    return {
+      replayed: letters.length,
+      delivered,
+      failed: letters.length - delivered,
+      set_aside: setAside,
+    };
   };
   return (request = {}) =>
     store.withLock("replay", options.lockWaitMs ?? REPLAY_LOCK_WAIT_MS, () => replay(request));

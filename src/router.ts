@@ -28,6 +28,7 @@ import { allDestinations } from "./config/startup_checks.ts";
 import { ConfigError, errorMessage } from "./errors.ts";
 import { distinctSecrets } from "./redact.ts";
 import { createReplay } from "./replay.ts";
+import { createWorkbench } from "./workbench.ts";
 import { createRoutedDeliverer } from "./deliver/sinks.ts";
 import { createVkDirectory } from "./enrich/directory.ts";
 import { createCallbackBatcher } from "./ingest/callback_batcher.ts";
@@ -38,7 +39,10 @@ import { createSnapshots } from "./http/snapshot.ts";
 import { createPipeline, type Pipeline } from "./pipeline.ts";
 import type { RedisHandle } from "./redis/connection.ts";
 import { type BacklogSource, createBacklogWatch } from "./status/backlog_watch.ts";
+import { KNOWN_RAW_TYPES, zeroSamples } from "./status/families.ts";
+import { createFleet, type Fleet } from "./status/fleet.ts";
 import { Metrics } from "./status/metrics.ts";
+import { createTracer } from "./status/trace.ts";
 import { createObserver, type RouterObserver } from "./status/observer.ts";
 import { ServiceStatus } from "./status/status.ts";
 import { Timeline } from "./status/timeline.ts";
@@ -64,6 +68,11 @@ export interface RouterProfile {
   maxHttpTimeoutMs: number | null;
   /** Retry failed Upstash requests inside the client. */
   redisRetry: boolean;
+  /**
+   * Deliveries look paused destinations up (a store read at most once a second); the
+   * worker, which pays per request, leaves that out. @default true
+   */
+  honourPauses?: boolean;
 }
 
 /** The long-running service: patient, with retries everywhere. */
@@ -94,6 +103,11 @@ export interface RouterOptions {
   tallyOf?: SinkContext["tallyOf"];
   /** The shell's part of the HTTP app: readiness, shutdown, shared status, cron tasks. */
   http?: (router: RouterCore) => Partial<AppDeps>;
+  /**
+   * Show the fleet of replicas that share the state in Redis (the long-running service;
+   * the shell writes this process's report into it). @default false
+   */
+  fleet?: boolean;
 }
 
 /** The built graph, before the HTTP app. */
@@ -113,6 +127,8 @@ export interface RouterCore {
   readonly store: StateStore;
   /** The backlogs of the destinations that queue, each read by its kind. */
   readonly backlogs: readonly BacklogSource[];
+  /** The replicas sharing the state in Redis; null without Redis or outside the service. */
+  readonly fleet: Fleet | null;
   /** Null when the store and every open connection answer, else why not (for `/readyz`). */
   readiness(): Promise<string | null>;
   readonly deliverer: Deliverer;
@@ -144,6 +160,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
   const timeline = new Timeline(); // the status page's charts, fed by every metrics.inc/observe
   const metrics = new Metrics(timeline);
   const status = new ServiceStatus(groupIds, config.vk.longPoll);
+  const tracer = createTracer(config.instanceId);
   const observer = createObserver(status, metrics);
   const open = await openConnections(config, routes, {
     timeoutSignal,
@@ -155,11 +172,17 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
   const store = redis && !options.embeddedStore
     ? createRedisStore(redis.redis, config.redisPrefix)
     : await openKvStore(config.dataDir);
+  const fleet = options.fleet && redis && store.kind === "redis"
+    ? createFleet(redis.redis, config.redisPrefix)
+    : null;
 
   const deliverer = createRoutedDeliverer(routes, {
+    tracer,
     store,
     metrics,
     scheduleS: config.retryScheduleS,
+    observer: status,
+    ...(profile.honourPauses === false ? { honourPauses: false } : {}),
     context: {
       connections,
       prefix: config.redisPrefix,
@@ -224,6 +247,7 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
   };
 
   const pipeline = createPipeline({
+    tracer,
     routes,
     deliverer,
     enricherFor: (groupId) => enrichers.get(groupId) ?? null,
@@ -255,12 +279,22 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
     redis,
     store,
     backlogs,
+    fleet,
     readiness,
     deliverer,
     pipeline,
     apiFor,
     enrichStats,
   };
+  const replay = createReplay({
+    tracer,
+    store,
+    deliverer,
+    pipeline,
+    deadLetter: routes.deadLetter,
+    connections,
+  });
+  const workbench = createWorkbench({ store, deliverer, replay });
   const app = createApp({
     snapshot: createSnapshots({
       version: denoJson.version,
@@ -272,20 +306,23 @@ export async function buildRouter(options: RouterOptions): Promise<Router> {
       enrichStats,
       timeline,
       backlogs: createBacklogWatch(backlogs),
+      ...(fleet ? { fleet: () => fleet.read() } : {}),
+      workbench,
     }),
     samples: () => Promise.resolve([...metrics.samples(), ...metrics.histogramSamples()]),
+    zeros: zeroSamples({
+      destinations: [...routes.destinations.keys()],
+      groupIds,
+      rawTypes: KNOWN_RAW_TYPES,
+    }),
     readiness,
     ...appSecurity(config, collectSecrets(config, routes), store),
     // Concurrent callbacks go on together: one script call and round trip for the lot (the
     // worker, whose requests each carry their own unit of work, takes them one by one).
-    accept: createCallbackBatcher(pipeline.handle),
-    replayDeadLetters: createReplay({
-      store,
-      deliverer,
-      pipeline,
-      deadLetter: routes.deadLetter,
-      connections,
-    }),
+    accept: createCallbackBatcher((batch) => pipeline.handle({ ...batch, source: "callback" })),
+    replayDeadLetters: replay,
+    workbench,
+    destinationNames: [...routes.destinations.keys()],
     stopping: () => false,
     ...options.http?.(core),
   });

@@ -17,8 +17,13 @@ import { leasedApi, leasedFetch, leasedStore } from "./lease/fencing.ts";
 import type { HeldLease } from "./lease/hold.ts";
 import { createLeaseClient } from "./lease/lease.ts";
 import { buildRouter, type Router, type RouterCore, verifyDestinations } from "./router.ts";
-import { sleep } from "./util/time.ts";
 import { checkSettings, createSharedSettings } from "./vk/settings_check.ts";
+import { configSummary } from "./config/summary.ts";
+import { type Fleet, type ReplicaReport, REPORT_EVERY_MS } from "./status/fleet.ts";
+import { assessHealth, RECENT_DEAD_LETTERS_MS } from "./status/health.ts";
+import { failingNow, recentDeadLetters } from "./status/status.ts";
+import { sleep } from "./util/time.ts";
+import denoJson from "../deno.json" with { type: "json" };
 import { type BoundedServer, serveBounded } from "./http/server.ts";
 import { warnAboutSecurity } from "./http/security_options.ts";
 import { listenProblem } from "./start_failure.ts";
@@ -56,6 +61,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   const { config, routes } = options;
   const controller = new AbortController();
   const router = await buildRouter({
+    fleet: true,
     config,
     routes,
     embeddedStore: options.embeddedStore ?? false,
@@ -102,9 +108,10 @@ export async function startService(options: ServiceOptions): Promise<Service> {
     await router.close();
     throw error;
   }
-  log.info("Instance {instanceId}; state store: {kind}", {
+  // The summary is the message itself (a property would be rendered quoted); braces escaped.
+  const summary = configSummary(config, routes, store.kind === "kv");
+  log.info(summary.replaceAll("{", "{{").replaceAll("}", "}}"), {
     instanceId: config.instanceId,
-    kind: store.kind === "redis" ? `Redis (${router.redis!.kind})` : `Deno KV in ${config.dataDir}`,
   });
 
   // With the state in Redis, several replicas may run: each community is polled by the
@@ -207,7 +214,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       },
       store: lease ? leasedStore(store, lease) : store,
       checkpointEveryMs: 250,
-      depth: config.vk.depth,
+      maxEventsInFlight: config.vk.maxEventsInFlight,
       handler: pipeline,
       signal,
       onCheckpoint: observer.checkpoint,
@@ -246,6 +253,7 @@ export async function startService(options: ServiceOptions): Promise<Service> {
   });
   const done = Promise.all(loops).then(() => {});
   const retries = runRetryWorker(router.deliverer, controller.signal);
+  const reporting = router.fleet ? reportToFleet(router, router.fleet, controller.signal) : null;
 
   log.info(`Status page at ${url}/`, { url });
   warnAboutSecurity(config);
@@ -258,6 +266,8 @@ export async function startService(options: ServiceOptions): Promise<Service> {
       await done;
       await leases?.close();
       await learning;
+      await reporting;
+      await router.fleet?.leave(config.instanceId).catch(() => {});
       await retries;
       await server.shutdown();
       await router.close();
@@ -280,4 +290,58 @@ async function readiness(router: RouterCore): Promise<string | null> {
     }
   }
   return null;
+}
+
+/** This replica as the fleet view shows it: what it polls, its counts, its own verdict. */
+function replicaReport(router: RouterCore): ReplicaReport {
+  const { config, status, metrics } = router;
+  const self = config.instanceId;
+  const health = assessHealth({
+    storeReachable: true, // it could write this report
+    communities: [...status.communities.values()].map((c) => ({
+      group_id: c.groupId,
+      state: c.state,
+      detail: c.detail,
+      stuck_since: c.stuckSince,
+      stuck_batch: c.stuckBatch,
+    })),
+    destinations: [...status.destinations].map(([name, d]) => ({
+      name,
+      state: failingNow(d) ? "failing" : "ok",
+      last_error: d.lastError,
+      recent_dead_letters: recentDeadLetters(d, Date.now(), RECENT_DEAD_LETTERS_MS),
+      backlog_growing: false,
+    })),
+    parkedGrowing: false,
+  });
+  return {
+    instance_id: self,
+    version: denoJson.version,
+    started_at: status.startedAt,
+    communities: [...status.communities.values()]
+      .filter((c) => c.owner === self && c.state !== "standby")
+      .map((c) => c.groupId),
+    events_received: metrics.sum("vk_router_events_received_total"),
+    delivered: metrics.sum("vk_router_delivered_total"),
+    failures: metrics.sum("vk_router_delivery_failures_total"),
+    dead_lettered: metrics.sum("vk_router_dead_lettered_total"),
+    health: health.status,
+    reasons: health.reasons,
+    destinations: Object.fromEntries(
+      [...status.destinations].map(([name, d]) => [name, {
+        ...d,
+        deadLetteredAt: d.deadLetteredAt.filter((at) => Date.now() - at < RECENT_DEAD_LETTERS_MS),
+      }]),
+    ),
+  };
+}
+
+/** Writes this replica's report every {@linkcode REPORT_EVERY_MS} until the signal aborts. */
+async function reportToFleet(router: RouterCore, fleet: Fleet, signal: AbortSignal) {
+  while (!signal.aborted) {
+    await fleet.report(replicaReport(router)).catch((error) =>
+      log.debug("Cannot write this replica's fleet report: {error}", { error: errorMessage(error) })
+    );
+    await sleep(REPORT_EVERY_MS, signal).catch(() => {});
+  }
 }

@@ -14,12 +14,14 @@ export const REFUSED = 2;
  * Prints a {@linkcode ConfigError} as `error:` lines and what did not start; returns
  * {@linkcode REFUSED}. Rethrows anything else.
  */
-export function refuseToStart(error: unknown, what = "The service"): number {
+export function refuseToStart(
+  error: unknown,
+  what = "The service",
+  closing = `${what} did not start: fix the configuration above (see README.md, Configuration).`,
+): number {
   if (!(error instanceof ConfigError)) throw error;
   for (const issue of error.issues) console.error(`error: ${issue}`);
-  console.error(
-    `${what} did not start: fix the configuration above (see README.md, Configuration).`,
-  );
+  console.error(closing);
   return REFUSED;
 }
 

@@ -81,6 +81,7 @@ Deno.test("createBacklogWatch() warns of a backlog that rose for a minute withou
     oldest_age_s: null,
     consumers: null,
     growing: false,
+    groups: null,
   });
   await r.lpush(key, "{}");
   assert.equal((await read(30_000))!.growing, false, "half a minute is not yet a trend");
@@ -102,6 +103,7 @@ Deno.test("createBacklogWatch() keeps the consumers a kind reports and leaves ou
     oldest_age_s: null,
     consumers: 0,
     growing: false,
+    groups: null,
   });
   assert.equal(views.has("unwatched"), false);
 });
@@ -149,4 +151,86 @@ Deno.test("/api/status, the page and /metrics show each queueing destination's b
   assert.match(metrics, /vk_router_backlog_depth\{destination="list"\} 2/);
   assert.match(metrics, /vk_router_backlog_depth\{destination="stream"\} 2/);
   assert.match(metrics, /vk_router_backlog_oldest_age_seconds\{destination="list"\} 9\d/);
+});
+
+Deno.test("a stream its consumer group reads to the end shows lag 0 and never warns; an unread one does", async () => {
+  await using redis = testRedis();
+  const r = redis.handle.redis;
+  const [read, unread, ungrouped] = ["read", "unread", "ungrouped"].map((n) =>
+    `${redis.prefix}${n}`
+  ) as [string, string, string];
+  const routes = parseRoutes({
+    destinations: {
+      read: { kind: "redis-stream", key: read },
+      unread: { kind: "redis-stream", key: unread },
+      ungrouped: { kind: "redis-stream", key: ungrouped },
+    },
+    rules: [],
+  });
+  for (const key of [read, unread]) {
+    await r.call(["XGROUP", "CREATE", key, "workers", "0", "MKSTREAM"]);
+  }
+  const clock = { now: 1_000_000 };
+  const watch = createBacklogWatch(
+    backlogSources([...routes.destinations.values()], redisConnections(r)),
+    () => clock.now,
+  );
+  /** 500 entries more in each stream; the consumer of `read` takes and acknowledges them all. */
+  const traffic = async () => {
+    for (const key of [read, unread, ungrouped]) {
+      await r.pipeline().eval(
+        "for i = 1, 500 do redis.call('XADD', KEYS[1], '*', 'event', '{}') end",
+        [key],
+        [],
+      ).exec();
+    }
+    const taken = await r.call(
+      ["XREADGROUP", "GROUP", "workers", "c1", "COUNT", "1000", "STREAMS", read, ">"],
+    ) as unknown as [string, [string, string[]][]][];
+    const ids = taken[0]![1].map(([id]) => id);
+    await r.call(["XACK", read, "workers", ...ids]);
+  };
+  let views = new Map();
+  for (const at of [0, 30_000, 61_000, 90_000]) {
+    await traffic();
+    clock.now = 1_000_000 + at;
+    views = await watch.read();
+  }
+  assert.equal(await r.xlen(read), 2000, "the entries stay in the stream: XLEN is not the backlog");
+  assert.deepEqual(views.get("read"), {
+    depth: 0,
+    oldest_age_s: null,
+    consumers: null,
+    growing: false,
+    groups: [{ name: "workers", consumers: 1, pending: 0, lag: 0 }],
+  });
+  const behind = views.get("unread");
+  assert.equal(behind.depth, 2000);
+  assert.equal(behind.growing, true, "a group nobody reads grows without a dip");
+  assert.deepEqual(behind.groups, [{ name: "workers", consumers: 0, pending: 0, lag: 2000 }]);
+  const none = views.get("ungrouped");
+  assert.deepEqual(
+    [none.depth, none.growing, none.groups],
+    [2000, false, []],
+    "no group: no warning",
+  );
+
+  const config = loadConfig({
+    VK_TOKEN: "backlog-token",
+    VK_GROUP_ID: "1",
+    REDIS_URL: TEST_REDIS_URL,
+    REDIS_PREFIX: `${redis.prefix}router:`,
+  });
+  await using router = await buildRouter({ config, routes });
+  const status = await (await router.app.request("/api/status")).json();
+  const consumed = status.destinations.find((d: { name: string }) => d.name === "read");
+  assert.deepEqual([consumed.depth, consumed.backlog_growing, consumed.consumer_groups[0].lag], [
+    0,
+    false,
+    0,
+  ]);
+  const page = await (await router.app.request("/")).text();
+  assert.match(page, /workers: lag 0 · pending 0 · 1 consumer/);
+  assert.match(page, /no consumer group/);
+  assert.doesNotMatch(page, /keeps growing/);
 });

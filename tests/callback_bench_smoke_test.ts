@@ -17,6 +17,8 @@ Deno.test("the callback-path benchmark runs (smoke size) and writes its ratios",
       "p99_after_vs_before",
       "healthz_throughput_after_vs_before",
       "healthz_p99_after_vs_before",
+      "router_vs_floor",
+      "p99_router_vs_floor",
     ]
   ) {
     assert.ok(Number.isFinite(results[key]) && results[key] > 0, `${key} is ${results[key]}`);

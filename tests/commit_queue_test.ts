@@ -53,6 +53,27 @@ Deno.test("CommitQueue.add() waits while the queue is full", async () => {
   assert.equal(added, true);
 });
 
+Deno.test("CommitQueue.add() waits while the queued weight is reached: few large batches, many small", async () => {
+  const queue = new CommitQueue<number, number>(8, 1, 300);
+  const waits = async (weight: number) => {
+    let added = false;
+    const adding = queue.add(weight, null, weight).then(() => added = true);
+    await new Promise((r) => setTimeout(r, 10));
+    return { added: () => added, adding };
+  };
+  for (let i = 0; i < 2; i++) assert.equal((await waits(100)).added(), true);
+  const third = await waits(100);
+  assert.equal(third.added(), false, "300 events queued: the producer waits");
+  await queue.take();
+  await third.adding;
+  for (let i = 0; i < 2; i++) await queue.take();
+  for (let i = 0; i < 7; i++) assert.equal((await waits(1)).added(), true);
+  const eighth = await waits(1);
+  assert.equal(eighth.added(), false, "eight small batches: the batch bound holds");
+  queue.close();
+  await eighth.adding;
+});
+
 Deno.test("CommitQueue.close() lets take() drain what is queued, then answers null", async () => {
   const queue = new CommitQueue<number, number>(5, 1);
   await queue.add(1, Promise.resolve(10));

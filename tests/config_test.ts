@@ -35,16 +35,16 @@ Deno.test("loadConfig() fills every default", () => {
   assert.equal(config.trustProxy, false);
   assert.deepEqual(config.callback, { confirmation: null, secret: null, insecureNoSecret: false });
   assert.equal(config.log.level, "info");
-  assert.equal(config.vk.depth, 3);
+  assert.equal(config.vk.maxEventsInFlight, 300);
   assert.equal(config.enrichCacheMax, 50_000);
 });
 
-Deno.test("the long poll's depth and the name cache are bounded by configuration", () => {
-  const config = loadConfig({ ...BASE, VK_LONGPOLL_DEPTH: "1", ENRICH_CACHE_MAX: "2000" });
-  assert.equal(config.vk.depth, 1);
+Deno.test("the long poll's events in flight and the name cache are bounded by configuration", () => {
+  const config = loadConfig({ ...BASE, VK_LONGPOLL_IN_FLIGHT: "100", ENRICH_CACHE_MAX: "2000" });
+  assert.equal(config.vk.maxEventsInFlight, 100);
   assert.equal(config.enrichCacheMax, 2000);
   assert.deepEqual(
-    issuesOf({ ...BASE, VK_LONGPOLL_DEPTH: "0", ENRICH_CACHE_MAX: "ten" }).length,
+    issuesOf({ ...BASE, VK_LONGPOLL_IN_FLIGHT: "0", ENRICH_CACHE_MAX: "ten" }).length,
     2,
   );
 });

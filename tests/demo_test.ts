@@ -168,9 +168,9 @@ Deno.test("a second demo beside the first stops with one error line, exit 2", as
   }
 });
 
-Deno.test("deno task demo --help prints its usage; a bad flag prints it too, with exit 2", async (t) => {
+Deno.test("deno task demo --help and a bad flag print its usage, with exit 2", async (t) => {
   const cases: [string[], number, RegExp][] = [
-    [["--help"], 0, /^Usage: deno task demo/m],
+    [["--help"], 2, /^Usage: deno task demo/m],
     [["--rate=abc"], 2, /^error: --rate: expected a number from 0\.1 to 1000, got abc$/m],
     [["--duration=0"], 2, /^error: --duration: expected a number from 1 to 86400, got 0$/m],
     [["--speed=3"], 2, /^error: Unknown option '--speed'/m],

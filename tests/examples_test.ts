@@ -189,5 +189,6 @@ Deno.test("the webhook example prints each signed event once and refuses a forge
   } finally {
     assert.equal(await consumer.stop(), 0, consumer.stderr());
   }
-  assert.deepEqual(consumer.lines(), ["w-0", "w-1", "w-2"]);
+  // The sink posts up to 8 at once: each event once, in whatever order they were answered.
+  assert.deepEqual([...consumer.lines()].sort(), ["w-0", "w-1", "w-2"]);
 });

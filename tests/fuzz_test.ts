@@ -111,7 +111,8 @@ Deno.test("random Callback API requests get a defined answer, never a crash", as
       accepted.push(update);
       return Promise.resolve();
     },
-    replayDeadLetters: () => Promise.resolve(0),
+    replayDeadLetters: () =>
+      Promise.resolve({ replayed: 0, delivered: 0, failed: 0, set_aside: 0 }),
     stopping: () => false,
   });
   const body = fc.oneof(

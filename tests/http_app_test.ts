@@ -67,7 +67,8 @@ async function setup(options: SetupOptions = {}) {
       accepted.push(update);
       return Promise.resolve();
     },
-    replayDeadLetters: () => Promise.resolve(++replayed),
+    replayDeadLetters: () =>
+      Promise.resolve({ replayed: ++replayed, delivered: replayed, failed: 0, set_aside: 0 }),
     retryTask: () => Promise.resolve(++retried),
     stopping: () => stopping,
     loginThrottle: options.throttle ?? createLoginThrottle(),
@@ -205,7 +206,12 @@ Deno.test("with STATUS_TOKEN every other route needs the token", async (t) => {
   await t.step("the replay action re-queues dead letters", async () => {
     const before = s.replays();
     const res = await s.app.request("/dead-letters/replay", { method: "POST", headers: bearer });
-    assert.deepEqual(await res.json(), { replayed: before + 1 });
+    assert.deepEqual(await res.json(), {
+      replayed: before + 1,
+      delivered: before + 1,
+      failed: 0,
+      set_aside: 0,
+    });
   });
 });
 
@@ -232,8 +238,8 @@ Deno.test("without STATUS_TOKEN the page and /api/status show aggregates only", 
   assert.deepEqual(
     status.recent_events.map((e: Record<string, unknown>) => Object.keys(e).sort()),
     [
-      ["at", "destinations", "event_type", "group_id", "text_hidden"],
-      ["at", "destinations", "event_type", "group_id", "text_hidden"],
+      ["at", "destinations", "event_type", "fates", "group_id", "text_hidden"],
+      ["at", "destinations", "event_type", "fates", "group_id", "text_hidden"],
     ],
   );
   assert.deepEqual(status.recent_events[1].destinations, ["q"], "types and routing stay");
@@ -406,10 +412,17 @@ Deno.test("a POST that carries the session cookie must come from this site", asy
   assert.equal((await from({ origin: "https://evil.example" })).status, 403);
   assert.equal((await from({ "sec-fetch-site": "cross-site" })).status, 403);
   assert.equal((await from({})).status, 403, "no Origin at all");
+  assert.equal(
+    (await from({ origin: "null", "sec-fetch-site": "cross-site" })).status,
+    403,
+    "a hidden Origin from another site",
+  );
   assert.equal(s.replays(), 0);
   assert.equal((await from({ origin: "http://localhost" })).status, 200);
   assert.equal((await from({ "sec-fetch-site": "same-origin" })).status, 200);
-  assert.equal(s.replays(), 2);
+  // The page's own forms: no-referrer makes the browser send Origin: null.
+  assert.equal((await from({ origin: "null", "sec-fetch-site": "same-origin" })).status, 200);
+  assert.equal(s.replays(), 3);
   const logout = await s.app.request("/logout", {
     method: "POST",
     headers: { ...form, origin: "https://evil.example" },

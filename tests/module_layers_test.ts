@@ -15,9 +15,9 @@
  * | 3 kinds          | `deliver/kinds/` (each kind, its connection, the registry)          |
  * | 4 configuration  | `config/`                                                           |
  * | 5 stages         | `ingest/`, `enrich/`, `lease/`, `deliver/`, `vk/settings_check.ts`  |
- * | 6 flow           | `pipeline.ts`, `replay.ts`                                          |
+ * | 6 flow           | `pipeline.ts`, `replay.ts`, `workbench.ts`                          |
  * | 7 faces          | `http/`, `status/status.ts`, `status/observer.ts`                   |
- * | 8 composition    | `router.ts`, `service.ts`, `worker/`, `worker.ts`, `main.ts`, `mod.ts`, `logging.ts`, `start_permissions.ts` |
+ * | 8 composition    | `router.ts`, `service.ts`, `worker/`, `worker.ts`, `main.ts`, `mod.ts`, `logging.ts`, `start_permissions.ts`, `start_failure.ts` |
  *
  * Why this order: the contract a kind implements and the state it reports to sit below the
  * kinds; the configuration parses into the kinds' and rules' own types, so it sits above
@@ -41,7 +41,7 @@ export const LAYERS: readonly (readonly [name: string, paths: readonly string[]]
   ["kinds", ["deliver/kinds/"]],
   ["configuration", ["config/"]],
   ["stages", ["ingest/", "enrich/", "lease/", "deliver/", "vk/settings_check.ts"]],
-  ["flow", ["pipeline.ts", "replay.ts"]],
+  ["flow", ["pipeline.ts", "replay.ts", "workbench.ts"]],
   ["faces", ["http/", "status/status.ts", "status/observer.ts"]],
   ["composition", [
     "router.ts",
@@ -52,6 +52,7 @@ export const LAYERS: readonly (readonly [name: string, paths: readonly string[]]
     "mod.ts",
     "logging.ts",
     "start_permissions.ts",
+    "start_failure.ts",
   ]],
 ];
 

@@ -136,7 +136,7 @@ Deno.test("a commit retried after a failed delivery dead-letters its rejected ev
     routes,
     deliverer: {
       ...real,
-      deliver: () => failures-- > 0 ? Promise.reject(new Error("Redis down")) : Promise.resolve(),
+      deliver: () => failures-- > 0 ? Promise.reject(new Error("Redis down")) : Promise.resolve([]),
     },
     enricherFor: () => null,
     metrics: new Metrics(),

@@ -136,6 +136,13 @@ for (const [transport, open] of transports) {
         assert.equal(await redis.xdel(`${p}x`, [all[0]![0], all[1]![0]]), 2);
         assert.deepEqual(await redis.xrange(`${p}x`, "-", "+"), [all[2]]);
         assert.deepEqual(await redis.xrange(`${p}none`, "-", "+"), []);
+        assert.deepEqual(await redis.xinfoGroups(`${p}none`), [], "no stream: no group");
+        assert.deepEqual(await redis.xinfoGroups(`${p}x`), [], "no group yet");
+        await redis.call(["XGROUP", "CREATE", `${p}x`, "g", "0"]);
+        await redis.call(["XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "STREAMS", `${p}x`, ">"]);
+        assert.deepEqual(await redis.xinfoGroups(`${p}x`), [
+          { name: "g", consumers: 1, pending: 1, lastDeliveredId: all[2]![0], lag: 0 },
+        ]);
         const id = await redis.xadd(`${p}x`, { event_type: "t", event: "{}" });
         assert.deepEqual(await redis.xrange(`${p}x`, id, id), [[id, [
           "event_type",

@@ -86,7 +86,7 @@ async function replayAtOnce(replays: Replay[], posted: string[]): Promise<void> 
     Array.from({ length: 5 }, (_, i) => replays[i % replays.length]!()),
   );
   const done = results.filter((r) => r.status === "fulfilled");
-  assert.deepEqual(done.map((r) => r.value), [20], "one replay took the 20 letters");
+  assert.deepEqual(done.map((r) => r.value.replayed), [20], "one replay took the 20 letters");
   for (const r of results) {
     if (r.status === "rejected") assert.ok(r.reason instanceof LockBusyError, String(r.reason));
   }
@@ -164,7 +164,7 @@ Deno.test("a foreign item in a redis-list dead-letter destination is set aside; 
   await r.lpush(deadKey, ...items);
   const store = createRedisStore(r, redis.prefix);
   const replay = replica(routes, store, r, redis.prefix);
-  assert.equal(await replay({ limit: 100 }), 20);
+  assert.equal((await replay({ limit: 100 })).replayed, 20);
   assert.equal(hook.posted.length, 20);
   const aside = await store.listSetAside(10);
   assert.deepEqual(aside.map((a) => a.item).sort(), [
@@ -186,7 +186,7 @@ Deno.test("replay by id takes only those letters from the state store", async ()
   const all = letters(5);
   await store.addDeadLetters(all);
   const replay = replica(routes, store, null, "");
-  assert.equal(await replay({ ids: [all[1]!.id, all[3]!.id, "dl_gone"] }), 2);
+  assert.equal((await replay({ ids: [all[1]!.id, all[3]!.id, "dl_gone"] })).replayed, 2);
   assert.deepEqual(hook.posted.sort(), ["ev-1", "ev-3"]);
   assert.equal(await store.deadLetterCount(), 5, "3 untouched, 2 dead again");
   await Deno.remove(dir, { recursive: true });
@@ -218,7 +218,9 @@ Deno.test("five concurrent POST /dead-letters/replay: one replays the 20 letters
       });
       return [res.status, await res.json()] as const;
     }));
-    assert.deepEqual(answers.filter(([s]) => s === 200).map(([, b]) => b), [{ replayed: 20 }]);
+    assert.deepEqual(answers.filter(([s]) => s === 200).map(([, b]) => b), [
+      { replayed: 20, delivered: 0, failed: 20, set_aside: 0 },
+    ]);
     assert.deepEqual(answers.filter(([s]) => s !== 200).map(([s]) => s), [409, 409, 409, 409]);
     assert.equal(hook.posted.length, 20, "each letter posted once");
     assert.equal(await router.store.deadLetterCount(), 20);

@@ -70,7 +70,7 @@ Deno.test("dead-letter replay re-delivers failed events and re-validates rejecte
         deadLetter: routes.deadLetter,
         connections: redisConnections(r),
       });
-      assert.equal(await replay(), 2);
+      assert.equal((await replay()).replayed, 2);
       assert.deepEqual(
         (await r.lrange(`${redis.prefix}q`, 0, -1)).map((s) => JSON.parse(s).event_id),
         ["ev-1"],
@@ -146,7 +146,7 @@ Deno.test("replaying a still-invalid rejected event keeps one letter, its first 
       });
       const deadLettered = metrics.sum("vk_router_dead_lettered_total");
       for (let i = 1; i <= 3; i++) {
-        assert.equal(await replay(), 2, `replay ${i} took both letters`);
+        assert.equal((await replay()).replayed, 2, `replay ${i} took both letters`);
         const now = await letters();
         assert.equal(now.length, 2, `replay ${i}: still two letters, no new one`);
         const again = now.find((l) => l.event_id === "bad-1")!;
@@ -223,7 +223,7 @@ Deno.test("a replayed rejected event that validates now is routed like any other
     deadLetter: null,
     connections: redisConnections(r),
   });
-  assert.equal(await replay(), 1);
+  assert.equal((await replay()).replayed, 1);
   const [pushed] = await r.lrange(`${redis.prefix}q`, 0, -1);
   assert.equal(JSON.parse(pushed!).event_type, "command_call", "routed by the rules");
   assert.equal(await store.deadLetterCount(), 0);

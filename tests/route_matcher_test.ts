@@ -44,7 +44,7 @@ const join = { ...base, event_type: "member_join", join_type: "join" } as unknow
 Deno.test("matches() tests each condition of when", async (t) => {
   const cases: [string, Record<string, unknown>, CustomEvent, boolean][] = [
     ["empty when", {}, message, true],
-    ["event_type in list", { event_type: ["message_new", "x"] }, message, true],
+    ["event_type in list", { event_type: ["message_new", "reaction"] }, message, true],
     ["event_type not in list", { event_type: ["command_call"] }, message, false],
     ["group_id", { group_id: [1] }, message, true],
     ["peer_id", { peer_id: [2000000003] }, message, false],

@@ -75,8 +75,21 @@ Deno.test("parseRoutes() names each problem by its JSON path", async (t) => {
     ],
     ["a rule after a catch-all", {
       destinations: log,
-      rules: [{ to: ["console"] }, { when: { event_type: ["x"] }, to: ["console"] }],
+      rules: [{ to: ["console"] }, { when: { event_type: ["reaction"] }, to: ["console"] }],
     }, /^\$\.rules\[1\]: unreachable: rule 0 matches every event/],
+    [
+      "a misspelt event type",
+      { destinations: log, rules: [{ when: { event_type: ["comand_call"] }, to: ["console"] }] },
+      /^\$\.rules\[0\]\.when\.event_type\[0\]: unknown event type "comand_call": did you mean "command_call"\?/,
+    ],
+    [
+      "VK's raw type instead of the event's",
+      {
+        destinations: log,
+        rules: [{ when: { event_type: ["message_new", "message_event"] }, to: ["console"] }],
+      },
+      /^\$\.rules\[0\]\.when\.event_type\[1\]: "message_event" is VK's raw type; the router names its events "button_pressed"$/,
+    ],
     ["a missing webhook secret", {
       destinations: {
         w: { kind: "webhook", url: "http://127.0.0.1/x", secret_env: "NOPE_SECRET" },

@@ -39,7 +39,8 @@ async function setup(options: { timeline: boolean; uptimeMs?: number }) {
     secrets: [],
     callback: { confirmation: null, secret: null, groupIds: [42] },
     accept: () => Promise.resolve(),
-    replayDeadLetters: () => Promise.resolve(0),
+    replayDeadLetters: () =>
+      Promise.resolve({ replayed: 0, delivered: 0, failed: 0, set_aside: 0 }),
     stopping: () => false,
   });
   return {

@@ -78,7 +78,10 @@ Deno.test("createWebhookSink() retries a timeout and honours Retry-After", async
   );
   const timeoutSink = createWebhookSink({ name: "w", url: slow.url, secret: null, timeoutMs: 100 });
   const [timedOut] = await timeoutSink.deliver([{ eventId: "e", body: "{}" }]);
-  assert.deepEqual(timedOut, { status: "retry", error: "POST failed: timed out" });
+  assert.deepEqual(timedOut, {
+    status: "retry",
+    error: `POST http://127.0.0.1:${new URL(slow.url).port}/… failed: timed out`,
+  });
 
   await using busy = receiver(() =>
     new Response(null, { status: 429, headers: { "retry-after": "120" } })
@@ -160,20 +163,58 @@ Deno.test("a webhook answering 400 goes straight to the dead letter with status 
   assert.equal(await store.parkedCount(), 0);
   const [letter] = await store.takeDeadLetters(10);
   assert.match(letter!.id, /^dl_[0-9a-f]{28}$/);
+  assert.equal(letter!.first_failed_at, letter!.failed_at, "failed at the first attempt");
   assert.deepEqual(
-    { ...letter, failed_at: 0, id: "" },
+    { ...letter, failed_at: 0, first_failed_at: 0, id: "" },
     {
       id: "",
       reason: "delivery_failed",
       destination: "w",
       event_id: "evt-1",
       attempts: 1,
-      last_error: "HTTP 400",
+      last_error: `HTTP 400 from http://127.0.0.1:${new URL(hook.url).port}/…: bad`,
       last_status: 400,
       failed_at: 0,
+      first_failed_at: 0,
       event: { n: 1 },
     },
   );
   assert.equal(hook.received.length, 1);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("a webhook's failure names the URL without its path or query, the status, the start of the answer and the cause", async () => {
+  await using hook = receiver(() =>
+    new Response(`{"error":"database\nis down"}${"x".repeat(5000)}`, { status: 503 })
+  );
+  const url = `${hook.url}/T000/B000/secret-path?token=query-secret`;
+  const [outcome] = await createWebhookSink({ name: "w", url, secret: null, timeoutMs: 2000 })
+    .deliver([{ eventId: "e", body: "{}" }]);
+  assert.equal(outcome!.status, "retry");
+  const error = (outcome as { error: string }).error;
+  const host = `127.0.0.1:${new URL(hook.url).port}`;
+  assert.ok(
+    error.startsWith(`HTTP 503 from http://${host}/…: {"error":"database is down"}xxx`),
+    error,
+  );
+  assert.ok(error.length < 300, "the body is cut");
+  assert.doesNotMatch(error, /secret-path|query-secret/);
+
+  const closed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (closed.addr as Deno.NetAddr).port;
+  closed.close(); // nothing listens there now
+  const [refused] = await createWebhookSink({
+    name: "w",
+    url: `http://127.0.0.1:${port}/in?token=query-secret`,
+    secret: null,
+    timeoutMs: 2000,
+  }).deliver([{ eventId: "e", body: "{}" }]);
+  const reason = (refused as { error: string }).error;
+  assert.match(
+    reason,
+    new RegExp(
+      `^POST http://127\\.0\\.0\\.1:${port}/… failed: .*127\\.0\\.0\\.1:${port}.*[Cc]onnection refused`,
+    ),
+  );
+  assert.doesNotMatch(reason, /query-secret/);
 });

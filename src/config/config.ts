@@ -31,10 +31,11 @@ export interface Community {
 }
 
 /**
- * Poll answers in flight per community by default: enough to overlap polling, preparing
- * and delivering; more only lengthens the queue an event waits in when the router is busy.
+ * Events in flight per community by default: three full poll answers, enough to overlap
+ * polling, preparing and delivering; more only lengthens the queue an event waits in when
+ * the router is busy. Small answers (a quiet stream) still overlap eight at a time.
  */
-export const DEFAULT_DEPTH = 3;
+export const DEFAULT_IN_FLIGHT = 300;
 
 /** The fully defaulted configuration. */
 export interface Config {
@@ -48,10 +49,10 @@ export interface Config {
     /** How long past `wait` an `a_check` may take before it is aborted. */
     graceMs: number;
     /**
-     * Poll answers of a community in flight at once (polled, not yet delivered): the work
-     * that overlaps, and what an event may wait behind.
+     * Events of a community in flight at once (polled, not yet delivered): the work that
+     * overlaps, and what an event may wait behind.
      */
-    depth: number;
+    maxEventsInFlight: number;
   };
   callback: {
     confirmation: string | null;
@@ -225,7 +226,7 @@ const EnvSchema = v.object({
   VK_LONGPOLL: onOff("VK_LONGPOLL", "on"),
   VK_LONGPOLL_WAIT: intIn("VK_LONGPOLL_WAIT", 1, 90, 25),
   VK_LONGPOLL_GRACE_MS: intIn("VK_LONGPOLL_GRACE_MS", 100, 120_000, 10_000),
-  VK_LONGPOLL_DEPTH: intIn("VK_LONGPOLL_DEPTH", 1, 64, DEFAULT_DEPTH),
+  VK_LONGPOLL_IN_FLIGHT: intIn("VK_LONGPOLL_IN_FLIGHT", 1, 100_000, DEFAULT_IN_FLIGHT),
   VK_CALLBACK_CONFIRMATION: v.optional(nonEmpty("VK_CALLBACK_CONFIRMATION")),
   VK_CALLBACK_SECRET: v.optional(secret("VK_CALLBACK_SECRET")),
   VK_CALLBACK_INSECURE_NO_SECRET: onOff("VK_CALLBACK_INSECURE_NO_SECRET", "off"),
@@ -430,7 +431,7 @@ export function loadConfig(
       longPoll: ok.VK_LONGPOLL,
       wait: ok.VK_LONGPOLL_WAIT,
       graceMs: ok.VK_LONGPOLL_GRACE_MS,
-      depth: ok.VK_LONGPOLL_DEPTH,
+      maxEventsInFlight: ok.VK_LONGPOLL_IN_FLIGHT,
     },
     callback: {
       confirmation: ok.VK_CALLBACK_CONFIRMATION ?? null,

@@ -6,8 +6,10 @@
  */
 import * as v from "valibot";
 import { ConfigError } from "../errors.ts";
+import { CUSTOM_EVENT_TYPES } from "../events/types.ts";
 import type { Match, Rule } from "../route/rules.ts";
 import { compileTextPattern, type TextPattern } from "../route/text_pattern.ts";
+import { nearest } from "./nearest.ts";
 import {
   type Destination,
   destinationSchemas,
@@ -117,6 +119,10 @@ export function parseRoutes(
       );
     }
     r.to.forEach((to, j) => checkName(to, `${path}.to[${j}]`));
+    r.when.event_type?.forEach((t, j) => {
+      const problem = eventTypeProblem(t);
+      if (problem) problems.push(`${path}.when.event_type[${j}]: ${problem}`);
+    });
     const { text, ...rest } = r.when;
     const when: Match = { ...rest };
     if (text !== undefined) {
@@ -148,6 +154,27 @@ export function parseRoutes(
     retry: { attempts: raw.retry.attempts, maxAgeS: raw.retry.max_age_s },
     deadLetter,
   };
+}
+
+/** VK's raw types whose events carry another name: a rule must match the custom one. */
+const RENAMED_RAW_TYPES: Readonly<Record<string, string>> = {
+  message_event: "button_pressed",
+  message_reaction_event: "reaction",
+  group_join: "member_join",
+  group_leave: "member_leave",
+};
+
+/** Why a rule's `event_type` can never match, with the name it probably means; null when valid. */
+function eventTypeProblem(type: string): string | null {
+  if ((CUSTOM_EVENT_TYPES as readonly string[]).includes(type)) return null;
+  const shown = JSON.stringify(type.length > 64 ? `${type.slice(0, 64)}…` : type);
+  const renamed = RENAMED_RAW_TYPES[type];
+  if (renamed) {
+    return `${shown} is VK's raw type; the router names its events ${JSON.stringify(renamed)}`;
+  }
+  return `unknown event type ${shown}: did you mean ${
+    JSON.stringify(nearest(type, CUSTOM_EVENT_TYPES))
+  }? (event types: ${CUSTOM_EVENT_TYPES.join(", ")}; see docs/EVENTS.md)`;
 }
 
 function compileRegex(source: string, path: string, problems: string[]): TextPattern | null {

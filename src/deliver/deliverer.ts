@@ -22,6 +22,7 @@ import type { Delivery, Outcome, Sink } from "./types.ts";
 import { errorMessage } from "../errors.ts";
 import { isAbort, retry } from "../util/retry.ts";
 import { sleep, withTimeout } from "../util/time.ts";
+import { SILENT_TRACER, type Tracer } from "../status/trace.ts";
 import { UnitOfWork } from "../util/unit_of_work.ts";
 
 const log = getLogger(["vk-event-router", "deliver"]);
@@ -53,6 +54,17 @@ export function deliveredCounter(
   };
 }
 
+/**
+ * Told of each attempt's fate per destination and event, for the health and the page's
+ * last events (the status implements it).
+ */
+export interface DeliveryObserver {
+  delivered(destination: string, eventId: string): void;
+  failed(destination: string, error: string, eventId: string): void;
+  parked(destination: string, eventId: string): void;
+  deadLettered(destination: string, eventId: string | null): void;
+}
+
 /** Options for {@linkcode createDeliverer}. */
 export interface DelivererOptions {
   sinks: ReadonlyMap<string, Sink>;
@@ -65,23 +77,51 @@ export interface DelivererOptions {
   /** Age of the first failure before the dead letter. */
   maxAgeS: number;
   scheduleS?: readonly number[];
+  observer?: DeliveryObserver;
+  /** Where each delivery's steps are logged: delivered, parked, dead-lettered. */
+  tracer?: Tracer;
+  /**
+   * Look the paused destinations up in the store (at most once a
+   * {@linkcode PAUSED_CACHE_MS}); false where a lookup would cost each request a round trip
+   * (the serverless worker). @default true
+   */
+  honourPauses?: boolean;
   /** @default {@linkcode DEFAULT_SINK_DEADLINE_MS} */
   sinkDeadlineMs?: number;
   now?: () => number;
 }
 
+/** What became of one delivery: delivered, or durably parked or dead-lettered. */
+export type DeliveryFate = "delivered" | "parked" | "dead_lettered";
+
+/** Paused destinations are looked up in the store at most this often. */
+export const PAUSED_CACHE_MS = 1000;
+/** A paused destination's parked deliveries are looked at again this often (resuming makes them due at once). */
+export const PAUSED_RECHECK_MS = 60_000;
+
 /** Delivers, parks and dead-letters. */
 export interface Deliverer {
   /**
-   * Delivers each item or parks it durably; throws only when parking itself fails. Sends
-   * `unit` (the commit's unit of work, with whatever the caller added to it) with the
-   * calls of the destinations that share it.
+   * Delivers each item or parks it durably (untried, when its destination is paused);
+   * throws only when parking itself fails. Sends `unit` (the commit's unit of work, with
+   * whatever the caller added to it) with the calls of the destinations that share it.
+   * Resolves with each item's fate, in order.
    */
-  deliver(items: readonly Routed[], unit?: UnitOfWork): Promise<void>;
+  deliver(items: readonly Routed[], unit?: UnitOfWork): Promise<DeliveryFate[]>;
   /** Sends dead letters to the dead-letter destination, or the store's list. */
   deadLetter(letters: readonly DeadLetter[]): Promise<void>;
   /** One round of retries of parked deliveries that are due; returns how many were tried. */
   retryDue(limit?: number): Promise<number>;
+  /**
+   * Makes a destination's parked deliveries due now and retries up to `limit` of them (an
+   * operator's "retry now"): how many were tried and delivered. None while it is paused.
+   */
+  retryNow(destination: string, limit?: number): Promise<{ tried: number; delivered: number }>;
+  /**
+   * This process paused or resumed a destination: look the paused ones up again now (and
+   * leave the retry of a resumed one's deliveries to the caller).
+   */
+  pausedChanged(destination: string, paused: boolean): void;
   /** When the next parked delivery falls due (ms since epoch); null when none is parked. */
   nextDueAt(): Promise<number | null>;
   /** How many times this deliverer has parked deliveries: a local signal, no Redis. */
@@ -93,6 +133,16 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   const { sinks, store, metrics } = options;
   const schedule = options.scheduleS ?? DEFAULT_RETRY_SCHEDULE_S;
   const now = options.now ?? Date.now;
+  const observer = options.observer;
+  const tracer = options.tracer ?? SILENT_TRACER;
+  /** The trace fields of one delivery. */
+  const traced = (d: Routed | ParkedDelivery, attempt: number) => ({
+    event_id: d.eventId,
+    event_type: d.eventType ?? null,
+    group_id: d.groupId ?? null,
+    destination: d.destination,
+    attempt,
+  });
   const deadlineMs = options.sinkDeadlineMs ?? DEFAULT_SINK_DEADLINE_MS;
 
   /**
@@ -101,10 +151,11 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
    * in the unit builds its call late to count their answers).
    */
   async function attempt(
-    items: readonly Routed[],
+    items: readonly (Routed | ParkedDelivery)[],
     unit: UnitOfWork = new UnitOfWork(),
   ): Promise<Outcome[]> {
     const outcomes: Outcome[] = new Array(items.length);
+    const startedAt = now();
     /**
      * Records a destination's outcomes as it answers, counting deliveries at once (before
      * the round trip) and timing first attempts from when the event arrived: each
@@ -126,9 +177,16 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       };
       indexes.forEach((i, j) => {
         const o = outcomes[i] = results[j]!;
-        if (o.status !== "delivered") return;
+        const item = items[i]!;
+        if (o.status !== "delivered") return observer?.failed(name, o.error, item.eventId);
+        observer?.delivered(name, item.eventId);
+        tracer.step("Event {event_id} delivered to {destination}, attempt {attempt}", () => ({
+          ...traced(item, "attempts" in item ? item.attempts + 1 : 1),
+          duration_ms: answeredAt - startedAt,
+          ...(o.duplicate ? { duplicate: true } : {}),
+        }));
         if (!o.counted) o.duplicate ? duplicates++ : delivered++;
-        const receivedAt = items[i]!.receivedAt;
+        const receivedAt = "receivedAt" in item ? item.receivedAt : undefined;
         if (o.duplicate || receivedAt === undefined) return;
         if (receivedAt !== since) {
           observe();
@@ -151,6 +209,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       if (!sink) {
         for (const i of indexes) {
           outcomes[i] = { status: "dead", error: `no destination named ${name}` };
+          observer?.failed(name, outcomes[i].error, items[i]!.eventId);
         }
         continue;
       }
@@ -182,11 +241,12 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
   }
 
   function letter(
-    d: { destination: string; eventId: string; body: string },
+    d: { destination: string; eventId: string; body: string; firstFailedAt?: number },
     attempts: number,
     o: Exclude<Outcome, { status: "delivered" }>,
   ): DeadLetter {
     const t = now();
+    const firstFailedAt = d.firstFailedAt ?? t;
     const redirect = o.status === "dead" && o.reason === "redirect";
     return {
       id: newLetterId(t),
@@ -197,6 +257,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       last_error: o.error,
       last_status: o.httpStatus ?? null,
       failed_at: Math.floor(t / 1000),
+      first_failed_at: Math.floor(firstFailedAt / 1000),
       event: JSON.parse(d.body),
       ...(redirect && o.location !== undefined ? { location: o.location } : {}),
     };
@@ -206,13 +267,19 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     if (letters.length === 0) return;
     for (const l of letters) {
       metrics.inc("vk_router_dead_lettered_total", { destination: l.destination ?? "(rejected)" });
-      log.warn(
-        "Dead-lettered event {eventId} for {destination} after {attempts} attempts: {error}",
+      if (l.destination !== null) observer?.deadLettered(l.destination, l.event_id);
+      const event = l.event as { event_type?: unknown; group_id?: unknown } | null;
+      tracer.failure(
+        "Event {event_id} dead-lettered for {destination} after {attempt} attempts ({reason}): {error}",
         {
-          eventId: l.event_id,
+          event_id: l.event_id,
+          event_type: typeof event?.event_type === "string" ? event.event_type : null,
+          group_id: typeof event?.group_id === "number" ? event.group_id : null,
           destination: l.destination ?? "(rejected)",
-          attempts: l.attempts,
+          attempt: l.attempts,
+          reason: l.reason,
           error: l.last_error,
+          http_status: l.last_status,
         },
       );
     }
@@ -240,6 +307,80 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     await store.addDeadLetters(letters);
   }
 
+  /** A failed attempt parked for the next one: what failed, and when it is tried again. */
+  function traceParked(p: ParkedDelivery, t: number): void {
+    tracer.failure(
+      "Event {event_id} parked for {destination} after attempt {attempt}, next attempt in {delay_s} s: {error}",
+      {
+        ...traced(p, p.attempts),
+        delay_s: Math.round((p.nextAttemptAt - t) / 1000),
+        next_attempt_at: p.nextAttemptAt,
+        error: p.lastError,
+        http_status: p.lastStatus,
+      },
+    );
+  }
+
+  /** A delivery parked without an attempt: its destination is paused. */
+  function parkedUntried(item: Routed, t: number): ParkedDelivery {
+    return {
+      id: `${item.destination}:${item.eventId}`,
+      destination: item.destination,
+      eventId: item.eventId,
+      ...(item.eventType ? { eventType: item.eventType } : {}),
+      ...(item.groupId !== undefined ? { groupId: item.groupId } : {}),
+      body: item.body,
+      attempts: 0,
+      firstFailedAt: t,
+      nextAttemptAt: t + PAUSED_RECHECK_MS,
+      lastError: "the destination is paused",
+      lastStatus: null,
+    };
+  }
+
+  /**
+   * The paused destinations, read from the store at most once a {@linkcode PAUSED_CACHE_MS}.
+   * A destination found resumed (by another replica, say) gets what this process parked
+   * for it meanwhile retried at once, instead of after {@linkcode PAUSED_RECHECK_MS}.
+   */
+  let pausedRead: { at: number; names: Promise<ReadonlySet<string>> } | null = null;
+  let lastPaused: ReadonlySet<string> = new Set();
+  const noPauses: Promise<ReadonlySet<string>> = Promise.resolve(new Set());
+  const pausedNow = (): Promise<ReadonlySet<string>> => {
+    if (options.honourPauses === false) return noPauses;
+    if (!pausedRead || now() - pausedRead.at >= PAUSED_CACHE_MS) {
+      pausedRead = {
+        at: now(),
+        // Unreadable (the store is down): deliver as if none were paused; parking fails anyway.
+        names: store.pausedDestinations().then((n) => {
+          const names = new Set(n);
+          for (const resumed of [...lastPaused].filter((d) => !names.has(d))) {
+            retryParked(resumed).catch((error) =>
+              log.warn("Cannot retry the deliveries of resumed {destination}: {error}", {
+                destination: resumed,
+                error: errorMessage(error),
+              })
+            );
+          }
+          lastPaused = names;
+          return names;
+        }, () => new Set<string>()),
+      };
+    }
+    return pausedRead.names;
+  };
+
+  /** Makes a destination's parked deliveries due now and retries them. */
+  async function retryParked(
+    destination: string,
+    limit = 100,
+  ): Promise<{ tried: number; delivered: number }> {
+    const { items } = await store.listParked({ limit, filter: { destination } });
+    const t = now();
+    await store.park(items.map((d) => ({ ...d, nextAttemptAt: Math.min(d.nextAttemptAt, t) })));
+    return await retryRound(limit, destination);
+  }
+
   let parkings = 0;
   return {
     deadLetter,
@@ -248,16 +389,27 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     },
     nextDueAt: () => store.nextDueAt(),
 
-    async deliver(items, unit) {
+    async deliver(all, unit) {
+      // A paused destination's deliveries are parked untried, to go once it is resumed.
+      const paused = await pausedNow();
+      const held = paused.size === 0 ? [] : all.filter((item) => paused.has(item.destination));
+      const items = held.length === 0 ? all : all.filter((item) => !paused.has(item.destination));
       const outcomes = await attempt(items, unit);
       const parked: ParkedDelivery[] = [];
       const dead: DeadLetter[] = [];
+      const fates = new Map<Routed, DeliveryFate>();
       const t = now();
+      for (const item of held) {
+        fates.set(item, "parked");
+        parked.push(parkedUntried(item, t));
+      }
       items.forEach((item, i) => {
         const o = outcomes[i]!;
+        fates.set(item, o.status === "delivered" ? "delivered" : "parked");
         if (o.status === "delivered") return;
         metrics.inc("vk_router_delivery_failures_total", { destination: item.destination });
         if (o.status === "dead" || options.attempts <= 1) {
+          fates.set(item, "dead_lettered");
           dead.push(letter(item, 1, o));
           return;
         }
@@ -273,6 +425,7 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
           nextAttemptAt: t + nextDelay(1, o, 0),
           lastError: o.error,
           lastStatus: o.httpStatus ?? null,
+          lastFailedAt: t,
         });
       });
       if (parked.length > 0) {
@@ -280,53 +433,82 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
         parkings++;
         for (const p of parked) {
           metrics.inc("vk_router_parked_total", { destination: p.destination });
-          log.warn("Parked event {eventId} for {destination}, next attempt in {delay} s: {error}", {
-            eventId: p.eventId,
-            destination: p.destination,
-            delay: Math.round((p.nextAttemptAt - t) / 1000),
-            error: p.lastError,
-          });
+          observer?.parked(p.destination, p.eventId);
+          traceParked(p, t);
         }
       }
       await deadLetter(dead);
+      return all.map((item) => fates.get(item)!);
     },
 
-    async retryDue(limit = 100) {
-      const due = await store.due(now(), limit);
-      if (due.length === 0) return 0;
-      const outcomes = await attempt(due);
-      const done: string[] = [];
-      const again: ParkedDelivery[] = [];
-      const dead: DeadLetter[] = [];
-      const t = now();
-      due.forEach((d, i) => {
-        const o = outcomes[i]!;
-        metrics.inc("vk_router_retried_total", { destination: d.destination });
-        if (o.status === "delivered") {
-          done.push(d.id);
-          return;
-        }
-        const attempts = d.attempts + 1;
-        const tooOld = t - d.firstFailedAt >= options.maxAgeS * 1000;
-        if (o.status === "dead" || attempts >= options.attempts || tooOld) {
-          dead.push(letter(d, attempts, o));
-          done.push(d.id);
-          return;
-        }
-        again.push({
-          ...d,
-          attempts,
-          nextAttemptAt: t + nextDelay(attempts, o, t - d.firstFailedAt),
-          lastError: o.error,
-          lastStatus: o.httpStatus ?? null,
-        });
-      });
-      await store.park(again);
-      await deadLetter(dead);
-      await store.unpark(done);
-      return due.length;
+    retryDue: async (limit = 100) => (await retryRound(limit)).tried,
+
+    async retryNow(destination, limit = 100) {
+      if ((await pausedNow()).has(destination)) return { tried: 0, delivered: 0 };
+      return await retryParked(destination, limit);
+    },
+
+    pausedChanged(destination, paused) {
+      const names = new Set(lastPaused);
+      if (paused) names.add(destination);
+      else names.delete(destination);
+      lastPaused = names;
+      pausedRead = null;
     },
   };
+
+  /** Retries up to `limit` due deliveries (of `only` that destination); paused ones wait. */
+  async function retryRound(
+    limit: number,
+    only?: string,
+  ): Promise<{ tried: number; delivered: number }> {
+    const found = await store.due(now(), limit);
+    const paused = await pausedNow();
+    // A paused destination's deliveries wait untried; `only` retries one destination's.
+    const due = found.filter((d) =>
+      !paused.has(d.destination) && (!only || d.destination === only)
+    );
+    const waiting = found.filter((d) => paused.has(d.destination));
+    const t = now();
+    if (waiting.length > 0) {
+      await store.park(waiting.map((d) => ({ ...d, nextAttemptAt: t + PAUSED_RECHECK_MS })));
+    }
+    if (due.length === 0) return { tried: 0, delivered: 0 };
+    const outcomes = await attempt(due);
+    const done: string[] = [];
+    const again: ParkedDelivery[] = [];
+    const dead: DeadLetter[] = [];
+    let delivered = 0;
+    due.forEach((d, i) => {
+      const o = outcomes[i]!;
+      metrics.inc("vk_router_retried_total", { destination: d.destination });
+      if (o.status === "delivered") {
+        delivered++;
+        done.push(d.id);
+        return;
+      }
+      const attempts = d.attempts + 1;
+      const tooOld = t - d.firstFailedAt >= options.maxAgeS * 1000;
+      if (o.status === "dead" || attempts >= options.attempts || tooOld) {
+        dead.push(letter(d, attempts, o));
+        done.push(d.id);
+        return;
+      }
+      again.push({
+        ...d,
+        attempts,
+        nextAttemptAt: t + nextDelay(attempts, o, t - d.firstFailedAt),
+        lastError: o.error,
+        lastStatus: o.httpStatus ?? null,
+        lastFailedAt: t,
+      });
+    });
+    await store.park(again);
+    for (const p of again) traceParked(p, t);
+    await deadLetter(dead);
+    await store.unpark(done);
+    return { tried: due.length, delivered };
+  }
 }
 
 /**

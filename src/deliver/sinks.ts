@@ -6,7 +6,8 @@
 import type { Routes } from "../config/routes.ts";
 import type { Metrics } from "../status/metrics.ts";
 import type { StateStore } from "../store/state_store.ts";
-import { createDeliverer, type Deliverer } from "./deliverer.ts";
+import type { Tracer } from "../status/trace.ts";
+import { createDeliverer, type Deliverer, type DeliveryObserver } from "./deliverer.ts";
 import { createSink, type RouterSinkContext } from "./kinds/registry.ts";
 
 /** The deliverer for a routes file: one sink per destination, its dead letter and retry policy. */
@@ -17,6 +18,9 @@ export function createRoutedDeliverer(
     metrics: Metrics;
     scheduleS: readonly number[];
     context: RouterSinkContext;
+    observer?: DeliveryObserver;
+    tracer?: Tracer;
+    honourPauses?: boolean;
   },
 ): Deliverer {
   const context: RouterSinkContext = { markers: options.store, ...options.context };
@@ -28,5 +32,8 @@ export function createRoutedDeliverer(
     attempts: routes.retry.attempts,
     maxAgeS: routes.retry.maxAgeS,
     scheduleS: options.scheduleS,
+    ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.tracer ? { tracer: options.tracer } : {}),
+    ...(options.honourPauses === false ? { honourPauses: false } : {}),
   });
 }

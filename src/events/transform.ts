@@ -79,6 +79,17 @@ function shallowHeader(raw: unknown): Record<string, unknown> {
   return { type: r.type, event_id: r.event_id, group_id: r.group_id };
 }
 
+/** The raw VK types transformed into their own custom events; any other becomes `raw`. */
+export const TRANSFORMED_TYPES = [
+  "message_new",
+  "message_edit",
+  "message_reply",
+  "message_event",
+  "message_reaction_event",
+  "group_join",
+  "group_leave",
+] as const;
+
 /** First id of group chats' peer ids. */
 export const CHAT_PEER_BASE = 2_000_000_000;
 

@@ -100,6 +100,20 @@ export interface RawEvent extends EventHeader {
   object: unknown;
 }
 
+/** Every custom `event_type`, for routes-file checks and metric labels. */
+export const CUSTOM_EVENT_TYPES = [
+  "message_new",
+  "command_call",
+  "message_edit",
+  "message_reply",
+  "chat_action",
+  "button_pressed",
+  "reaction",
+  "member_join",
+  "member_leave",
+  "raw",
+] as const;
+
 /** Every custom event. */
 export type CustomEvent =
   | MessageEvent

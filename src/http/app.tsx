@@ -19,6 +19,7 @@ import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
 import { createRedactor } from "../redact.ts";
 import type { Sample } from "../status/metrics.ts";
+import { withZeros } from "../status/families.ts";
 import { renderPrometheus } from "../status/prometheus.ts";
 import { refusal, requireToken, requireViewer, sameSecret } from "./auth.ts";
 import { BODY_READ_TIMEOUT_MS, bodyReadTimeout } from "./body_timeout.ts";
@@ -29,6 +30,8 @@ import { createSessions, SESSION_COOKIE, type SessionStore } from "./sessions.ts
 import { snapshotGauges, type SnapshotView, type StatusSnapshot } from "./snapshot.ts";
 import type { Replay } from "../replay.ts";
 import { LockBusyError } from "../store/state_store.ts";
+import type { Workbench } from "../workbench.ts";
+import { createWorkbenchApi } from "./workbench_api.ts";
 
 const log = getLogger(["vk-event-router", "http"]);
 
@@ -45,6 +48,8 @@ export interface AppDeps {
   snapshot: (view: SnapshotView) => Promise<StatusSnapshot>;
   /** Counter samples for `/metrics` (in-process, or read from Redis by the worker). */
   samples: () => Promise<Sample[]>;
+  /** Every series known at start, at 0: `/metrics` shows each one before it first moves. */
+  zeros?: readonly Sample[];
   /** Null when the store or a community is unhealthy, with the reason; null reason when ready. */
   readiness: () => Promise<string | null>;
   /** Null: the page shows aggregates only and actions are refused. */
@@ -60,8 +65,12 @@ export interface AppDeps {
   callback: { confirmation: string | null; secret: string | null; groupIds: readonly number[] };
   /** Takes one raw event through the pipeline; resolves once it is delivered or durably parked. */
   accept: (update: unknown) => Promise<void>;
-  /** Re-queues dead letters through the pipeline; resolves with how many; rejects with `LockBusyError` while one runs. */
+  /** Re-queues dead letters through the pipeline; resolves with what it did; rejects with `LockBusyError` while one runs. */
   replayDeadLetters: Replay;
+  /** Dead letters one by one, parked deliveries, retry-now, pause and resume (`/api/...`). */
+  workbench?: Workbench;
+  /** The routes file's destination names, for the workbench's routes. */
+  destinationNames?: readonly string[];
   /** True once shutdown began: callbacks are refused so that VK redelivers later. */
   stopping: () => boolean;
   /** When set, `POST /tasks/retry` (authorised) runs one round of retries (the worker's cron). */
@@ -91,6 +100,9 @@ export function createApp(deps: AppDeps): Hono {
   app.onError((error, c) => {
     if (error instanceof HTTPException) {
       return error.res ? error.getResponse() : c.json({ error: error.message }, error.status);
+    }
+    if (error instanceof LockBusyError) {
+      return c.json({ error: "a replay of the dead letters is running: try again later" }, 409);
     }
     log.error("Cannot answer {method} {path}: {error}", {
       method: c.req.method,
@@ -229,9 +241,7 @@ export function createApp(deps: AppDeps): Hono {
   app.get("/api/status", async (c) => c.json(await snapshot()));
   app.get("/metrics", async (c) => {
     const gauges = snapshotGauges(await deps.snapshot("aggregates"));
-    const samples = [...await deps.samples(), ...gauges].sort((a, b) =>
-      a.name.localeCompare(b.name)
-    );
+    const samples = withZeros(deps.zeros ?? [], [...await deps.samples(), ...gauges]);
     return c.text(redactor.text(renderPrometheus(samples)), 200, {
       "content-type": "text/plain; version=0.0.4; charset=utf-8",
     });
@@ -247,15 +257,19 @@ export function createApp(deps: AppDeps): Hono {
     );
   }
   app.post("/dead-letters/replay", requireToken(token), async (c) => {
-    let replayed: number;
-    try {
-      replayed = await deps.replayDeadLetters();
-    } catch (error) {
-      if (!(error instanceof LockBusyError)) throw error;
-      return c.json({ error: "a replay of the dead letters is running: try again later" }, 409);
-    }
+    const result = await deps.replayDeadLetters();
     if ((c.req.header("accept") ?? "").includes("text/html")) return c.redirect("/", 303);
-    return c.json({ replayed });
+    return c.json(result);
   });
+  if (deps.workbench) {
+    app.route(
+      "/api",
+      createWorkbenchApi(
+        deps.workbench,
+        new Set(deps.destinationNames ?? []),
+        requireToken(token),
+      ),
+    );
+  }
   return app;
 }

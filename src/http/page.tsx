@@ -25,10 +25,13 @@ align-items:center;gap:6px 20px}
 header h1{font-size:17px;font-weight:650;margin:0;color:#fff;letter-spacing:.01em}
 header .fact{white-space:nowrap}
 header .fact b{color:#fff;font-weight:600}
+header .notice{flex:1 1 16em;min-width:0;overflow-wrap:anywhere}
 .pill{display:inline-block;padding:1px 10px;border-radius:999px;font-size:12.5px;font-weight:600;
 white-space:nowrap}
 .pill.ok{background:#d5f0e0;color:#0f5132}.pill.warn{background:#fde9c4;color:#6d4200}
 .pill.bad{background:#fbd5d2;color:#8a1c12}
+.pill.standby{background:#dfe6f0;color:#33445a;margin-left:6px}
+tr.totals td{font-weight:600}
 main{max-width:1400px;margin:0 auto;padding:16px;display:grid;gap:16px;
 grid-template-columns:minmax(0,1fr);grid-auto-flow:row dense}
 @media (min-width:760px){main{grid-template-columns:repeat(2,minmax(0,1fr))}.span2{grid-column:span 2}}
@@ -86,6 +89,10 @@ figcaption b{font-size:18px;font-weight:650}
 font-size:12.5px}
 .legend li{display:flex;align-items:center;gap:5px;white-space:nowrap}
 .swatch{width:10px;height:10px;border-radius:2px;background:var(--swatch)}
+.reasons{padding-top:0}.reasons ul{margin:0;padding-left:18px}
+.reasons li.warn{color:#fbd38d}.reasons li.bad{color:#fda29b}
+.actions{display:flex;flex-wrap:wrap;gap:4px}
+button.small{padding:2px 8px;font-size:12.5px}
 .login{max-width:440px;grid-template-columns:minmax(0,1fr)}
 @media (max-width:640px){
 table.cards thead{display:none}
@@ -99,6 +106,15 @@ table.cards td[data-label]::before{content:attr(data-label) ": ";color:var(--mut
 font-weight:400}
 }
 `;
+
+/** How each fate of an event at a destination looks. */
+const FATE_CLASS: Record<string, string> = {
+  delivered: "ok",
+  pending: "muted",
+  failed: "warn",
+  parked: "warn",
+  dead_lettered: "bad",
+};
 
 function ago(ms: number | null, now: number): string {
   if (ms === null) return "never";
@@ -127,19 +143,231 @@ function stateClass(state: string): string {
     : "warn";
 }
 
-/** One pill for the whole service: what an operator reads first. */
+/** One pill for the whole service, what an operator reads first, and why it is not ok. */
 function Health(props: { s: StatusSnapshot }): JSX.Element {
+  const { status } = props.s.health;
+  const pill = status === "ok" ? "ok" : status === "degraded" ? "warn" : "bad";
+  return (
+    <span class={`pill ${pill}`} id="health">
+      {status === "ok" ? "healthy" : status}
+    </span>
+  );
+}
+
+/** Each reason of a health that is not ok, one line each, under the header. */
+function HealthReasons(props: { s: StatusSnapshot }): JSX.Element | null {
+  const { status, reasons } = props.s.health;
+  if (reasons.length === 0) return null;
+  return (
+    <div class="bar reasons" id="health-reasons">
+      <ul>
+        {reasons.map((r) => (
+          <li class={status === "failing" ? "bad" : "warn"} data-code={r.code}>{r.message}</li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** This replica polls no community while others share the state: it stands by. */
+function standby(s: StatusSnapshot): boolean {
+  const self = s.fleet?.replicas.find((r) => r.instance_id === s.instance_id);
+  return self?.standby ?? false;
+}
+
+/** Every replica that shares the state, and the totals: the same on every replica's page. */
+function Fleet(props: { s: StatusSnapshot }): JSX.Element | null {
   const { s } = props;
-  const problems = [
-    ...s.communities.filter((c) => stateClass(c.state) !== "ok").map((c) =>
-      `community ${c.group_id} ${c.state}`
-    ),
-    ...(s.store.reachable ? [] : ["state store unreachable"]),
-  ];
-  const fatal = s.communities.some((c) => c.state === "fatal") || !s.store.reachable;
-  return problems.length === 0
-    ? <span class="pill ok" id="health">healthy</span>
-    : <span class={fatal ? "pill bad" : "pill warn"} id="health">{problems.join(", ")}</span>;
+  if (!s.fleet) return null;
+  const { replicas, totals } = s.fleet;
+  return (
+    <section class="span2" id="fleet">
+      <h2>Fleet</h2>
+      <p class="muted">
+        {totals.replicas} {totals.replicas === 1 ? "replica" : "replicas"} ({totals.standby}{" "}
+        on standby), {totals.communities_polled} of {s.communities.length}{" "}
+        {s.communities.length === 1 ? "community" : "communities"} polled
+      </p>
+      <div class="scroll">
+        <table class="cards">
+          <thead>
+            <tr>
+              <th>replica</th>
+              <th>role</th>
+              <th>last heartbeat</th>
+              <th class="num">events</th>
+              <th class="num">delivered</th>
+              <th class="num">failures</th>
+              <th>health</th>
+            </tr>
+          </thead>
+          {replicas.map((r) => (
+            <tr class="replica" data-instance={r.instance_id}>
+              <td class="full">
+                {r.instance_id}
+                {r.instance_id === s.instance_id ? <span class="tag">this one</span> : null}
+              </td>
+              <td data-label="role">
+                {r.standby
+                  ? <span class="muted">standby</span>
+                  : `polls ${r.communities.join(", ")}`}
+              </td>
+              <td class="nowrap" data-label="last heartbeat">
+                {Math.round(r.heartbeat_age_s)} s ago
+              </td>
+              <td class="num" data-label="events">{formatCount(r.events_received)}</td>
+              <td class="num" data-label="delivered">{formatCount(r.delivered)}</td>
+              <td class={r.failures > 0 ? "num warn" : "num"} data-label="failures">
+                {formatCount(r.failures)}
+              </td>
+              <td data-label="health">
+                <span class={r.health === "ok" ? "ok" : r.health === "degraded" ? "warn" : "bad"}>
+                  {r.health}
+                </span>
+              </td>
+            </tr>
+          ))}
+          <tr class="totals">
+            <td class="full">all</td>
+            <td data-label="role">{totals.communities_polled} polled</td>
+            <td data-label="last heartbeat">—</td>
+            <td class="num" data-label="events">{formatCount(totals.events_received)}</td>
+            <td class="num" data-label="delivered">{formatCount(totals.delivered)}</td>
+            <td class="num" data-label="failures">{formatCount(totals.failures)}</td>
+            <td data-label="health">—</td>
+          </tr>
+        </table>
+      </div>
+    </section>
+  );
+}
+
+/** A small form that posts an action of the workbench and comes back to the page. */
+function Action(
+  props: { action: string; label: string; ids?: string; name?: string },
+): JSX.Element {
+  return (
+    <form method="post" action={props.action} class="action">
+      {props.ids ? <input type="hidden" name="ids" value={props.ids} /> : null}
+      <button type="submit" name={props.name ?? "do"} class="small">{props.label}</button>
+    </form>
+  );
+}
+
+/** Retry now, pause or resume one destination. */
+function DestinationActions(props: { name: string; paused: boolean }): JSX.Element {
+  const base = `/api/destinations/${encodeURIComponent(props.name)}`;
+  return (
+    <div class="actions">
+      <Action action={`${base}/retry-now`} label="Retry now" name="retry-now" />
+      {props.paused
+        ? <Action action={`${base}/resume`} label="Resume" name="resume" />
+        : <Action action={`${base}/pause`} label="Pause" name="pause" />}
+    </div>
+  );
+}
+
+/** The oldest dead letters, each with its error and its own replay and delete. */
+function DeadLetters(props: { s: StatusSnapshot }): JSX.Element | null {
+  const items = props.s.dead_letter_items;
+  if (items === null) return null;
+  return (
+    <section class="wide" id="dead-letters">
+      <h2>Dead letters</h2>
+      {items.length === 0 ? <p class="muted">none</p> : (
+        <div class="scroll">
+          <table class="cards">
+            <thead>
+              <tr>
+                <th>failed</th>
+                <th>destination</th>
+                <th>event</th>
+                <th>error</th>
+                <th class="num">attempts</th>
+                <th>actions</th>
+              </tr>
+            </thead>
+            {items.map((l) => (
+              <tr class="dead-letter" data-id={l.id}>
+                <td class="muted nowrap">{ago(l.last_failed_at, props.s.now)}</td>
+                <td data-label="destination">
+                  {l.destination ?? <span class="muted">(rejected)</span>}
+                  <span class="tag">{l.reason}</span>
+                </td>
+                <td class="full" data-label="event">
+                  {l.event_type ?? "—"} <span class="muted">{l.event_id ?? ""}</span>
+                </td>
+                <td class="text full" data-label="error">{l.error}</td>
+                <td class="num" data-label="attempts">{l.attempts}</td>
+                <td class="full">
+                  <div class="actions">
+                    <Action
+                      action="/api/dead-letters/replay"
+                      ids={l.id}
+                      label="Replay"
+                      name="replay"
+                    />
+                    <Action
+                      action={`/api/dead-letters/${encodeURIComponent(l.id)}/delete`}
+                      label="Delete"
+                      name="delete"
+                    />
+                  </div>
+                </td>
+              </tr>
+            ))}
+          </table>
+        </div>
+      )}
+      {props.s.store.dead_letters > items.length
+        ? (
+          <p class="muted">
+            The oldest {items.length} of{" "}
+            {formatCount(props.s.store.dead_letters)}: GET /api/dead-letters pages through all of
+            them.
+          </p>
+        )
+        : null}
+    </section>
+  );
+}
+
+/** The parked deliveries due first: what failed, and when each is tried again. */
+function Parked(props: { s: StatusSnapshot }): JSX.Element | null {
+  const items = props.s.parked_items;
+  if (items === null || items.length === 0) return null;
+  const { now } = props.s;
+  return (
+    <section class="wide" id="parked">
+      <h2>Parked deliveries</h2>
+      <div class="scroll">
+        <table class="cards">
+          <thead>
+            <tr>
+              <th>next attempt</th>
+              <th>destination</th>
+              <th>event</th>
+              <th>error</th>
+              <th class="num">attempts</th>
+            </tr>
+          </thead>
+          {items.map((p) => (
+            <tr class="parked" data-id={p.id}>
+              <td class="nowrap">
+                {p.due_at <= now ? "due" : `in ${duration((p.due_at - now) / 1000)}`}
+              </td>
+              <td data-label="destination">{p.destination}</td>
+              <td class="full" data-label="event">
+                {p.event_type ?? "—"} <span class="muted">{p.event_id ?? ""}</span>
+              </td>
+              <td class="text full" data-label="error">{p.error}</td>
+              <td class="num" data-label="attempts">{p.attempts}</td>
+            </tr>
+          ))}
+        </table>
+      </div>
+    </section>
+  );
 }
 
 /** The whole page; `range` is the `?range=` of the charts. */
@@ -171,6 +399,7 @@ export function StatusPage(
               ? (
                 <span class="fact" id="instance">
                   instance <b>{s.instance_id}</b>
+                  {standby(s) ? <span class="pill standby" id="standby">standby</span> : null}
                 </span>
               )
               : null}
@@ -179,10 +408,17 @@ export function StatusPage(
             </span>
             <span class="fact" id="events-total">
               events received: <b>{formatCount(s.events_received_total)}</b>
+              {s.fleet && s.fleet.totals.replicas > 1
+                ? (
+                  <>
+                    {" "}(fleet: <b>{formatCount(s.fleet.totals.events_received)}</b>)
+                  </>
+                )
+                : null}
             </span>
             {s.view === "aggregates"
               ? (
-                <span class="fact">
+                <span class="notice" id="aggregates-notice">
                   counts only: set STATUS_TOKEN to see names and texts, and to act
                 </span>
               )
@@ -195,6 +431,7 @@ export function StatusPage(
               )
               : null}
           </div>
+          <HealthReasons s={s} />
         </header>
         <main>
           <Activity
@@ -203,6 +440,7 @@ export function StatusPage(
             eventsTotal={s.events_received_total}
             startedAt={s.started_at}
           />
+          <Fleet s={s} />
           <section class="span2" id="communities">
             <h2>Communities</h2>
             <div class="scroll">
@@ -271,18 +509,33 @@ export function StatusPage(
                 <thead>
                   <tr>
                     <th>destination</th>
+                    <th>state</th>
                     <th class="num">delivered</th>
                     <th class="num">retried</th>
                     <th class="num">parked</th>
                     <th class="num">dead-lettered</th>
                     <th class="num">waiting</th>
+                    {props.canReplay ? <th>actions</th> : null}
                   </tr>
                 </thead>
                 {s.destinations.map((d) => (
-                  <tr>
+                  <tr class="destination" data-destination={d.name}>
                     <td class="full">
                       {d.name}
                       <span class="tag">{d.kind}</span>
+                    </td>
+                    <td data-label="state" class="dest-state">
+                      <span class={d.state === "ok" ? "ok" : d.state === "paused" ? "warn" : "bad"}>
+                        {d.state}
+                      </span>
+                      {d.last_error
+                        ? (
+                          <div class="muted">
+                            {ago(d.last_error.at, s.now)}: {d.last_error.message}
+                          </div>
+                        )
+                        : null}
+                      <div class="muted">delivered {ago(d.last_delivered_at, s.now)}</div>
                     </td>
                     <td class="num" data-label="delivered">{formatCount(d.delivered)}</td>
                     <td class="num" data-label="retried">{formatCount(d.retried)}</td>
@@ -306,17 +559,39 @@ export function StatusPage(
                           </div>
                         )
                         : null}
+                      {d.consumer_groups?.length === 0
+                        ? <div class="muted consumer-groups">no consumer group</div>
+                        : null}
+                      {d.consumer_groups?.map((g) => (
+                        <div class="muted consumer-groups">
+                          {g.name}: lag {g.lag === null ? "?" : formatCount(g.lag)} · pending{" "}
+                          {formatCount(g.pending)} · {g.consumers}{" "}
+                          {g.consumers === 1 ? "consumer" : "consumers"}
+                        </div>
+                      ))}
                     </td>
+                    {props.canReplay
+                      ? (
+                        <td class="full" data-label="actions">
+                          <DestinationActions name={d.name} paused={d.state === "paused"} />
+                        </td>
+                      )
+                      : null}
                   </tr>
                 ))}
               </table>
             </div>
             {s.destinations.filter((d) => d.backlog_growing).map((d) => (
               <p class="warn backlog-warning">
-                The backlog of {d.name} keeps growing ({formatCount(d.depth ?? 0)} waiting
+                The backlog of {d.name} keeps growing ({formatCount(d.depth ?? 0)} not taken
                 {d.oldest_age_s !== null ? `, the oldest for ${duration(d.oldest_age_s)}` : ""}):
                 {" "}
                 {d.consumers === 0 ? "no consumer reads it." : "is its consumer running?"}
+              </p>
+            ))}
+            {s.destinations.filter((d) => d.state === "paused").map((d) => (
+              <p class="warn paused-note">
+                {d.name} is paused: its deliveries are parked until it is resumed.
               </p>
             ))}
             <p style="margin-top:10px">
@@ -334,6 +609,8 @@ export function StatusPage(
               )
               : null}
           </section>
+          {props.canReplay ? <DeadLetters s={s} /> : null}
+          {props.canReplay ? <Parked s={s} /> : null}
           <section id="events-by-type">
             <h2>Events in, by type</h2>
             <table>
@@ -363,7 +640,10 @@ export function StatusPage(
                 {s.recent_errors.map((e) => (
                   <tr>
                     <td class="muted nowrap">{ago(e.at, s.now)}</td>
-                    <td class="text">{e.message}</td>
+                    <td class="text">
+                      {e.message}
+                      {e.count && e.count > 1 ? <span class="tag">×{e.count}</span> : null}
+                    </td>
                   </tr>
                 ))}
               </table>
@@ -395,8 +675,20 @@ export function StatusPage(
                     <td class="text full">
                       {e.text_hidden ? <span class="muted">hidden</span> : e.text ?? ""}
                     </td>
-                    <td class="full" data-label="to">
-                      {e.destinations.join(", ") || <span class="muted">unrouted</span>}
+                    <td class="full fates" data-label="to">
+                      {e.destinations.length === 0 ? <span class="muted">unrouted</span> : null}
+                      {e.destinations.map((d, i) => {
+                        const fate = e.fates[d] ?? "pending";
+                        return (
+                          <span class="fate" data-destination={d} data-fate={fate}>
+                            {i > 0 ? ", " : ""}
+                            {d}:{" "}
+                            <span class={FATE_CLASS[fate] ?? "muted"}>
+                              {fate.replace("_", "-")}
+                            </span>
+                          </span>
+                        );
+                      })}
                     </td>
                   </tr>
                 ))}

@@ -7,11 +7,29 @@
  * @module
  */
 import { withTimeout } from "../util/time.ts";
-import type { BacklogView, BacklogWatch } from "../status/backlog_watch.ts";
+import { type BacklogView, type BacklogWatch, createGrowthWatch } from "../status/backlog_watch.ts";
+import {
+  assessHealth,
+  type DestinationHealth,
+  type DestinationState,
+  type Health,
+  RECENT_DEAD_LETTERS_MS,
+  withFleetReasons,
+} from "../status/health.ts";
 import type { Routes } from "../config/routes.ts";
+import type { ConsumerGroup } from "../deliver/kinds/kind.ts";
 import type { EnricherStats } from "../enrich/enricher.ts";
+import type { FleetView } from "../status/fleet.ts";
+import type { LetterItem, ParkedItem, Workbench } from "../workbench.ts";
 import type { Metrics, Sample } from "../status/metrics.ts";
-import type { RecentError, RecentEvent, ServiceStatus } from "../status/status.ts";
+import {
+  failingNow,
+  mergeDestinationHealth,
+  recentDeadLetters,
+  RecentError,
+  RecentEvent,
+  ServiceStatus,
+} from "../status/status.ts";
 import type { StateStore } from "../store/state_store.ts";
 import type { Timeline, TimelineSnapshot } from "../status/timeline.ts";
 
@@ -27,6 +45,10 @@ export interface SnapshotSources {
   timeline?: Timeline;
   /** Backlogs of the queueing destinations; none when no destination queues. */
   backlogs?: BacklogWatch;
+  /** Paused destinations, and (full view) the first dead letters and parked deliveries. */
+  workbench?: Workbench;
+  /** Every replica sharing the state in Redis; absent outside the service, or without Redis. */
+  fleet?: () => Promise<FleetView>;
   /** This process's `INSTANCE_ID`; null where there is no such process (the worker). */
   instanceId?: string | null;
   now?: () => number;
@@ -37,7 +59,7 @@ export type SnapshotView = "full" | "aggregates";
 
 /** A recent event as shown: who, where, which and what only in the full view. */
 export type RecentEventView =
-  & Pick<RecentEvent, "at" | "event_type" | "group_id" | "destinations">
+  & Pick<RecentEvent, "at" | "event_type" | "group_id" | "destinations" | "fates">
   & Partial<Pick<RecentEvent, "event_id" | "user_name" | "peer_name" | "text">>
   & {
     /** True when the event has a text that this view leaves out. */
@@ -50,6 +72,8 @@ export interface StatusSnapshot {
   version: string;
   /** The process that answered. */
   instance_id: string | null;
+  /** The verdict, with every reason that is not ok (the page's badge shows the same). */
+  health: Health;
   now: number;
   started_at: number;
   uptime_s: number;
@@ -75,6 +99,10 @@ export interface StatusSnapshot {
   destinations: {
     name: string;
     kind: string;
+    /** `failing`: its latest attempt failed; `paused`: an operator paused it. */
+    state: DestinationState;
+    last_delivered_at: number | null;
+    last_error: { at: number; message: string } | null;
     delivered: number;
     duplicates: number;
     failures: number;
@@ -87,8 +115,13 @@ export interface StatusSnapshot {
     oldest_age_s: number | null;
     /** Consumers reading it, where the server tells (a RabbitMQ queue); else null. */
     consumers: number | null;
-    /** The backlog rose for over a minute without ever shrinking: is its consumer alive? */
+    /** What consumers have not taken rose for over a minute without a dip: is a consumer alive? */
     backlog_growing: boolean;
+    /**
+     * A stream's consumer groups (`XINFO GROUPS`: consumers, pending, lag); an empty list is
+     * "no consumer group"; null for destinations without groups.
+     */
+    consumer_groups: ConsumerGroup[] | null;
   }[];
   store: { kind: string; reachable: boolean; parked: number; dead_letters: number };
   enrichment: {
@@ -101,9 +134,21 @@ export interface StatusSnapshot {
   };
   recent_errors: RecentError[];
   recent_events: RecentEventView[];
+  /** The oldest dead letters in the state store (the full view only; null otherwise). */
+  dead_letter_items: LetterItem[] | null;
+  /** The parked deliveries due first (the full view only; null otherwise). */
+  parked_items: ParkedItem[] | null;
+  /**
+   * Every replica sharing the state (instance id, last heartbeat, communities it polls, its
+   * counts) and the totals; null without Redis (one process) or when Redis does not answer.
+   */
+  fleet: FleetView | null;
   /** Events, latency and errors over time (the worker's from Redis); null without a timeline. */
   timeline: TimelineSnapshot | null;
 }
+
+/** Dead letters and parked deliveries the page lists (the API pages through all of them). */
+export const SHOWN_ITEMS = 20;
 
 /** Builds snapshots; remembers recent VK call counts to report a rate over the last minute. */
 export function createSnapshots(
@@ -111,6 +156,7 @@ export function createSnapshots(
 ): (view: SnapshotView) => Promise<StatusSnapshot> {
   const now = sources.now ?? Date.now;
   const callSamples: [number, number][] = [];
+  const parkedGrowth = createGrowthWatch();
 
   /** Store figures, or unreachable within a second (the page must not hang on a down Redis). */
   async function storeFigures(): Promise<StatusSnapshot["store"]> {
@@ -145,7 +191,24 @@ export function createSnapshots(
     const e = sources.enrichStats();
     const backlogs = await sources.backlogs?.read() ?? new Map<string, BacklogView>();
     const per = (name: string, destination: string) => metrics.get(name, { destination });
-    return {
+    const bench = sources.workbench;
+    const within = <T>(p: Promise<T> | undefined) =>
+      p ? withTimeout(p, 1000).catch(() => null) : Promise.resolve(null);
+    const [store, fleet, pausedNames, letters, parked] = await Promise.all([
+      storeFigures(),
+      within(sources.fleet?.()),
+      within(bench?.paused()),
+      within(view === "full" ? bench?.deadLetters({ limit: SHOWN_ITEMS }) : undefined),
+      within(view === "full" ? bench?.parked({ limit: SHOWN_ITEMS }) : undefined),
+    ]);
+    const paused = new Set(pausedNames ?? []);
+    // Destinations as the fleet saw them: another replica's delivery counts as much as ours.
+    const others = fleet?.replicas.filter((r) => r.instance_id !== sources.instanceId) ?? [];
+    const seen = mergeDestinationHealth([
+      status.destinations,
+      ...others.map((r) => new Map(Object.entries(r.destinations ?? {}))),
+    ]);
+    const body: Omit<StatusSnapshot, "health"> = {
       view,
       version: sources.version,
       instance_id: sources.instanceId ?? null,
@@ -175,9 +238,10 @@ export function createSnapshots(
           : null,
       })),
       destinations: [...sources.routes.destinations.values()].map((d) => ({
-        ...backlogFields(backlogs.get(d.name)),
         name: d.name,
         kind: d.kind,
+        ...healthFields(seen.get(d.name), paused.has(d.name)),
+        ...backlogFields(backlogs.get(d.name)),
         delivered: per("vk_router_delivered_total", d.name),
         duplicates: per("vk_router_duplicates_total", d.name),
         failures: per("vk_router_delivery_failures_total", d.name),
@@ -185,7 +249,7 @@ export function createSnapshots(
         parked: per("vk_router_parked_total", d.name),
         dead_lettered: per("vk_router_dead_lettered_total", d.name),
       })),
-      store: await storeFigures(),
+      store,
       enrichment: {
         hits: e.hits,
         misses: e.misses,
@@ -196,17 +260,49 @@ export function createSnapshots(
       },
       recent_errors: [...status.recentErrors],
       recent_events: status.recentEvents.map((r) => eventView(r, view)),
+      dead_letter_items: letters?.items ?? null,
+      parked_items: parked?.items ?? null,
+      fleet,
       timeline: sources.timeline?.series() ?? null,
     };
+    const health = assessHealth({
+      storeReachable: store.reachable,
+      communities: body.communities,
+      destinations: body.destinations.map((d) => ({
+        ...d,
+        recent_dead_letters: recentDeadLetters(
+          seen.get(d.name),
+          t,
+          RECENT_DEAD_LETTERS_MS,
+        ),
+      })),
+      parkedGrowing: store.reachable && parkedGrowth("parked", t, store.parked),
+    });
+    return { ...body, health: withFleetReasons(health, others) };
+  };
+}
+
+/** A destination's own verdict from how its recent attempts fared. */
+function healthFields(h: DestinationHealth | undefined, paused: boolean) {
+  return {
+    state: (paused ? "paused" : failingNow(h) ? "failing" : "ok") as DestinationState,
+    last_delivered_at: h?.lastDeliveredAt ?? null,
+    last_error: h?.lastError ?? null,
   };
 }
 
 /** Picks what `view` may show of a recent event (listing the kept fields, not the dropped). */
 function eventView(r: RecentEvent, view: SnapshotView): RecentEventView {
   const { at, event_type, group_id, destinations } = r;
-  return view === "full"
-    ? { ...r, text_hidden: false }
-    : { at, event_type, group_id, destinations: [...destinations], text_hidden: r.text !== null };
+  const fates = { ...r.fates }; // events kept in Redis by an older version have none
+  return view === "full" ? { ...r, fates, text_hidden: false } : {
+    at,
+    event_type,
+    group_id,
+    destinations: [...destinations],
+    fates,
+    text_hidden: r.text !== null,
+  };
 }
 
 function backlogFields(b: BacklogView | undefined) {
@@ -215,25 +311,35 @@ function backlogFields(b: BacklogView | undefined) {
     oldest_age_s: b?.oldest_age_s ?? null,
     consumers: b?.consumers ?? null,
     backlog_growing: b?.growing ?? false,
+    consumer_groups: b?.groups ?? null,
   };
 }
 
 /** Gauges computed at scrape time, added to the counters for `/metrics`. */
 export function snapshotGauges(s: StatusSnapshot): Sample[] {
+  const per = (name: string, value: (d: StatusSnapshot["destinations"][number]) => number) =>
+    s.destinations.map((d) => ({ name, labels: { destination: d.name }, value: value(d) }));
   return [
     { name: "vk_router_uptime_seconds", labels: {}, value: Math.round(s.uptime_s) },
-    { name: "vk_router_parked", labels: {}, value: s.store.parked },
+    { name: "vk_router_parked_deliveries", labels: {}, value: s.store.parked },
     { name: "vk_router_dead_letters", labels: {}, value: s.store.dead_letters },
     { name: "vk_router_enrich_cache_hits_total", labels: {}, value: s.enrichment.hits },
     { name: "vk_router_enrich_cache_misses_total", labels: {}, value: s.enrichment.misses },
+    {
+      name: "vk_router_health_status",
+      labels: {},
+      value: ["ok", "degraded", "failing"].indexOf(s.health.status),
+    },
+    ...per("vk_router_destination_failing", (d) => d.state === "failing" ? 1 : 0),
+    ...per("vk_router_destination_paused", (d) => d.state === "paused" ? 1 : 0),
     ...s.destinations.flatMap((d) =>
       d.depth === null ? [] : [
         { name: "vk_router_backlog_depth", labels: { destination: d.name }, value: d.depth },
-        ...(d.oldest_age_s === null ? [] : [{
+        {
           name: "vk_router_backlog_oldest_age_seconds",
           labels: { destination: d.name },
-          value: d.oldest_age_s,
-        }]),
+          value: d.oldest_age_s ?? 0,
+        },
         ...(d.consumers === null ? [] : [{
           name: "vk_router_backlog_consumers",
           labels: { destination: d.name },
@@ -241,10 +347,17 @@ export function snapshotGauges(s: StatusSnapshot): Sample[] {
         }]),
       ]
     ),
-    ...s.communities.map((c) => ({
-      name: "vk_router_up",
-      labels: { group_id: c.group_id },
-      value: c.state === "polling" ? 1 : 0,
-    })),
+    ...s.communities.flatMap((c) => [
+      {
+        name: "vk_router_up",
+        labels: { group_id: c.group_id },
+        value: c.state === "polling" ? 1 : 0,
+      },
+      {
+        name: "vk_router_ingestion_stalled",
+        labels: { group_id: c.group_id },
+        value: c.stuck_since === null ? 0 : 1,
+      },
+    ]),
   ];
 }

@@ -9,6 +9,8 @@
 
 interface Entry<B, P> {
   batch: B;
+  /** What the batch counts against the queue's weight bound (its events). */
+  weight: number;
   /** Null when there is nothing to prepare (an empty batch: only its ts matters). */
   prepared: Promise<P> | null;
   ready: boolean;
@@ -25,6 +27,8 @@ export class CommitQueue<B, P> {
   readonly #entries: Entry<B, P>[] = [];
   readonly #capacity: number;
   readonly #maxGroup: number;
+  readonly #maxWeight: number;
+  #weight = 0;
   #closed = false;
   #wakeConsumer: (() => void) | null = null;
   #wakeProducer: (() => void) | null = null;
@@ -32,10 +36,13 @@ export class CommitQueue<B, P> {
   /**
    * @param capacity batches queued at once; {@linkcode add} waits while the queue is full.
    * @param maxGroup most batches {@linkcode take} hands over at once.
+   * @param maxWeight total weight (events) queued at once: {@linkcode add} also waits while
+   *   it is reached, so many small batches may queue but few large ones.
    */
-  constructor(capacity: number, maxGroup: number) {
+  constructor(capacity: number, maxGroup: number, maxWeight = Infinity) {
     this.#capacity = capacity;
     this.#maxGroup = maxGroup;
+    this.#maxWeight = maxWeight;
   }
 
   /** Batches queued and not yet taken. */
@@ -52,14 +59,18 @@ export class CommitQueue<B, P> {
    * Queues a batch whose preparation has started; resolves once there is room for the
    * next (backpressure on the producer) or the queue was closed.
    */
-  async add(batch: B, prepared: Promise<P> | null): Promise<void> {
+  async add(batch: B, prepared: Promise<P> | null, weight = 1): Promise<void> {
     if (this.#closed) throw new Error("Cannot add a batch to a closed commit queue");
-    const entry: Entry<B, P> = { batch, prepared, ready: prepared === null };
+    const entry: Entry<B, P> = { batch, weight, prepared, ready: prepared === null };
+    this.#weight += weight;
     // Settled either way: a failed preparation is reported by take(), in its turn.
     prepared?.then(() => entry.ready = true, () => entry.ready = true);
     this.#entries.push(entry);
     this.#wake("consumer");
-    while (this.#entries.length >= this.#capacity && !this.#closed) {
+    while (
+      (this.#entries.length >= this.#capacity || this.#weight >= this.#maxWeight) &&
+      !this.#closed
+    ) {
       await new Promise<void>((resolve) => this.#wakeProducer = resolve);
     }
   }
@@ -81,6 +92,7 @@ export class CommitQueue<B, P> {
     ) {
       group.push(this.#entries.shift()!);
     }
+    for (const entry of group) this.#weight -= entry.weight;
     this.#wake("producer");
     const prepared: P[] = [];
     for (const entry of group) if (entry.prepared) prepared.push(await entry.prepared);

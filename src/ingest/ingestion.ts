@@ -52,6 +52,12 @@ export interface IngestionOptions<P> {
   signal: AbortSignal;
   /** Batches in flight at once (polled, not yet committed). @default 8 */
   depth?: number;
+  /**
+   * Events in flight at once: the next poll waits while this many are queued, so that an
+   * event waits behind a few large batches at most, yet many small ones still overlap.
+   * @default unbounded
+   */
+  maxEventsInFlight?: number;
   /** Backoff while the pipeline or the store fails. @default 0.5 s .. 30 s */
   backoff?: Backoff;
   /**
@@ -139,7 +145,11 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
     persist: (write) => untilSuccess("write the checkpoint", write, true),
     ...(options.onCheckpoint ? { onSaved: options.onCheckpoint } : {}),
   });
-  const queue = new CommitQueue<Batch, P>(options.depth ?? 8, MAX_GROUP);
+  const queue = new CommitQueue<Batch, P>(
+    options.depth ?? 8,
+    MAX_GROUP,
+    options.maxEventsInFlight ?? Infinity,
+  );
   const stuckAfterMs = options.stuckAfterMs ?? STUCK_AFTER_MS;
   /**
    * Watches one batch's attempts: once it has failed for `stuckAfterMs`, it is reported
@@ -230,7 +240,7 @@ export async function runIngestion<P>(options: IngestionOptions<P>): Promise<voi
         () => handler.prepare(batch),
         true,
       );
-      await queue.add(batch, prepared);
+      await queue.add(batch, prepared, batch.updates.length);
       if (queue.closed) break;
     }
   } finally {

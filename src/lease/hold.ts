@@ -12,11 +12,12 @@ import { getLogger } from "@logtape/logtape";
 import { errorMessage } from "../errors.ts";
 import { withTimeout } from "../util/time.ts";
 import type { LeaseClient, OwnerToken } from "./lease.ts";
+import { LOSS_REASONS } from "../status/families.ts";
 
 const log = getLogger(["vk-event-router", "lease"]);
 
 /** Why a holding ended without a graceful release. */
-export type LossReason = "expired" | "taken" | "fenced";
+export type LossReason = typeof LOSS_REASONS[number];
 
 /** Raised through the holding's signal when the lease is lost. */
 export class LeaseLostError extends Error {

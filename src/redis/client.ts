@@ -16,6 +16,18 @@ export type RedisReply = string | number | null | RedisReply[];
 /** A stream entry: its id and its `[field, value, ...]` list. */
 export type StreamEntry = [id: string, fields: string[]];
 
+/** One consumer group of a stream, as `XINFO GROUPS` tells it. */
+export interface StreamGroup {
+  name: string;
+  consumers: number;
+  /** Entries delivered to a consumer and not yet acknowledged. */
+  pending: number;
+  /** The id of the last entry delivered to the group. */
+  lastDeliveredId: string;
+  /** Entries not yet delivered to the group; null where Redis cannot tell (before 7.0, after XDEL). */
+  lag: number | null;
+}
+
 /** One command's outcome in a batch sent with `keepErrors`. */
 export interface BatchResult {
   result: RedisReply;
@@ -85,6 +97,8 @@ export interface RedisClient {
   /** Entries with ids in `[start, end]` (`"-"` and `"+"` for the ends), oldest first. */
   xrange(key: string, start: string, end: string, count?: number): Promise<StreamEntry[]>;
   xdel(key: string, ids: string[]): Promise<number>;
+  /** The stream's consumer groups; none when it has none or does not exist. */
+  xinfoGroups(key: string): Promise<StreamGroup[]>;
   /** Appends an entry with an id Redis chooses (`*`) and answers that id. */
   xadd(key: string, fields: Record<string, string>): Promise<string>;
   /** One step of a key scan: the next cursor (`"0"` when done) and some keys. */
@@ -157,6 +171,14 @@ export function createRedisClient(transport: RedisTransport): RedisClient {
         ),
       ),
     xdel: async (key, ids) => asInteger(await call("XDEL", key, ...ids)),
+    xinfoGroups: async (key) => {
+      try {
+        return asStreamGroups(await call("XINFO", "GROUPS", key));
+      } catch (error) {
+        if (/no such key/i.test(String((error as Error).message))) return [];
+        throw error;
+      }
+    },
     xadd: async (key, fields) =>
       asString(await call("XADD", key, "*", ...Object.entries(fields).flat())) ?? "",
     scan: async (cursor, { match, count }) =>
@@ -219,6 +241,27 @@ function asStreamEntries(reply: unknown): StreamEntry[] {
       return [entry[0], asStrings(entry[1])];
     }
     throw unexpected(entry, "a stream entry");
+  });
+}
+
+/** XINFO GROUPS' `[[name, n, consumers, c, pending, p, last-delivered-id, id, ...], ...]`. */
+function asStreamGroups(reply: unknown): StreamGroup[] {
+  if (!Array.isArray(reply)) throw unexpected(reply, "stream groups");
+  return reply.map((group): StreamGroup => {
+    if (!Array.isArray(group)) throw unexpected(group, "a stream group");
+    const info = new Map<string, unknown>();
+    for (let i = 0; i + 1 < group.length; i += 2) info.set(String(group[i]), group[i + 1]);
+    const count = (field: string) => {
+      const n = Number(info.get(field));
+      return Number.isFinite(n) && info.get(field) !== null ? n : null;
+    };
+    return {
+      name: String(info.get("name")),
+      consumers: count("consumers") ?? 0,
+      pending: count("pending") ?? 0,
+      lastDeliveredId: String(info.get("last-delivered-id") ?? "0-0"),
+      lag: info.has("lag") ? count("lag") : null,
+    };
   });
 }
 

@@ -31,6 +31,10 @@ export interface RedisKeys {
   readonly deadLetterAside: string;
   /** Where dead letters were kept before they had ids (a list, emptied into the above once). */
   readonly deadLetters: string;
+  /** Destinations an operator paused, by name, with when (a hash; every replica reads it). */
+  readonly pausedDestinations: string;
+  /** Each replica's report of itself for the fleet view (a hash). */
+  readonly fleet: string;
   /** A named lock (one replay at a time, ...). */
   lock(name: string): string;
   /** A status-page login session. */
@@ -71,6 +75,8 @@ export function redisKeys(prefix: string): RedisKeys {
     deadLetterItems: `${prefix}dead:items`,
     deadLetterAside: `${prefix}dead:aside`,
     deadLetters: `${prefix}dead`,
+    pausedDestinations: `${prefix}paused`,
+    fleet: `${prefix}fleet`,
     lock: (name) => `${prefix}lock:${name}`,
     session: (id) => `${prefix}session:${id}`,
     lease: (groupId) => `${prefix}lease:${groupId}`,

@@ -103,9 +103,18 @@ export class RespConnection {
     const hostname = this.#url.hostname.replace(/^\[|\]$/g, "");
     const port = Number(this.#url.port || 6379);
     const signal = AbortSignal.timeout(this.#connectTimeoutMs);
-    const conn = this.#url.protocol === "rediss:"
-      ? await Deno.connectTls({ hostname, port, signal } as Deno.ConnectTlsOptions)
-      : await Deno.connect({ hostname, port, signal } as Deno.ConnectOptions);
+    const conn =
+      await (this.#url.protocol === "rediss:"
+        ? Deno.connectTls({ hostname, port, signal } as Deno.ConnectTlsOptions)
+        : Deno.connect({ hostname, port, signal } as Deno.ConnectOptions)).catch((error) => {
+          // Name the server: "Connection refused" alone does not say which one.
+          const reason = signal.aborted
+            ? `no connection within ${this.#connectTimeoutMs} ms`
+            : (error as Error).message;
+          throw new Error(`Cannot connect to Redis at ${this.#url.host || hostname}: ${reason}`, {
+            cause: error,
+          });
+        });
     if (this.#closed) {
       conn.close();
       throw new Error("The Redis connection was closed");

@@ -54,6 +54,13 @@ export interface ScriptCall {
  */
 export type ScriptResult = { ok: true; value: unknown } | { ok: false; error: string };
 
+/** The keys of a call, for an error line: which key a WRONGTYPE or OOM is about. */
+function keysOf(call: ScriptCall): string {
+  const shown = call.keys.slice(0, 3).map((k) => JSON.stringify(k)).join(", ");
+  const more = call.keys.length > 3 ? ` and ${call.keys.length - 3} more` : "";
+  return call.keys.length === 0 ? "no key" : `key ${shown}${more}`;
+}
+
 /** Sends one pipeline; a failed request answers an error for each of its calls. */
 async function send(
   redis: RedisClient,
@@ -66,8 +73,10 @@ async function send(
   }
   try {
     const answers = await pipeline.exec({ keepErrors: true });
-    return answers.map(({ error, result }) => ({
-      result: error ? { ok: false, error: `Redis refused: ${error}` } : { ok: true, value: result },
+    return answers.map(({ error, result }, i) => ({
+      result: error
+        ? { ok: false, error: `Redis refused the script on ${keysOf(calls[i]!.call)}: ${error}` }
+        : { ok: true, value: result },
       noScript: error?.startsWith("NOSCRIPT") ?? false,
     }));
   } catch (error) {

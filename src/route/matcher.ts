@@ -10,16 +10,30 @@ const MAX_MATCHED_TEXT = 4096;
 
 /** The destination names for `event`, in rule order, without repeats; empty when unrouted. */
 export function route(event: CustomEvent, routes: RuleSet): string[] {
+  return explainRoute(event, routes).destinations;
+}
+
+/**
+ * Where an event goes and why: the destinations, and the names of the rules that sent it
+ * there (`default` when no rule matched and the routes file's default took it).
+ */
+export function explainRoute(
+  event: CustomEvent,
+  routes: RuleSet,
+): { destinations: string[]; rules: string[] } {
   const to = new Set<string>();
-  let matched = false;
+  const rules: string[] = [];
   for (const rule of routes.rules) {
     if (!matches(rule.when, event)) continue;
-    matched = true;
+    rules.push(rule.name);
     for (const name of rule.to) to.add(name);
     if (!rule.continue) break;
   }
-  if (!matched && routes.default !== null) to.add(routes.default);
-  return [...to];
+  if (rules.length === 0 && routes.default !== null) {
+    to.add(routes.default);
+    rules.push("default");
+  }
+  return { destinations: [...to], rules };
 }
 
 /** Whether every condition of `when` holds for `event`. */

@@ -6,6 +6,7 @@
  */
 import type { CustomEvent, RoutedEvent } from "../events/types.ts";
 import type { StuckBatch } from "../ingest/ingestion.ts";
+import type { DestinationHealth } from "./health.ts";
 import type { ConnectionState, PollFault, PollObserver } from "../vk/long_poll.ts";
 
 /** One community as the status page shows it. */
@@ -33,11 +34,60 @@ export interface CommunityStatus {
   stuckBatch: { eventIds: string[]; events: number; error: string } | null;
 }
 
-/** A recent error line. */
+/** Failing while its latest attempt failed (no delivery since); paused is the store's to say. */
+export function failingNow(h: DestinationHealth | undefined): boolean {
+  const failedAt = h?.lastFailedAt ?? null;
+  return failedAt !== null && (h?.lastDeliveredAt ?? -1) < failedAt;
+}
+
+/**
+ * The destinations' health as the whole fleet saw it: each replica's own, the latest
+ * delivery and failure winning, dead letters added up.
+ */
+export function mergeDestinationHealth(
+  views: readonly ReadonlyMap<string, DestinationHealth>[],
+): Map<string, DestinationHealth> {
+  const merged = new Map<string, DestinationHealth>();
+  const later = (a: number | null, b: number | null) =>
+    a === null ? b : b === null ? a : Math.max(a, b);
+  for (const view of views) {
+    for (const [name, h] of view) {
+      const m = merged.get(name);
+      if (!m) {
+        merged.set(name, { ...h, deadLetteredAt: [...h.deadLetteredAt] });
+        continue;
+      }
+      m.lastDeliveredAt = later(m.lastDeliveredAt, h.lastDeliveredAt);
+      if ((h.lastFailedAt ?? -1) > (m.lastFailedAt ?? -1)) {
+        m.lastFailedAt = h.lastFailedAt;
+        m.lastError = h.lastError;
+      }
+      m.deadLetteredAt.push(...h.deadLetteredAt);
+    }
+  }
+  return merged;
+}
+
+/** Dead letters it added within `windowMs` before `now`. */
+export function recentDeadLetters(
+  h: DestinationHealth | undefined,
+  now: number,
+  windowMs: number,
+): number {
+  return h?.deadLetteredAt.filter((at) => now - at < windowMs).length ?? 0;
+}
+
+/** A recent error line; `count` how often it happened within {@linkcode REPEAT_WINDOW_MS}. */
 export interface RecentError {
   at: number;
   message: string;
+  count?: number;
 }
+
+/** The same failure of the same destination within this window is one line, counted. */
+export const REPEAT_WINDOW_MS = 60_000;
+/** Most dead-letter times kept per destination. */
+const KEEP_DEAD_LETTER_TIMES = 1000;
 
 /** A recent event, as shown on the page; `text` is shown only to authorised viewers. */
 export interface RecentEvent {
@@ -49,7 +99,12 @@ export interface RecentEvent {
   peer_name: string | null;
   text: string | null;
   destinations: string[];
+  /** What became of it at each destination so far. */
+  fates: Record<string, EventFate>;
 }
+
+/** An event's fate at one destination, as this process last saw it. */
+export type EventFate = "pending" | "delivered" | "failed" | "parked" | "dead_lettered";
 
 /** Recent events and errors, newest first. */
 export interface Recent {
@@ -65,7 +120,10 @@ export class ServiceStatus implements PollObserver {
   readonly communities = new Map<number, CommunityStatus>();
   readonly recentErrors: RecentError[] = [];
   readonly recentEvents: RecentEvent[] = [];
+  readonly destinations = new Map<string, DestinationHealth>();
   readonly #now: () => number;
+  /** The error line of each (destination, cause) pair, while it is recent. */
+  readonly #repeats = new Map<string, RecentError>();
 
   constructor(
     groupIds: readonly number[],
@@ -150,10 +208,69 @@ export class ServiceStatus implements PollObserver {
     this.communities.get(groupId)?.warnings.push(warning);
   }
 
-  /** Records an error line for the page (newest first, the last 20). */
-  error(message: string): void {
-    this.recentErrors.unshift({ at: this.#now(), message });
+  /**
+   * Records an error line for the page (newest first, the last 20). With a `repeatKey`,
+   * the same key within {@linkcode REPEAT_WINDOW_MS} counts on the first line instead of
+   * adding one, so that a failing destination cannot flush every other error off the page.
+   */
+  error(message: string, repeatKey?: string): void {
+    const at = this.#now();
+    const earlier = repeatKey === undefined ? undefined : this.#repeats.get(repeatKey);
+    if (earlier && at - earlier.at < REPEAT_WINDOW_MS && this.recentErrors.includes(earlier)) {
+      earlier.count = (earlier.count ?? 1) + 1;
+      return;
+    }
+    const line: RecentError = { at, message };
+    if (repeatKey !== undefined) this.#repeats.set(repeatKey, line);
+    this.recentErrors.unshift(line);
     this.recentErrors.length = Math.min(this.recentErrors.length, KEEP);
+    for (const [key, l] of this.#repeats) {
+      if (!this.recentErrors.includes(l)) this.#repeats.delete(key);
+    }
+  }
+
+  /** A destination took an event. */
+  delivered(destination: string, eventId: string): void {
+    this.#destination(destination).lastDeliveredAt = this.#now();
+    this.#fate(eventId, destination, "delivered");
+  }
+
+  /** An event was parked for a later attempt at a destination. */
+  parked(destination: string, eventId: string): void {
+    this.#fate(eventId, destination, "parked");
+  }
+
+  /** An attempt to deliver to a destination failed: its health and one counted error line. */
+  failed(destination: string, error: string, eventId?: string): void {
+    if (eventId !== undefined) this.#fate(eventId, destination, "failed");
+    const at = this.#now();
+    const d = this.#destination(destination);
+    d.lastFailedAt = at;
+    d.lastError = { at, message: error };
+    this.error(`Destination ${destination}: ${error}`, `${destination}\u0000${error}`);
+  }
+
+  /** A destination's event went to the dead letter. */
+  deadLettered(destination: string, eventId: string | null = null): void {
+    if (eventId !== null) this.#fate(eventId, destination, "dead_lettered");
+    const times = this.#destination(destination).deadLetteredAt;
+    times.push(this.#now());
+    if (times.length > KEEP_DEAD_LETTER_TIMES) times.shift();
+  }
+
+  /** Sets the fate of a recent event at a destination (older events are forgotten). */
+  #fate(eventId: string, destination: string, fate: EventFate): void {
+    const event = this.recentEvents.find((e) => e.event_id === eventId);
+    if (event && destination in event.fates) event.fates[destination] = fate;
+  }
+
+  #destination(name: string): DestinationHealth {
+    let d = this.destinations.get(name);
+    if (!d) {
+      d = { lastDeliveredAt: null, lastFailedAt: null, lastError: null, deadLetteredAt: [] };
+      this.destinations.set(name, d);
+    }
+    return d;
   }
 
   /** The recent events and errors, then forgets them (the worker moves them to Redis). */
@@ -194,6 +311,7 @@ export class ServiceStatus implements PollObserver {
       peer_name: "peer_name" in e ? e.peer_name : null,
       text: "text" in e ? e.text : null,
       destinations: [...destinations],
+      fates: Object.fromEntries(destinations.map((d) => [d, "pending" as EventFate])),
     });
     this.recentEvents.length = Math.min(this.recentEvents.length, KEEP);
   }

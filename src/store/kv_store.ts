@@ -227,6 +227,19 @@ export async function openKvStore(dataDir: string): Promise<StateStore> {
       return deleted;
     },
     deadLetterCount: () => count(["dead_letter"]),
+    async setPaused(destination, paused) {
+      const key = ["paused", destination];
+      const entry = await kv.get<number>(key);
+      if ((entry.value !== null) === paused) return false;
+      const write = kv.atomic().check(entry);
+      const done = await (paused ? write.set(key, Date.now()) : write.delete(key)).commit();
+      return done.ok;
+    },
+    async pausedDestinations() {
+      const names: string[] = [];
+      for await (const entry of kv.list({ prefix: ["paused"] })) names.push(String(entry.key[1]));
+      return names.sort();
+    },
     async setAside(items) {
       for (const aside of items) {
         const record: SetAsideRecord = { ...aside, item: await writeText(kv, aside.item) };

@@ -85,6 +85,8 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
   /** Where letters were kept before they had ids (a list); emptied into `dead` once. */
   const legacyDeadKey = keys.deadLetters;
   const asideKey = keys.deadLetterAside;
+  /** The paused destinations: a hash of name to when it was paused (ms). */
+  const pausedKey = keys.pausedDestinations;
   const token = crypto.randomUUID();
   const close = () => Promise.resolve();
   /**
@@ -264,6 +266,17 @@ export function createRedisStore(redis: RedisClient, prefix: string): StateStore
     async deadLetterCount() {
       await upgraded();
       return await redis.zcard(dead.ids);
+    },
+    async setPaused(destination, paused) {
+      // HSET answers 1 for a new field, HDEL 1 for a removed one: whether the state changed.
+      const multi = redis.multi();
+      if (paused) multi.hset(pausedKey, { [destination]: String(Date.now()) });
+      else multi.hdel(pausedKey, destination);
+      const [changed] = await multi.exec();
+      return Number(changed) === 1;
+    },
+    async pausedDestinations() {
+      return Object.keys(await redis.hgetall(pausedKey)).sort();
     },
     async setAside(items) {
       if (items.length === 0) return;

@@ -24,6 +24,8 @@ export interface ParkedDelivery {
   nextAttemptAt: number;
   lastError: string;
   lastStatus: number | null;
+  /** When the last attempt failed (ms since epoch); absent on deliveries parked before it was kept. */
+  lastFailedAt?: number;
 }
 
 /** Why an event could not be delivered, with everything needed to replay it. */
@@ -38,8 +40,10 @@ export interface DeadLetter {
   attempts: number;
   last_error: string;
   last_status: number | null;
-  /** Unix seconds. */
+  /** Unix seconds: when the last attempt failed. */
   failed_at: number;
+  /** Unix seconds: when the first attempt failed; absent on letters of older versions. */
+  first_failed_at?: number;
   /** The custom event, or the raw event for rejections. */
   event: unknown;
   /** Validation issues of a rejected raw event. */
@@ -170,6 +174,13 @@ export interface StateStore extends AsyncDisposable {
   /** Deletes letters by id; resolves with how many were there. */
   deleteDeadLetters(ids: readonly string[]): Promise<number>;
   deadLetterCount(): Promise<number>;
+  /**
+   * Pauses (or resumes) a destination for every process sharing the store, until resumed:
+   * it survives restarts. Resolves with whether the state changed.
+   */
+  setPaused(destination: string, paused: boolean): Promise<boolean>;
+  /** The destinations paused now. */
+  pausedDestinations(): Promise<string[]>;
   /** Keeps items a replay could not read (never dropped); the newest are listed first. */
   setAside(items: readonly SetAside[]): Promise<void>;
   /** Items set aside, newest first, up to `limit`. */

@@ -164,13 +164,30 @@ export function isRetryable(error: unknown): boolean {
   return false;
 }
 
-/** A short reason for a failed fetch (timeout, refused, reset) without the URL, which holds no secret but is long. */
+/**
+ * A short reason for a failed fetch (timeout, refused, reset) with its causes, naming the
+ * server by `host:port` only: a URL's path or query may hold a token.
+ */
 export function describeFetchError(error: unknown): string {
   if (
     error instanceof DOMException && (error.name === "TimeoutError" || error.name === "AbortError")
   ) {
     return "timed out";
   }
-  if (error instanceof Error) return error.message.replace(/https?:\/\/\S+/g, "<url>");
-  return String(error);
+  // A URL may carry the token in its query: only its host is shown. The causes say why.
+  const text = (e: unknown) =>
+    (e instanceof Error ? e.message : String(e)).replace(
+      /https?:\/\/(?:[^/\s?#@)]*@)?([^/\s?#@)]+)[^\s)]*/g,
+      (_, host) => `<${host}>`,
+    );
+  const chain = [text(error)];
+  for (
+    let e = (error as Error)?.cause;
+    e !== undefined && chain.length < 4;
+    e = (e as Error)?.cause
+  ) {
+    const line = text(e);
+    if (!chain.some((c) => c.includes(line))) chain.push(line);
+  }
+  return chain.join(": ");
 }

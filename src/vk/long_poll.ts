@@ -40,16 +40,20 @@ export interface PollObserver {
   fault(groupId: number, kind: PollFault, message: string): void;
 }
 
-/** Labels of retried faults. */
-export type PollFault =
-  | "server"
-  | "network"
-  | "timeout"
-  | "http"
-  | "json"
-  | "no_ts"
-  | "failed_2"
-  | "failed_3";
+/** Labels of retried faults (every one a metric label from the start). */
+export const POLL_FAULTS = [
+  "server",
+  "network",
+  "timeout",
+  "http",
+  "json",
+  "no_ts",
+  "failed_2",
+  "failed_3",
+] as const;
+
+/** A label of a retried fault. */
+export type PollFault = typeof POLL_FAULTS[number];
 
 /** Options for {@linkcode createPoller}. */
 export interface PollerOptions {

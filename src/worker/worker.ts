@@ -52,6 +52,7 @@ function workerProfile(config: Config): RouterProfile {
     enrichSlackMs: 50,
     maxHttpTimeoutMs: WORKER_WEBHOOK_TIMEOUT_MS,
     redisRetry: false,
+    honourPauses: false,
   };
 }
 
@@ -128,7 +129,11 @@ export async function createWorker(
       const backlogs = createBacklogWatch(sources);
       return {
         async accept(update) {
-          const prepared = await pipeline.prepare({ updates: [update], receivedAt: Date.now() });
+          const prepared = await pipeline.prepare({
+            updates: [update],
+            receivedAt: Date.now(),
+            source: "callback",
+          });
           // The counters travel in the callback's round trip, built last to count its answers.
           const unit = new UnitOfWork();
           const shared = unit.channel(scriptsOn(redis!.redis)).add(() =>

@@ -165,3 +165,9 @@ export async function missingRedisServer(): Promise<string | null> {
     throw error;
   }
 }
+
+/** Whether `promtool` (Debian package `prometheus`) runs: the alert-rule checks need it. */
+export async function hasPromtool(): Promise<boolean> {
+  return await new Deno.Command("promtool", { args: ["--version"], stdout: "null", stderr: "null" })
+    .output().then((o) => o.success, () => false);
+}

@@ -108,12 +108,30 @@ export interface SinkContext<Conn = unknown> {
 
 /** How far a destination's consumers are behind, where it can be read cheaply. */
 export interface Backlog {
-  /** Items waiting (list length, stream length, pending messages). */
+  /**
+   * Items consumers have not taken: a list's length; a stream's entries not yet delivered
+   * to its slowest consumer group (its length when it has none).
+   */
   depth: number;
-  /** Age of the oldest waiting item in seconds, null when unknown or empty. */
+  /** Age of the oldest item not taken, in seconds; null when none or unknown. */
   oldestAgeS: number | null;
   /** How many consumers read it, where the server tells (a RabbitMQ queue). */
   consumers?: number;
+  /**
+   * Where consumers read through groups (streams): each group; an empty list when there is
+   * none, so nothing tells what consumers took. Absent where there are no groups (lists).
+   */
+  groups?: ConsumerGroup[];
+}
+
+/** One consumer group: how many read in it, what they hold unacknowledged, how far behind. */
+export interface ConsumerGroup {
+  name: string;
+  consumers: number;
+  /** Delivered to a consumer, not yet acknowledged. */
+  pending: number;
+  /** Not yet delivered to the group; null where the server cannot tell. */
+  lag: number | null;
 }
 
 /** Every destination has a kind and the name it was declared under. */

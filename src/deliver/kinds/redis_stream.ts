@@ -113,17 +113,31 @@ export const redisStreamKind = defineKind<
     },
   },
   async backlog(d, { redis }) {
+    const [length, groups] = await Promise.all([redis.xlen(d.key), redis.xinfoGroups(d.key)]);
+    // Consumers read through groups: what the slowest one has not been given is the backlog.
+    // Without a group nothing tells what readers took: the stream's length, and its first entry.
+    const behind = (g: (typeof groups)[number]) => g.lag ?? length;
+    const slowest = groups.reduce<(typeof groups)[number] | null>(
+      (worst, g) => worst === null || behind(g) > behind(worst) ? g : worst,
+      null,
+    );
+    const depth = slowest ? behind(slowest) : length;
+    const first = depth === 0
+      ? []
+      : await redis.xrange(d.key, slowest ? `(${slowest.lastDeliveredId}` : "-", "+", 1);
     // An entry id starts with the millisecond it was appended.
-    const [depth, first] = await Promise.all([
-      redis.xlen(d.key),
-      redis.xrange(d.key, "-", "+", 1) as unknown as Promise<[string, string[]][] | null>,
-    ]);
-    const appendedMs = Number(first?.[0]?.[0]?.split("-")[0]);
+    const appendedMs = Number(first[0]?.[0]?.split("-")[0]);
     return {
       depth,
       oldestAgeS: Number.isFinite(appendedMs)
         ? Math.max(0, Math.round((Date.now() - appendedMs) / 1000))
         : null,
+      groups: groups.map(({ name, consumers, pending, lag }) => ({
+        name,
+        consumers,
+        pending,
+        lag,
+      })),
     };
   },
 });

@@ -8,6 +8,7 @@
  * @module
  */
 import * as v from "valibot";
+import { shownUrl } from "../../redact.ts";
 import { describeFetchError } from "../../vk/api.ts";
 import { errorMessage } from "../../errors.ts";
 import { type BaseDestination, defineKind, type DeliveryMarkers } from "./kind.ts";
@@ -39,6 +40,8 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
   const now = options.now ?? (() => Math.floor(Date.now() / 1000));
   const concurrency = options.concurrency ?? 8;
   const timeoutSignal = options.timeoutSignal ?? defaultTimeoutSignal;
+  /** The URL as errors show it: scheme and host, never the path or query, which may hold a token. */
+  const target = shownUrl(options.url);
 
   async function post(item: Delivery): Promise<Outcome> {
     const timestamp = now();
@@ -60,32 +63,38 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
         redirect: "manual",
         signal: timeoutSignal(options.timeoutMs),
       });
-      await response.body?.cancel();
     } catch (error) {
-      return { status: "retry", error: `POST failed: ${describeFetchError(error)}` };
+      return { status: "retry", error: `POST ${target} failed: ${describeFetchError(error)}` };
     }
     const s = response.status;
-    if (s >= 200 && s < 300) return { status: "delivered" };
+    if (s >= 200 && s < 300) {
+      await response.body?.cancel();
+      return { status: "delivered" };
+    }
     if (s >= 300 && s < 400) {
+      await response.body?.cancel();
       const location = redirectTarget(response.headers.get("location"), options.url);
       return {
         status: "dead",
         reason: "redirect",
-        error: `HTTP ${s}: redirect to ${location}, not followed`,
+        error: `HTTP ${s} from ${target}: redirect to ${location}, not followed`,
         httpStatus: s,
         location,
       };
     }
+    // What the receiver said, bounded: a status alone rarely tells why.
+    const said = await bodyStart(response, BODY_SHOWN_BYTES);
+    const error = `HTTP ${s} from ${target}${said ? `: ${said}` : ""}`;
     if (s === 408 || s === 429 || s >= 500) {
       const retryAfterMs = parseRetryAfter(response.headers.get("retry-after"));
       return {
         status: "retry",
-        error: `HTTP ${s}`,
+        error,
         httpStatus: s,
         ...(retryAfterMs !== null ? { retryAfterMs } : {}),
       };
     }
-    return { status: "dead", error: `HTTP ${s}`, httpStatus: s };
+    return { status: "dead", error, httpStatus: s };
   }
 
   /** Posts every item, `concurrency` at a time; one outcome per item. */
@@ -144,6 +153,37 @@ export function createWebhookSink(options: WebhookSinkOptions): Sink {
       );
     },
   };
+}
+
+/** How much of a refusal's body an error shows. */
+export const BODY_SHOWN_BYTES = 200;
+
+/**
+ * The first `max` bytes of a body as one line of text ("" when empty or unreadable): read
+ * no further, so a huge or endless answer costs nothing.
+ */
+async function bodyStart(response: Response, max: number): Promise<string> {
+  const reader = response.body?.getReader();
+  if (!reader) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < max) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.length;
+    }
+  } catch {
+    // what arrived is enough
+  } finally {
+    reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) bytes.set(c, (at += c.length) - c.length);
+  const text = new TextDecoder().decode(bytes.subarray(0, max)).replace(/\s+/g, " ").trim();
+  return size > max ? `${text}…` : text;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * The `amqp` kind against a real RabbitMQ: `TEST_AMQP_URL` when the runner gives one, else
- * a private node started here. Tests that stop the broker start a private node of their own.
+ * The `amqp` kind against a real RabbitMQ: the runner's private node (`TEST_AMQP_URL`), and
+ * a node of their own for the tests that stop, restart or freeze the broker.
  * @module
  */
 import assert from "node:assert/strict";
@@ -21,21 +21,11 @@ import {
   routingKeyOf,
 } from "./sink.ts";
 import { type AmqpTarget, harness, type RabbitServer, startRabbitServer } from "./testing.ts";
-import type { TestServer } from "../../../../tests/support/kind_harness.ts";
+import { harnessUrl } from "../../../../tests/support/kind_harness.ts";
 import { waitFor } from "../../../../tests/support/wait.ts";
 import { startFakeVk } from "../../../../tests/support/fake_vk.ts";
 import { spawnService } from "../../../../tests/support/service_process.ts";
 import { runExample } from "../../../../tests/support/example_process.ts";
-
-let shared: TestServer | null = null;
-
-/** The broker most tests share. */
-async function brokerUrl(): Promise<string> {
-  const given = Deno.env.get(harness.testUrlVariable);
-  if (given) return given;
-  shared ??= await startRabbitServer();
-  return shared.url;
-}
 
 let counter = 0;
 function uniqueId(): string {
@@ -69,7 +59,7 @@ function brokerTest(name: string, fn: (context: BrokerContext) => Promise<void>)
     name,
     ...BROKER,
     async fn() {
-      const url = await brokerUrl();
+      const url = harnessUrl(harness);
       await using target = await harness.provision(url, uniqueId());
       const connection = openAmqpConnection(configOf(url));
       try {
@@ -312,7 +302,7 @@ Deno.test({
   name: "the service exits 2 naming a missing exchange, and starts with a warning on a down broker",
   ...BROKER,
   async fn() {
-    const url = await brokerUrl();
+    const url = harnessUrl(harness);
     await using vk = await startFakeVk({ tokens: { 42: "tok-42" } });
     const dir = await Deno.makeTempDir({ prefix: "vk-router-amqp-" });
     const exchange = `vkr.missing.${uniqueId()}`;
@@ -576,11 +566,6 @@ privateBrokerTest(
     assert.ok(got.length - unique.size <= retried, `${got.length - unique.size} > ${retried}`);
   },
 );
-
-globalThis.addEventListener("unload", () => {
-  // The shared node outlives the tests that use it; it goes with the process.
-  shared?.stop("SIGTERM");
-});
 
 brokerTest(
   "the consumer example prints each event once as a JSON line, acks it, and resumes",
