@@ -10,6 +10,7 @@ import type { MsgHdrs, NatsConnection } from "@nats-io/transport-node";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { getLogger } from "@logtape/logtape";
 import { ConfigError, errorMessage } from "../../../errors.ts";
+import { surviveStraySocketErrors } from "../../../util/stray_socket_errors.ts";
 
 const log = getLogger(["vk-event-router", "nats"]);
 
@@ -127,6 +128,7 @@ const FIRST_CONNECT_MAX_WAIT_MS = 5_000;
 
 /** Opens the connection in the background; never throws for a down server. */
 export async function openNats(config: NatsConfig): Promise<NatsConn> {
+  surviveStraySocketErrors(); // the client can leave a socket without its error listener
   const [{ connect, credsAuthenticator, headers }, { jetstream, jetstreamManager }] =
     await loadClient();
   let authenticator;
