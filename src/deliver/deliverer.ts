@@ -321,8 +321,14 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
     );
   }
 
-  /** A delivery parked without an attempt: its destination is paused. */
-  function parkedUntried(item: Routed, t: number): ParkedDelivery {
+  /** The parked form of a routed item, with where its attempts stand. */
+  function parkedOf(
+    item: Routed,
+    state: Omit<
+      ParkedDelivery,
+      "id" | "destination" | "eventId" | "eventType" | "groupId" | "body"
+    >,
+  ): ParkedDelivery {
     return {
       id: `${item.destination}:${item.eventId}`,
       destination: item.destination,
@@ -330,12 +336,19 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
       ...(item.eventType ? { eventType: item.eventType } : {}),
       ...(item.groupId !== undefined ? { groupId: item.groupId } : {}),
       body: item.body,
+      ...state,
+    };
+  }
+
+  /** A delivery parked without an attempt: its destination is paused. */
+  function parkedUntried(item: Routed, t: number): ParkedDelivery {
+    return parkedOf(item, {
       attempts: 0,
       firstFailedAt: t,
       nextAttemptAt: t + PAUSED_RECHECK_MS,
       lastError: "the destination is paused",
       lastStatus: null,
-    };
+    });
   }
 
   /**
@@ -413,20 +426,14 @@ export function createDeliverer(options: DelivererOptions): Deliverer {
           dead.push(letter(item, 1, o));
           return;
         }
-        parked.push({
-          id: `${item.destination}:${item.eventId}`,
-          destination: item.destination,
-          eventId: item.eventId,
-          ...(item.eventType ? { eventType: item.eventType } : {}),
-          ...(item.groupId !== undefined ? { groupId: item.groupId } : {}),
-          body: item.body,
+        parked.push(parkedOf(item, {
           attempts: 1,
           firstFailedAt: t,
           nextAttemptAt: t + nextDelay(1, o, 0),
           lastError: o.error,
           lastStatus: o.httpStatus ?? null,
           lastFailedAt: t,
-        });
+        }));
       });
       if (parked.length > 0) {
         await store.park(parked);
