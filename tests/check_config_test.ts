@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { startFakeVk } from "./support/fake_vk.ts";
-import { spawnService } from "./support/service_process.ts";
+import { denoEnv, spawnService } from "./support/service_process.ts";
 import { waitFor } from "./support/wait.ts";
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
@@ -30,12 +30,7 @@ async function checkConfig(env: Record<string, string>) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["task", "--quiet", "check-config"],
     cwd: ROOT,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      NO_COLOR: "1",
-      ...env,
-    },
+    env: { ...denoEnv(), NO_COLOR: "1", ...env },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",

@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { taskCommand } from "./tasks.ts";
 import { waitFor } from "./wait.ts";
+import { denoEnv } from "./service_process.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
 
@@ -30,12 +31,7 @@ export async function serveWorker(
   const child = new Deno.Command(Deno.execPath(), {
     args: ["serve", ...flags, "--config", `${ROOT}deno.json`, `${ROOT}src/worker.ts`],
     cwd,
-    env: {
-      PATH: Deno.env.get("PATH") ?? "",
-      HOME: Deno.env.get("HOME") ?? "",
-      NO_COLOR: "1",
-      ...env,
-    },
+    env: { ...denoEnv(), NO_COLOR: "1", ...env },
     clearEnv: true,
     stdout: "piped",
     stderr: "piped",

@@ -37,7 +37,8 @@ export async function startTaskFlags(
 }
 
 /** What Deno itself needs from the environment. */
-function denoEnv(): Record<string, string> {
+/** What a child Deno needs of this environment (PATH, HOME, its cache and temp dirs). */
+export function denoEnv(): Record<string, string> {
   const inherited: Record<string, string> = {};
   for (const name of ["PATH", "HOME", "DENO_DIR", "TMPDIR"]) {
     const value = Deno.env.get(name);
